@@ -1,0 +1,1 @@
+"""scrapeline: durable, resumable scraping pipelines."""

@@ -1,0 +1,206 @@
+"""One error tree for scrapeline.
+
+Everything scrapeline raises on purpose derives from :class:`ScrapelineError`.
+Third-party exceptions (aiohttp, sqlite3, ...) are translated once, at the
+adapter that sees them, and kept as ``__cause__``.
+
+::
+
+    ScrapelineError
+    ├── UsageError            exit_code 2: bad flags, config, pipeline file
+    │   ├── ConfigError
+    │   ├── PipelineError     declaration or graph problems, file that won't import
+    │   └── DataDirError      not writable, or in use by another run (DataDirBusy)
+    ├── LedgerError           the ledger could not be read or written (disk full, corrupt)
+    ├── RunHalted             the run stopped itself (breaker); exit_code 3
+    └── ItemError             one item failed; carries category, retryable, url, host, status
+        ├── FetchError
+        │   ├── NetworkError        network      (retryable)
+        │   ├── FetchTimeout        timeout      (retryable)
+        │   ├── HTTPError           http_4xx / http_5xx (5xx and 408/425 retryable)
+        │   │   ├── RateLimited     rate_limited (429, retryable, retry_after)
+        │   │   └── Blocked         blocked      (403 or an anti-bot page)
+        │   ├── HostNotAllowed      forbidden_host
+        │   └── ContractError       contract     (the response is not what the stage declared)
+        ├── ParseError              parse
+        ├── ValidationError         validation
+        └── ItemTimeout             timeout      (the whole item took longer than --item-timeout)
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """Why an item failed. Stored in the ledger and counted in the summary."""
+
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    HTTP_4XX = "http_4xx"
+    RATE_LIMITED = "rate_limited"
+    HTTP_5XX = "http_5xx"
+    BLOCKED = "blocked"
+    FORBIDDEN_HOST = "forbidden_host"
+    PARSE = "parse"
+    VALIDATION = "validation"
+    CONTRACT = "contract"
+    ERROR = "error"
+    """An exception the stage did not expect (a bug in the stage)."""
+
+
+class ScrapelineError(Exception):
+    """Root of every error scrapeline raises on purpose."""
+
+    exit_code: int = 1
+
+
+class UsageError(ScrapelineError):
+    """The user asked for something that cannot work: reported in one line, exit 2."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration value or flag is invalid."""
+
+
+class PipelineError(UsageError):
+    """A pipeline file is missing, does not import, or declares an invalid graph."""
+
+
+class DataDirError(UsageError):
+    """The data dir cannot be used (not writable, not a directory)."""
+
+
+class DataDirBusy(DataDirError):
+    """Another process is running on this data dir."""
+
+
+class LedgerError(ScrapelineError):
+    """The ledger could not be read or written."""
+
+
+class RunHalted(ScrapelineError):
+    """The run stopped taking work on its own (consecutive failures, open breaker)."""
+
+    exit_code = 3
+
+
+class ItemError(ScrapelineError):
+    """One item failed. The run goes on; the item is marked failed with a category."""
+
+    category: Category = Category.ERROR
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        attempts: int | None = None,
+        category: Category | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.url = url
+        self.status = status
+        self.attempts = attempts
+        if category is not None:
+            self.category = category
+        if retryable is not None:
+            self.retryable = retryable
+
+    @property
+    def host(self) -> str | None:
+        if not self.url:
+            return None
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status is not None and str(self.status) not in self.message:
+            parts.append(f"status {self.status}")
+        if self.url and self.url not in self.message:
+            parts.append(self.url)
+        if self.attempts and self.attempts > 1:
+            parts.append(f"after {self.attempts} attempts")
+        return " · ".join(parts)
+
+
+class FetchError(ItemError):
+    """A request did not produce a usable response."""
+
+
+class NetworkError(FetchError):
+    category = Category.NETWORK
+    retryable = True
+
+
+class FetchTimeout(FetchError):
+    category = Category.TIMEOUT
+    retryable = True
+
+
+class HTTPError(FetchError):
+    """A response with an error status."""
+
+    def __init__(self, message: str, *, status: int, **kw: object) -> None:
+        super().__init__(message, status=status, **kw)  # type: ignore[arg-type]
+        if type(self) is HTTPError:
+            self.category = Category.HTTP_5XX if status >= 500 else Category.HTTP_4XX
+            self.retryable = status >= 500 or status in (408, 425)
+
+
+class RateLimited(HTTPError):
+    category = Category.RATE_LIMITED
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        kw.setdefault("status", 429)
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class Blocked(HTTPError):
+    category = Category.BLOCKED
+    retryable = False
+
+
+class HostNotAllowed(FetchError):
+    category = Category.FORBIDDEN_HOST
+
+
+class ContractError(FetchError):
+    category = Category.CONTRACT
+
+
+class ParseError(ItemError):
+    category = Category.PARSE
+
+
+class ValidationError(ItemError):
+    category = Category.VALIDATION
+
+
+class ItemTimeout(ItemError):
+    category = Category.TIMEOUT
+
+
+# Exceptions a stage raises while picking a page apart: a missing element, a
+# missing key, a number that is not a number. They mean "the page did not parse".
+_PARSE_SHAPED = (LookupError, AttributeError, ValueError, TypeError)
+
+
+def categorize(exc: BaseException) -> tuple[Category, str]:
+    """Return the category and a one-line message for an exception raised by a stage."""
+    if isinstance(exc, ItemError):
+        return exc.category, str(exc)
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, _PARSE_SHAPED):
+        return Category.PARSE, text
+    return Category.ERROR, text

@@ -1,0 +1,302 @@
+"""Pipeline declarations and graph validation. Pure: no I/O here.
+
+A pipeline is a named set of *discoveries* (which enumerate items from a
+paginated listing) and *stages* (async functions run once per item of a kind).
+
+    pipe = Pipeline("football", base_url="http://127.0.0.1:8000")
+    pipe.table("matches", key="match_id")
+
+    @pipe.discover("match", pages=offsets(step=100))
+    async def results(ctx, offset):
+        page = await ctx.fetch(f"/results?offset={offset}")
+        for row in page.css("tr.match"):
+            yield Item(key=int(row.attributes["data-id"]))
+
+    @pipe.stage("overview", on="match")
+    async def overview(ctx, item):
+        page = await ctx.fetch(f"/matches/{item.key}")
+        ctx.emit(Item(kind="half", key=f"{item.key}-1"))
+        return Record("matches", {"match_id": item.key, ...})
+
+    @pipe.stage("half_stats", on="half", after="overview")
+    async def half_stats(ctx, item): ...
+
+``after`` names stages of the same kind (the same item must have finished
+them) or of an ancestor kind (the item's ancestor must have finished them).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import urlsplit
+
+from scrapeline.errors import PipelineError, ValidationError
+
+if TYPE_CHECKING:
+    from scrapeline.context import Context
+
+Key: TypeAlias = str | int
+"""An item's key: a string or an integer, unique within its kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A unit of work with a stable key.
+
+    ``kind`` may be left out where it is implied: by the discovery that yields
+    the item, or by the ``emits`` of the stage that emits it.
+    """
+
+    key: Key
+    kind: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    date: str | None = None
+    parent: tuple[str, Key] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.key, bool) or not isinstance(self.key, (str, int)):
+            raise ValidationError(f"item key must be a str or int, got {self.key!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A row of output data for a declared table, upserted by the table's key."""
+
+    table: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+
+    def primary_key(self, data: dict[str, Any]) -> str:
+        """The row's key as text; raises ValidationError when a key column is missing."""
+        try:
+            values = [data[c] for c in self.key]
+        except KeyError as exc:
+            raise ValidationError(
+                f"record for table {self.name!r} has no key column {exc.args[0]!r}"
+            ) from None
+        if any(v is None for v in values):
+            raise ValidationError(f"record for table {self.name!r} has an empty key {values!r}")
+        return "\x1f".join(str(v) for v in values)
+
+
+StageFn: TypeAlias = Callable[["Context", "Item"], Awaitable[Any]]
+DiscoverFn: TypeAlias = Callable[["Context", Any], AsyncIterator[Item]]
+
+
+@dataclass(frozen=True, slots=True)
+class Pages:
+    """How a listing is paginated: by offset (``step`` rows a page) or by page number."""
+
+    style: str  # "offset" | "page"
+    step: int = 1
+    first: int = 0
+
+    def walk(self, start: int | None, end: int | None) -> Iterator[int]:
+        """Page positions from ``start`` to ``end`` inclusive (unbounded when end is None)."""
+        position = self.first if start is None else start
+        while end is None or position <= end:
+            yield position
+            position += self.step
+
+
+def offsets(step: int = 100, first: int = 0) -> Pages:
+    """A listing paginated by offset: ``first``, ``first + step``, ..."""
+    if step < 1:
+        raise PipelineError("offsets(step=...) must be at least 1")
+    return Pages("offset", step, first)
+
+
+def page_numbers(first: int = 1) -> Pages:
+    """A listing paginated by page number: ``first``, ``first + 1``, ..."""
+    return Pages("page", 1, first)
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    name: str
+    kind: str
+    pages: Pages
+    fn: DiscoverFn
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    kind: str
+    fn: StageFn
+    after: tuple[str, ...] = ()
+    emits: str | None = None
+    version: int = 1
+    """Parser version: records remember it; raise it when the parse changes."""
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    stage: str
+    same_item: bool
+    """True: the same item's stage. False: the stage of an ancestor of that kind."""
+    kind: str
+
+
+class Pipeline:
+    """A named set of discoveries and stages over kinds of items."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        base_url: str | None = None,
+        hosts: Sequence[str] = (),
+        workers: int | None = None,
+    ) -> None:
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise PipelineError(f"pipeline name must be letters, digits, - or _: {name!r}")
+        self.name = name
+        self.base_url = base_url.rstrip("/") if base_url else None
+        declared = list(hosts)
+        if self.base_url:
+            host = urlsplit(self.base_url).hostname
+            if host and host not in declared:
+                declared.append(host)
+        self.hosts: list[str] = declared
+        self.workers = workers
+        self.discoveries: list[Discovery] = []
+        self.stages: dict[str, Stage] = {}
+        self.tables: dict[str, Table] = {}
+
+    # -- declarations ------------------------------------------------------
+
+    def table(self, name: str, *, key: str | Sequence[str]) -> Table:
+        columns = (key,) if isinstance(key, str) else tuple(key)
+        if not columns:
+            raise PipelineError(f"table {name!r} needs at least one key column")
+        table = Table(name, columns)
+        self.tables[name] = table
+        return table
+
+    def discover(
+        self, kind: str, *, pages: Pages | None = None
+    ) -> Callable[[DiscoverFn], DiscoverFn]:
+        def register(fn: DiscoverFn) -> DiscoverFn:
+            if not inspect.isasyncgenfunction(fn):
+                raise PipelineError(
+                    f"discovery {fn.__name__!r} must be an async generator (async def ... yield)"
+                )
+            self.discoveries.append(Discovery(fn.__name__, kind, pages or offsets(), fn))
+            return fn
+
+        return register
+
+    def stage(
+        self,
+        name: str,
+        *,
+        on: str,
+        after: str | Sequence[str] = (),
+        emits: str | None = None,
+        version: int = 1,
+        timeout: float | None = None,
+    ) -> Callable[[StageFn], StageFn]:
+        def register(fn: StageFn) -> StageFn:
+            if name in self.stages:
+                raise PipelineError(f"stage {name!r} is declared twice")
+            if not inspect.iscoroutinefunction(fn):
+                raise PipelineError(f"stage {name!r} must be an async function")
+            deps = (after,) if isinstance(after, str) else tuple(after)
+            self.stages[name] = Stage(name, on, fn, deps, emits, version, timeout)
+            return fn
+
+        return register
+
+    # -- graph ---------------------------------------------------------------
+
+    @property
+    def kinds(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for d in self.discoveries:
+            seen[d.kind] = None
+        for s in self.stages.values():
+            seen[s.kind] = None
+        return list(seen)
+
+    def stages_of(self, kind: str) -> list[Stage]:
+        return [s for s in self.stages.values() if s.kind == kind]
+
+    def dependencies(self, stage: str) -> list[Dependency]:
+        own = self.stages[stage]
+        return [
+            Dependency(d, self.stages[d].kind == own.kind, self.stages[d].kind) for d in own.after
+        ]
+
+    def validate(self) -> None:
+        """Raise PipelineError when the graph cannot run: unknown names, cycles, no work."""
+        if not self.discoveries:
+            raise PipelineError(f"pipeline {self.name!r} declares no discovery (@pipe.discover)")
+        for s in self.stages.values():
+            for d in s.after:
+                if d not in self.stages:
+                    raise PipelineError(f"stage {s.name!r} is after unknown stage {d!r}")
+        for s in self.stages.values():
+            _check_acyclic(self, s.name, [])
+
+    def graph(self) -> Graph:
+        self.validate()
+        return Graph(
+            stages={
+                s.name: StageNode(s.name, s.kind, tuple(self.dependencies(s.name)))
+                for s in self.stages.values()
+            }
+        )
+
+
+def _check_acyclic(pipe: Pipeline, name: str, path: list[str]) -> None:
+    if name in path:
+        cycle = " → ".join([*path[path.index(name) :], name])
+        raise PipelineError(f"stages depend on each other in a cycle: {cycle}")
+    for dep in pipe.stages[name].after:
+        _check_acyclic(pipe, dep, [*path, name])
+
+
+@dataclass(frozen=True, slots=True)
+class StageNode:
+    name: str
+    kind: str
+    deps: tuple[Dependency, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """What the ledger needs to know of a pipeline: stages, kinds, dependencies."""
+
+    stages: dict[str, StageNode]
+
+    def stages_of(self, kind: str) -> list[StageNode]:
+        return [s for s in self.stages.values() if s.kind == kind]
+
+    def dependents(self, stage: str) -> list[StageNode]:
+        return [s for s in self.stages.values() if any(d.stage == stage for d in s.deps)]
+
+
+def as_records(result: Any, stage: str) -> list[Record]:
+    """Normalise what a stage returned (None, a Record, or an iterable of them)."""
+    if result is None:
+        return []
+    if isinstance(result, Record):
+        return [result]
+    if isinstance(result, Iterable) and not isinstance(result, (str, bytes, dict)):
+        records = list(result)
+        if all(isinstance(r, Record) for r in records):
+            return records
+    raise ValidationError(
+        f"stage {stage!r} must return a Record, a list of Records or None, "
+        f"not {type(result).__name__}"
+    )
