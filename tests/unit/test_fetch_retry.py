@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from scrapeline.errors import (
+    Blocked,
+    ConfigError,
+    ContractError,
+    FetchTimeout,
+    HostNotAllowed,
+    HTTPError,
+    ItemTimeout,
+    NetworkError,
+    ParseError,
+    RateLimited,
+)
+from scrapeline.fetch.retry import (
+    RetryPolicy,
+    backoff,
+    parse_retry_after,
+    retry_delay,
+    should_retry,
+)
+
+NOW = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
+POLICY = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=60.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("   ", None),
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("-5", 0.0),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+        ("Wed, 21 Oct 2015 09:28:30 +0200", 30.0),
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),  # in the past: go now
+        ("Wednesday, 21-Oct-15 07:29:00 GMT", 60.0),  # RFC 850
+        ("Wed Oct 21 07:28:10 2015", 10.0),  # asctime, no zone: UTC
+        ("soon", None),
+        ("12 o'clock", None),
+        ("Wed, 32 Oct 2015 07:28:00 GMT", None),
+        ("1e3", None),
+        ("nan", None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value, NOW) == expected
+
+
+def test_parse_retry_after_naive_now_is_utc() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", NOW.replace(tzinfo=None)) == 30.0
+
+
+@pytest.mark.parametrize(
+    ("error", "attempt", "expected"),
+    [
+        (NetworkError("connection reset"), 1, True),
+        (FetchTimeout("timed out"), 1, True),
+        (RateLimited("slow down"), 1, True),
+        (RateLimited("slow down", retry_after=60.0), 1, True),
+        (RateLimited("slow down", retry_after=61.0), 1, False),  # longer than max_delay
+        (HTTPError("x", status=408), 1, True),
+        (HTTPError("x", status=425), 1, True),
+        (HTTPError("x", status=500), 1, True),
+        (HTTPError("x", status=502), 2, True),
+        (HTTPError("x", status=503), 3, True),
+        (HTTPError("x", status=504), 1, True),
+        (HTTPError("x", status=503), 4, False),  # attempts used up
+        (HTTPError("x", status=503), 9, False),
+        (HTTPError("x", status=501), 1, False),
+        (HTTPError("x", status=505), 1, False),
+        (HTTPError("x", status=400), 1, False),
+        (HTTPError("x", status=401), 1, False),
+        (HTTPError("x", status=404), 1, False),
+        (HTTPError("x", status=410), 1, False),
+        (Blocked("captcha", status=403), 1, False),
+        (Blocked("challenge page", status=503), 1, False),
+        (ContractError("no table"), 1, False),
+        (ParseError("no element"), 1, False),
+        (HostNotAllowed("not declared"), 1, False),
+        (ItemTimeout("item took too long"), 1, False),
+        (NetworkError("bad url", retryable=False), 1, False),
+        (ValueError("a bug"), 1, False),
+    ],
+)
+def test_should_retry(error: BaseException, attempt: int, expected: bool) -> None:
+    assert should_retry(error, attempt, POLICY) is expected
+
+
+def test_single_attempt_policy_never_retries() -> None:
+    assert not should_retry(NetworkError("x"), 1, RetryPolicy(max_attempts=1))
+
+
+class Extremes(random.Random):
+    """A random source that always returns the top (or bottom) of the range."""
+
+    def __init__(self, top: bool) -> None:
+        super().__init__(0)
+        self.top = top
+
+    def uniform(self, a: float, b: float) -> float:
+        return b if self.top else a
+
+
+@pytest.mark.parametrize(
+    ("attempt", "policy", "cap"),
+    [
+        (1, POLICY, 0.5),
+        (2, POLICY, 1.0),
+        (3, POLICY, 2.0),
+        (4, POLICY, 4.0),
+        (8, POLICY, 60.0),  # 0.5 * 128 capped at max_delay
+        (10_000, POLICY, 60.0),  # no overflow
+        (0, POLICY, 0.5),
+        (3, RetryPolicy(base_delay=0.0), 0.0),
+        (3, RetryPolicy(base_delay=1.0, max_delay=3.0), 3.0),
+    ],
+)
+def test_backoff_range(attempt: int, policy: RetryPolicy, cap: float) -> None:
+    assert backoff(policy, attempt, Extremes(top=True)) == cap
+    assert backoff(policy, attempt, Extremes(top=False)) == 0.0
+
+
+def test_backoff_is_full_jitter() -> None:
+    rng = random.Random(42)
+    delays = [backoff(POLICY, 4, rng) for _ in range(2000)]
+    assert all(0.0 <= d <= 4.0 for d in delays)
+    assert min(delays) < 0.2 and max(delays) > 3.8  # spread over the whole range
+    assert 1.8 < sum(delays) / len(delays) < 2.2
+
+
+def test_backoff_is_reproducible_with_a_seed() -> None:
+    assert backoff(POLICY, 3, random.Random(1)) == backoff(POLICY, 3, random.Random(1))
+
+
+@pytest.mark.parametrize(
+    ("error", "attempt", "top", "expected"),
+    [
+        (HTTPError("x", status=503), 2, True, 1.0),
+        (HTTPError("x", status=503), 2, False, 0.0),
+        (RateLimited("x", retry_after=30.0), 2, True, 30.0),  # server asks for more
+        (RateLimited("x", retry_after=0.2), 3, True, 2.0),  # backoff is longer
+        (RateLimited("x", retry_after=0.2), 3, False, 0.2),
+        (RateLimited("x"), 1, True, 0.5),  # no Retry-After: plain backoff
+    ],
+)
+def test_retry_delay(error: BaseException, attempt: int, top: bool, expected: float) -> None:
+    assert retry_delay(error, attempt, POLICY, Extremes(top=top)) == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 0},
+        {"base_delay": -1.0},
+        {"max_delay": -0.1},
+        {"max_delay": float("inf")},
+        {"base_delay": float("nan")},
+    ],
+)
+def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
