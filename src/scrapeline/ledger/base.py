@@ -1,0 +1,227 @@
+"""The ledger: the durable store of work state, and the single source of truth for what is done.
+
+Every backend (SQLite, in-memory, later PostgreSQL) implements :class:`Ledger` and
+passes the same contract suite (``tests/contract``).
+
+Vocabulary
+    item    (kind, key) with a small JSON payload, optional date and parent.
+    task    one (item, stage): WAITING until the stages it depends on are done,
+            then PENDING; RUNNING while leased; DONE or FAILED.
+    run     one invocation; attempts record every settled task with its timing.
+
+Contract (what every backend guarantees)
+    * ``complete`` is the only way to mark a task done. For each completion it
+      writes the records, the child items (and their tasks) and the DONE mark in
+      one transaction: all of them or none.
+    * Records are upserted by (table, primary key); items by (kind, key). Adding
+      an existing item never changes its tasks' status.
+    * ``claim`` hands a PENDING task to exactly one owner, with a lease. A task
+      whose lease expired may be claimed again. ``complete``/``fail``/``release``
+      only act on a task still RUNNING under that owner; otherwise they return
+      False and write nothing for it.
+    * A task becomes PENDING when every dependency is DONE: stages of the same
+      item, or stages of an ancestor item of the dependency's kind.
+    * Ledger methods are synchronous and called from one thread at a time (the
+      runner's writer thread). They raise LedgerError, never a driver exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from scrapeline.pipeline import Graph, Key
+
+
+class Status(StrEnum):
+    WAITING = "waiting"
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    """Finished, with failed items."""
+    HALTED = "halted"
+    INTERRUPTED = "interrupted"
+    CRASHED = "crashed"
+    """Never ended: the process died. Set when a later run finds it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewItem:
+    kind: str
+    key: Key
+    data: Mapping[str, Any] = field(default_factory=dict)
+    date: str | None = None
+    parent: tuple[str, Key] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    id: int
+    stage: str
+    kind: str
+    key: Key
+    data: Mapping[str, Any]
+    date: str | None
+    parent: tuple[str, Key] | None
+    attempts: int
+    """Attempts so far, this claim included."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordRow:
+    """A record ready to store: its table, primary key as text, and its data as JSON."""
+
+    table: str
+    pk: str
+    json: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Completion:
+    task: Task
+    owner: str
+    records: Sequence[RecordRow] = ()
+    children: Sequence[NewItem] = ()
+    started: float = 0.0
+    duration: float = 0.0
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    task: Task
+    owner: str
+    category: str
+    message: str
+    started: float = 0.0
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunInfo:
+    id: int
+    pipeline: str
+    started_at: float
+    ended_at: float | None
+    status: RunStatus
+    pid: int | None
+    options: Mapping[str, Any]
+    summary: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Walk:
+    """How far a discovery got: resume there when a walk was cut short."""
+
+    name: str
+    next_position: int
+    finished: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailedTask:
+    stage: str
+    kind: str
+    key: Key
+    category: str
+    message: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunReport:
+    """What a run did, read back from the ledger (never from counters in memory).
+
+    ``counts[stage][status]`` is the state of every task now; ``done_this_run``
+    and ``failed_this_run`` count attempts settled by this run; ``durations``
+    are this run's successful and failed attempt durations per stage.
+    """
+
+    run: RunInfo
+    counts: Mapping[str, Mapping[str, int]]
+    done_this_run: Mapping[str, int]
+    failed_this_run: Mapping[str, int]
+    durations: Mapping[str, Sequence[float]]
+    categories: Mapping[str, int]
+    failures: Sequence[FailedTask]
+    items_total: int
+
+
+class Ledger(Protocol):
+    """Durable work state. See the module docstring for the contract."""
+
+    def prepare(self, graph: Graph) -> None:
+        """Create or migrate storage and learn the pipeline's stage graph.
+
+        Tasks for stages that the graph gained since the last run are created for
+        existing items."""
+
+    def close(self) -> None: ...
+
+    # runs
+    def begin_run(self, pipeline: str, options: Mapping[str, Any], now: float, pid: int) -> int:
+        """Record a new run; mark runs left RUNNING by a dead process CRASHED."""
+
+    def end_run(
+        self, run_id: int, status: RunStatus, now: float, summary: Mapping[str, Any]
+    ) -> None: ...
+
+    def runs(self, limit: int = 20) -> list[RunInfo]:
+        """Most recent first."""
+
+    # work state
+    def release_all_running(self) -> int:
+        """Put every RUNNING task back to PENDING, whoever holds it.
+
+        Only safe when the caller knows no other worker is alive (the data-dir
+        lock on one machine). Returns how many were released."""
+
+    def reset_failed(self) -> int:
+        """FAILED → PENDING (auto-retry at the start of a run). Returns the count."""
+
+    def rescrape(self, kind: str, keys: Sequence[Key]) -> int:
+        """Every task of these items and of their descendants → PENDING or WAITING."""
+
+    def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
+        """The subset of keys already in the ledger for that kind."""
+
+    def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
+        """Upsert items and create their tasks. Returns how many were new."""
+
+    def claim(self, owner: str, limit: int, now: float, lease: float) -> list[Task]:
+        """Lease up to ``limit`` PENDING tasks (or RUNNING with an expired lease)."""
+
+    def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
+        """Settle tasks as DONE, each with its records and children atomically."""
+
+    def fail(self, failures: Sequence[Failure], run_id: int, now: float) -> list[bool]:
+        """Settle tasks as FAILED with a category and message."""
+
+    def release(self, tasks: Sequence[Task], owner: str) -> int:
+        """RUNNING → PENDING for tasks this owner holds (cancelled, not failed)."""
+
+    # discovery
+    def walk(self, name: str) -> Walk | None: ...
+
+    def save_walk(self, walk: Walk) -> None: ...
+
+    # reading
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Tasks per stage per status, every stage of the graph present."""
+
+    def report(self, run_id: int) -> RunReport: ...
+
+    def records(self, table: str) -> Iterator[dict[str, Any]]:
+        """Every record of a table, in primary-key order."""
+
+    def pending_count(self) -> int:
+        """Tasks not yet settled (WAITING, PENDING or RUNNING)."""

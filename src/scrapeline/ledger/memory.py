@@ -1,0 +1,361 @@
+"""An in-memory ledger for tests: the same contract as SQLite, nothing on disk.
+
+>>> from scrapeline.pipeline import Graph
+>>> ledger = MemoryLedger()
+>>> ledger.prepare(Graph(stages={}))
+>>> ledger.pending_count()
+0
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from scrapeline.ledger.base import (
+    Completion,
+    FailedTask,
+    Failure,
+    NewItem,
+    RunInfo,
+    RunReport,
+    RunStatus,
+    Status,
+    Task,
+    Walk,
+)
+from scrapeline.pipeline import Graph, Key, StageNode
+
+ItemRef = tuple[str, Key]
+
+
+@dataclass(slots=True)
+class _Task:
+    id: int
+    stage: str
+    item: ItemRef
+    status: Status
+    attempts: int = 0
+    owner: str | None = None
+    expires: float = 0.0
+    category: str | None = None
+    message: str | None = None
+
+
+@dataclass(slots=True)
+class _Item:
+    kind: str
+    key: Key
+    data: dict[str, Any]
+    date: str | None
+    parent: ItemRef | None
+    children: list[ItemRef] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    run_id: int
+    stage: str
+    item: ItemRef
+    ok: bool
+    duration: float
+    category: str | None
+
+
+class MemoryLedger:
+    """Ledger kept in dicts. Every method acts atomically (nothing can interleave)."""
+
+    def __init__(self) -> None:
+        self.graph = Graph(stages={})
+        self.items: dict[ItemRef, _Item] = {}
+        self.tasks: dict[int, _Task] = {}
+        self.by_item: dict[tuple[ItemRef, str], int] = {}
+        self.tables: dict[str, dict[str, dict[str, Any]]] = {}
+        self.runs_: dict[int, RunInfo] = {}
+        self.attempts: list[_Attempt] = []
+        self.walks: dict[str, Walk] = {}
+
+    # -- set-up ----------------------------------------------------------------
+
+    def prepare(self, graph: Graph) -> None:
+        self.graph = graph
+        for ref in list(self.items):
+            self._ensure_tasks(ref)
+
+    def close(self) -> None:
+        pass
+
+    # -- runs ------------------------------------------------------------------
+
+    def begin_run(self, pipeline: str, options: Mapping[str, Any], now: float, pid: int) -> int:
+        for rid, info in self.runs_.items():
+            if info.status is RunStatus.RUNNING:
+                self.runs_[rid] = replace(info, status=RunStatus.CRASHED)
+        run_id = len(self.runs_) + 1
+        self.runs_[run_id] = RunInfo(
+            id=run_id,
+            pipeline=pipeline,
+            started_at=now,
+            ended_at=None,
+            status=RunStatus.RUNNING,
+            pid=pid,
+            options=dict(options),
+            summary={},
+        )
+        return run_id
+
+    def end_run(
+        self, run_id: int, status: RunStatus, now: float, summary: Mapping[str, Any]
+    ) -> None:
+        info = self.runs_[run_id]
+        self.runs_[run_id] = replace(info, status=status, ended_at=now, summary=dict(summary))
+
+    def runs(self, limit: int = 20) -> list[RunInfo]:
+        return sorted(self.runs_.values(), key=lambda r: -r.id)[:limit]
+
+    # -- work state ------------------------------------------------------------
+
+    def release_all_running(self) -> int:
+        n = 0
+        for t in self.tasks.values():
+            if t.status is Status.RUNNING:
+                t.status, t.owner = Status.PENDING, None
+                n += 1
+        return n
+
+    def reset_failed(self) -> int:
+        n = 0
+        for t in self.tasks.values():
+            if t.status is Status.FAILED:
+                t.status = self._initial_status(t.stage, t.item)
+                t.category = t.message = None
+                n += 1
+        return n
+
+    def rescrape(self, kind: str, keys: Sequence[Key]) -> int:
+        todo = [(kind, k) for k in keys if (kind, k) in self.items]
+        refs: list[ItemRef] = []
+        while todo:
+            ref = todo.pop()
+            refs.append(ref)
+            todo.extend(self.items[ref].children)
+        n = 0
+        # Reset first, then decide readiness, so that dependencies see the reset.
+        for ref in refs:
+            for node in self.graph.stages_of(ref[0]):
+                t = self.tasks[self.by_item[(ref, node.name)]]
+                t.status, t.owner, t.attempts = Status.WAITING, None, 0
+                n += 1
+        for ref in refs:
+            for node in self.graph.stages_of(ref[0]):
+                t = self.tasks[self.by_item[(ref, node.name)]]
+                t.status = self._initial_status(t.stage, ref)
+        return n
+
+    def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
+        return {k for k in keys if (kind, k) in self.items}
+
+    def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
+        new = 0
+        for it in items:
+            ref = (it.kind, it.key)
+            existing = self.items.get(ref)
+            if existing is None:
+                new += 1
+                self.items[ref] = _Item(it.kind, it.key, dict(it.data), it.date, it.parent)
+                if it.parent is not None and it.parent in self.items:
+                    self.items[it.parent].children.append(ref)
+            else:
+                existing.data, existing.date = dict(it.data), it.date
+            self._ensure_tasks(ref)
+        return new
+
+    def claim(self, owner: str, limit: int, now: float, lease: float) -> list[Task]:
+        claimed: list[Task] = []
+        for t in self.tasks.values():
+            if len(claimed) >= limit:
+                break
+            if t.status is Status.PENDING or (t.status is Status.RUNNING and t.expires <= now):
+                t.status, t.owner, t.expires = Status.RUNNING, owner, now + lease
+                t.attempts += 1
+                claimed.append(self._task_value(t))
+        return claimed
+
+    def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
+        # Check the whole batch before changing anything: like a rolled-back
+        # transaction, a bad completion leaves no trace of the batch.
+        staged = []
+        for c in completions:
+            rows = [(r.table, r.pk, orjson.loads(r.json)) for r in c.records]
+            for ch in c.children:
+                orjson.dumps(dict(ch.data))
+            staged.append((c, rows))
+        results = []
+        for c, rows in staged:
+            t = self.tasks.get(c.task.id)
+            if t is None or t.status is not Status.RUNNING or t.owner != c.owner:
+                results.append(False)
+                continue
+            t.status, t.owner, t.category, t.message = Status.DONE, None, None, None
+            for table, pk, data in rows:
+                self.tables.setdefault(table, {})[pk] = data
+            self.add_items([replace(ch, parent=ch.parent or t.item) for ch in c.children], run_id)
+            self._unblock(t)
+            self.attempts.append(_Attempt(run_id, t.stage, t.item, True, c.duration, None))
+            results.append(True)
+        return results
+
+    def fail(self, failures: Sequence[Failure], run_id: int, now: float) -> list[bool]:
+        results = []
+        for f in failures:
+            t = self.tasks.get(f.task.id)
+            if t is None or t.status is not Status.RUNNING or t.owner != f.owner:
+                results.append(False)
+                continue
+            t.status, t.owner, t.category, t.message = Status.FAILED, None, f.category, f.message
+            self.attempts.append(_Attempt(run_id, t.stage, t.item, False, f.duration, f.category))
+            results.append(True)
+        return results
+
+    def release(self, tasks: Sequence[Task], owner: str) -> int:
+        n = 0
+        for task in tasks:
+            t = self.tasks.get(task.id)
+            if t is not None and t.status is Status.RUNNING and t.owner == owner:
+                t.status, t.owner = Status.PENDING, None
+                t.attempts = max(0, t.attempts - 1)
+                n += 1
+        return n
+
+    # -- discovery -------------------------------------------------------------
+
+    def walk(self, name: str) -> Walk | None:
+        return self.walks.get(name)
+
+    def save_walk(self, walk: Walk) -> None:
+        self.walks[walk.name] = walk
+
+    # -- reading ---------------------------------------------------------------
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {
+            s: {st.value: 0 for st in Status} for s in self.graph.stages
+        }
+        for t in self.tasks.values():
+            out.setdefault(t.stage, {st.value: 0 for st in Status})[t.status.value] += 1
+        return out
+
+    def report(self, run_id: int) -> RunReport:
+        done: dict[str, int] = {}
+        failed: dict[str, int] = {}
+        durations: dict[str, list[float]] = {}
+        for a in self.attempts:
+            if a.run_id != run_id:
+                continue
+            bucket = done if a.ok else failed
+            bucket[a.stage] = bucket.get(a.stage, 0) + 1
+            durations.setdefault(a.stage, []).append(a.duration)
+        categories: dict[str, int] = {}
+        failures = []
+        for t in self.tasks.values():
+            if t.status is Status.FAILED:
+                cat = t.category or "error"
+                categories[cat] = categories.get(cat, 0) + 1
+                failures.append(
+                    FailedTask(
+                        stage=t.stage,
+                        kind=t.item[0],
+                        key=t.item[1],
+                        category=cat,
+                        message=t.message or "",
+                        attempts=t.attempts,
+                    )
+                )
+        return RunReport(
+            run=self.runs_[run_id],
+            counts=self.counts(),
+            done_this_run=done,
+            failed_this_run=failed,
+            durations=durations,
+            categories=categories,
+            failures=failures,
+            items_total=len(self.items),
+        )
+
+    def records(self, table: str) -> Iterator[dict[str, Any]]:
+        rows = self.tables.get(table, {})
+        for pk in sorted(rows):
+            yield copy.deepcopy(rows[pk])
+
+    def pending_count(self) -> int:
+        unsettled = (Status.WAITING, Status.PENDING, Status.RUNNING)
+        return sum(1 for t in self.tasks.values() if t.status in unsettled)
+
+    # -- internals ---------------------------------------------------------------
+
+    def _ensure_tasks(self, ref: ItemRef) -> None:
+        for node in self.graph.stages_of(ref[0]):
+            if (ref, node.name) not in self.by_item:
+                tid = len(self.tasks) + 1
+                self.tasks[tid] = _Task(tid, node.name, ref, self._initial_status(node.name, ref))
+                self.by_item[(ref, node.name)] = tid
+
+    def _initial_status(self, stage: str, ref: ItemRef) -> Status:
+        return Status.PENDING if self._deps_done(self.graph.stages[stage], ref) else Status.WAITING
+
+    def _deps_done(self, node: StageNode, ref: ItemRef) -> bool:
+        for dep in node.deps:
+            owner = ref if dep.same_item else self._ancestor(ref, dep.kind)
+            if owner is None:
+                return False
+            tid = self.by_item.get((owner, dep.stage))
+            if tid is None or self.tasks[tid].status is not Status.DONE:
+                return False
+        return True
+
+    def _ancestor(self, ref: ItemRef, kind: str) -> ItemRef | None:
+        parent = self.items[ref].parent
+        while parent is not None:
+            if parent[0] == kind:
+                return parent
+            item = self.items.get(parent)
+            parent = item.parent if item else None
+        return None
+
+    def _unblock(self, done: _Task) -> None:
+        dependents = self.graph.dependents(done.stage)
+        if not dependents:
+            return
+        candidates = [done.item]
+        todo = list(self.items[done.item].children)
+        while todo:  # descendants may depend on an ancestor's stage
+            ref = todo.pop()
+            candidates.append(ref)
+            todo.extend(self.items[ref].children)
+        for node in dependents:
+            for ref in candidates:
+                if ref[0] != node.kind:
+                    continue
+                tid = self.by_item.get((ref, node.name))
+                if tid is None:
+                    continue
+                t = self.tasks[tid]
+                if t.status is Status.WAITING and self._deps_done(node, ref):
+                    t.status = Status.PENDING
+
+    def _task_value(self, t: _Task) -> Task:
+        item = self.items[t.item]
+        return Task(
+            id=t.id,
+            stage=t.stage,
+            kind=item.kind,
+            key=item.key,
+            data=copy.deepcopy(item.data),
+            date=item.date,
+            parent=item.parent,
+            attempts=t.attempts,
+        )

@@ -1,0 +1,93 @@
+"""The SQLite ledger's schema, as numbered migrations applied in order.
+
+``PRAGMA user_version`` holds how many migrations a file has had; ``migrate``
+applies the rest inside the caller's transaction. Never edit a released
+migration: append a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: items, tasks, records, runs, attempts, discovery walks
+    """
+    CREATE TABLE runs(
+        id INTEGER PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        options TEXT NOT NULL DEFAULT '{}',
+        summary TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE items(
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key NOT NULL,
+        data TEXT,
+        date TEXT,
+        parent_id INTEGER,
+        first_run INTEGER,
+        UNIQUE(kind, key)
+    );
+    CREATE INDEX items_parent ON items(parent_id) WHERE parent_id IS NOT NULL;
+    CREATE TABLE tasks(
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL,
+        stage TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        expires REAL,
+        category TEXT,
+        message TEXT,
+        UNIQUE(item_id, stage)
+    );
+    CREATE INDEX tasks_status ON tasks(status, id);
+    CREATE INDEX tasks_stage_status ON tasks(stage, status);
+    CREATE TABLE records(
+        tbl TEXT NOT NULL,
+        pk TEXT NOT NULL,
+        item_id INTEGER NOT NULL,
+        stage TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        run_id INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY(tbl, pk)
+    ) WITHOUT ROWID;
+    CREATE TABLE attempts(
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        task_id INTEGER NOT NULL,
+        stage TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        category TEXT,
+        duration REAL NOT NULL,
+        started REAL NOT NULL
+    );
+    CREATE INDEX attempts_run ON attempts(run_id);
+    CREATE TABLE walks(
+        name TEXT PRIMARY KEY,
+        next_position INTEGER NOT NULL,
+        finished INTEGER NOT NULL
+    );
+    """,
+)
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Apply the migrations this database has not had yet. Returns the new version."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise sqlite3.DatabaseError(
+            f"ledger schema version {version} is newer than this scrapeline knows "
+            f"({len(MIGRATIONS)}): upgrade scrapeline"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        for statement in script.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version={number}")
+    return len(MIGRATIONS)

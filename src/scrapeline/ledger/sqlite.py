@@ -1,0 +1,542 @@
+"""The SQLite ledger: one file in the data dir, WAL, driven by one writer thread.
+
+    >>> import tempfile, pathlib
+    >>> from scrapeline.pipeline import Graph
+    >>> ledger = SqliteLedger(pathlib.Path(tempfile.mkdtemp()) / "ledger.db")
+    >>> ledger.prepare(Graph(stages={}))
+    >>> ledger.pending_count()
+    0
+    >>> ledger.close()
+
+Each public method is one transaction. ``complete`` settles a whole batch of
+tasks in one transaction (group commit), and each task's records, children and
+DONE mark are written together in it, so atomic completion holds per task and
+per batch. Every driver error is translated to LedgerError here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from scrapeline.errors import LedgerError
+from scrapeline.ledger.base import (
+    Completion,
+    FailedTask,
+    Failure,
+    NewItem,
+    RunInfo,
+    RunReport,
+    RunStatus,
+    Status,
+    Task,
+    Walk,
+)
+from scrapeline.ledger.schema import migrate
+from scrapeline.pipeline import Graph, Key, StageNode
+
+_CHUNK = 500
+_FAILURES_LISTED = 1000
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _loads(text: str | bytes | None) -> Any:
+    return orjson.loads(text) if text else {}
+
+
+class SqliteLedger:
+    """Ledger in a SQLite file. Not thread-safe: call it from one thread."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA temp_store=MEMORY")
+            self.db.execute("PRAGMA cache_size=-32000")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
+        self.graph = Graph(stages={})
+        self._views: set[str] = set()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            text = str(exc)
+            if "full" in text:
+                raise LedgerError(f"disk full while writing the ledger {self.path}") from exc
+            raise LedgerError(f"ledger {self.path}: {text}") from exc
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: {exc}") from exc
+
+    # -- set-up ----------------------------------------------------------------
+
+    def prepare(self, graph: Graph) -> None:
+        self.graph = graph
+        with self._tx() as db:
+            migrate(db)
+            self._views = {
+                r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='view'")
+            }
+            for node in graph.stages.values():
+                # Stages new to this graph get tasks for the items that already exist.
+                db.execute(
+                    "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
+                    "SELECT id, ?, 'waiting' FROM items WHERE kind=?",
+                    (node.name, node.kind),
+                )
+            waiting = db.execute(
+                "SELECT t.id, t.item_id, t.stage FROM tasks t WHERE t.status='waiting'"
+            ).fetchall()
+            self._promote(db, waiting)
+
+    def close(self) -> None:
+        try:
+            self.db.execute("PRAGMA optimize")
+            self.db.close()
+        except sqlite3.Error:
+            pass
+
+    # -- runs ------------------------------------------------------------------
+
+    def begin_run(self, pipeline: str, options: Mapping[str, Any], now: float, pid: int) -> int:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status='crashed' WHERE status='running'")
+            cur = db.execute(
+                "INSERT INTO runs(pipeline, started_at, status, pid, options, summary) "
+                "VALUES (?, ?, 'running', ?, ?, '{}')",
+                (pipeline, now, pid, _dumps(dict(options))),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    def end_run(
+        self, run_id: int, status: RunStatus, now: float, summary: Mapping[str, Any]
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE runs SET status=?, ended_at=?, summary=? WHERE id=?",
+                (status.value, now, _dumps(dict(summary)), run_id),
+            )
+
+    def runs(self, limit: int = 20) -> list[RunInfo]:
+        rows = self._read(
+            "SELECT id, pipeline, started_at, ended_at, status, pid, options, summary "
+            "FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_run_info(r) for r in rows]
+
+    # -- work state ------------------------------------------------------------
+
+    def release_all_running(self) -> int:
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE tasks SET status='pending', owner=NULL, expires=NULL WHERE status='running'"
+            ).rowcount
+
+    def reset_failed(self) -> int:
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE tasks SET status='waiting', category=NULL, message=NULL "
+                "WHERE status='failed' RETURNING id, item_id, stage"
+            ).fetchall()
+            self._promote(db, rows)
+            return len(rows)
+
+    def rescrape(self, kind: str, keys: Sequence[Key]) -> int:
+        with self._tx() as db:
+            total = 0
+            for chunk in _chunks(keys):
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    "WITH RECURSIVE tree(id) AS ("
+                    f" SELECT id FROM items WHERE kind=? AND key IN ({marks})"
+                    " UNION ALL SELECT i.id FROM items i JOIN tree ON i.parent_id = tree.id)"
+                    " UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0,"
+                    " category=NULL, message=NULL WHERE item_id IN (SELECT id FROM tree)"
+                    " RETURNING id, item_id, stage",
+                    (kind, *chunk),
+                ).fetchall()
+                self._promote(db, rows)
+                total += len(rows)
+            return total
+
+    def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
+        found: set[Key] = set()
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT key FROM items WHERE kind=? AND key IN ({marks})", (kind, *chunk)
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
+        with self._tx() as db:
+            return self._add_items(db, items, run_id, parent_id=None)
+
+    def claim(self, owner: str, limit: int, now: float, lease: float) -> list[Task]:
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE tasks SET status='running', owner=?, expires=?, attempts=attempts+1 "
+                "WHERE id IN (SELECT id FROM tasks WHERE status='pending' ORDER BY id LIMIT ?) "
+                "RETURNING id",
+                (owner, now + lease, limit),
+            ).fetchall()
+            if len(rows) < limit:
+                rows += db.execute(
+                    "UPDATE tasks SET owner=?, expires=?, attempts=attempts+1 "
+                    "WHERE id IN (SELECT id FROM tasks WHERE status='running' AND expires<=? "
+                    "ORDER BY id LIMIT ?) RETURNING id",
+                    (owner, now + lease, now, limit - len(rows)),
+                ).fetchall()
+            if not rows:
+                return []
+            return self._tasks(db, sorted(r[0] for r in rows))
+
+    def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
+        if not completions:
+            return []
+        with self._tx() as db:
+            held = self._held(db, [(c.task.id, c.owner) for c in completions])
+            ok = [c for c in completions if c.task.id in held]
+            db.executemany(
+                "UPDATE tasks SET status='done', owner=NULL, expires=NULL, category=NULL, "
+                "message=NULL WHERE id=?",
+                [(c.task.id,) for c in ok],
+            )
+            rows = [
+                (r.table, r.pk, held[c.task.id][0], c.task.stage, c.version, run_id, r.json)
+                for c in ok
+                for r in c.records
+            ]
+            if rows:
+                db.executemany(
+                    "INSERT INTO records(tbl, pk, item_id, stage, version, run_id, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(tbl, pk) DO UPDATE SET "
+                    "item_id=excluded.item_id, stage=excluded.stage, version=excluded.version, "
+                    "run_id=excluded.run_id, data=excluded.data",
+                    rows,
+                )
+                self._ensure_views(db, [r for c in ok for r in c.records])
+            db.executemany(
+                "INSERT INTO attempts(run_id, task_id, stage, ok, duration, started) "
+                "VALUES (?, ?, ?, 1, ?, ?)",
+                [(run_id, c.task.id, c.task.stage, c.duration, c.started) for c in ok],
+            )
+            for c in ok:
+                item_id = held[c.task.id][0]
+                if self.graph.dependents(c.task.stage):
+                    self._unblock(db, item_id, c.task.stage)
+                if c.children:
+                    self._add_items(db, c.children, run_id, parent_id=item_id)
+            return [c.task.id in held for c in completions]
+
+    def fail(self, failures: Sequence[Failure], run_id: int, now: float) -> list[bool]:
+        if not failures:
+            return []
+        with self._tx() as db:
+            held = self._held(db, [(f.task.id, f.owner) for f in failures])
+            ok = [f for f in failures if f.task.id in held]
+            db.executemany(
+                "UPDATE tasks SET status='failed', owner=NULL, expires=NULL, category=?, "
+                "message=? WHERE id=?",
+                [(f.category, f.message, f.task.id) for f in ok],
+            )
+            db.executemany(
+                "INSERT INTO attempts(run_id, task_id, stage, ok, category, duration, started) "
+                "VALUES (?, ?, ?, 0, ?, ?, ?)",
+                [(run_id, f.task.id, f.task.stage, f.category, f.duration, f.started) for f in ok],
+            )
+            return [f.task.id in held for f in failures]
+
+    def release(self, tasks: Sequence[Task], owner: str) -> int:
+        with self._tx() as db:
+            cur = db.executemany(
+                "UPDATE tasks SET status='pending', owner=NULL, expires=NULL, "
+                "attempts=MAX(attempts-1, 0) WHERE id=? AND status='running' AND owner=?",
+                [(t.id, owner) for t in tasks],
+            )
+            return cur.rowcount
+
+    # -- discovery -------------------------------------------------------------
+
+    def walk(self, name: str) -> Walk | None:
+        rows = self._read("SELECT next_position, finished FROM walks WHERE name=?", (name,))
+        if not rows:
+            return None
+        return Walk(name=name, next_position=rows[0][0], finished=bool(rows[0][1]))
+
+    def save_walk(self, walk: Walk) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO walks(name, next_position, finished) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET next_position=excluded.next_position, "
+                "finished=excluded.finished",
+                (walk.name, walk.next_position, int(walk.finished)),
+            )
+
+    # -- reading ---------------------------------------------------------------
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out = {s: {st.value: 0 for st in Status} for s in self.graph.stages}
+        for stage, status, n in self._read(
+            "SELECT stage, status, count(*) FROM tasks GROUP BY stage, status"
+        ):
+            out.setdefault(stage, {st.value: 0 for st in Status})[status] = n
+        return out
+
+    def report(self, run_id: int) -> RunReport:
+        runs = self._read(
+            "SELECT id, pipeline, started_at, ended_at, status, pid, options, summary "
+            "FROM runs WHERE id=?",
+            (run_id,),
+        )
+        if not runs:
+            raise LedgerError(f"no run {run_id} in {self.path}")
+        done: dict[str, int] = {}
+        failed: dict[str, int] = {}
+        durations: dict[str, list[float]] = {}
+        for stage, ok, duration in self._read(
+            "SELECT stage, ok, duration FROM attempts WHERE run_id=?", (run_id,)
+        ):
+            bucket = done if ok else failed
+            bucket[stage] = bucket.get(stage, 0) + 1
+            durations.setdefault(stage, []).append(duration)
+        categories = {
+            cat or "error": n
+            for cat, n in self._read(
+                "SELECT category, count(*) FROM tasks WHERE status='failed' GROUP BY category"
+            )
+        }
+        failures = [
+            FailedTask(stage=s, kind=k, key=key, category=c or "error", message=m or "", attempts=a)
+            for s, k, key, c, m, a in self._read(
+                "SELECT t.stage, i.kind, i.key, t.category, t.message, t.attempts "
+                "FROM tasks t JOIN items i ON i.id=t.item_id WHERE t.status='failed' "
+                "ORDER BY t.id LIMIT ?",
+                (_FAILURES_LISTED,),
+            )
+        ]
+        return RunReport(
+            run=_run_info(runs[0]),
+            counts=self.counts(),
+            done_this_run=done,
+            failed_this_run=failed,
+            durations=durations,
+            categories=categories,
+            failures=failures,
+            items_total=self._read("SELECT count(*) FROM items")[0][0],
+        )
+
+    def records(self, table: str) -> Iterator[dict[str, Any]]:
+        for (data,) in self._read("SELECT data FROM records WHERE tbl=? ORDER BY pk", (table,)):
+            yield _loads(data)
+
+    def pending_count(self) -> int:
+        rows = self._read(
+            "SELECT count(*) FROM tasks WHERE status IN ('waiting', 'pending', 'running')"
+        )
+        return int(rows[0][0])
+
+    # -- internals ---------------------------------------------------------------
+
+    def _held(self, db: sqlite3.Connection, pairs: Sequence[tuple[int, str]]) -> dict[int, Any]:
+        """Tasks among ``pairs`` still RUNNING under that owner: id → (item_id,)."""
+        held: dict[int, Any] = {}
+        owners = dict(pairs)
+        for chunk in _chunks([p[0] for p in pairs]):
+            marks = ",".join("?" * len(chunk))
+            for tid, item_id, owner in db.execute(
+                f"SELECT id, item_id, owner FROM tasks WHERE id IN ({marks}) AND status='running'",
+                chunk,
+            ):
+                if owners[tid] == owner:
+                    held[tid] = (item_id,)
+        return held
+
+    def _tasks(self, db: sqlite3.Connection, ids: Sequence[int]) -> list[Task]:
+        out: list[Task] = []
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for tid, stage, attempts, kind, key, data, date, pkind, pkey in db.execute(
+                "SELECT t.id, t.stage, t.attempts, i.kind, i.key, i.data, i.date, p.kind, p.key "
+                "FROM tasks t JOIN items i ON i.id=t.item_id "
+                f"LEFT JOIN items p ON p.id=i.parent_id WHERE t.id IN ({marks}) ORDER BY t.id",
+                chunk,
+            ):
+                out.append(
+                    Task(
+                        id=tid,
+                        stage=stage,
+                        kind=kind,
+                        key=key,
+                        data=_loads(data),
+                        date=date,
+                        parent=(pkind, pkey) if pkind is not None else None,
+                        attempts=attempts,
+                    )
+                )
+        return out
+
+    def _add_items(
+        self,
+        db: sqlite3.Connection,
+        items: Sequence[NewItem],
+        run_id: int,
+        parent_id: int | None,
+    ) -> int:
+        new = 0
+        for it in items:
+            pid = parent_id
+            if pid is None and it.parent is not None:
+                found = db.execute(
+                    "SELECT id FROM items WHERE kind=? AND key=?", it.parent
+                ).fetchone()
+                pid = found[0] if found else None
+            data = _dumps(dict(it.data))
+            row = db.execute(
+                "INSERT INTO items(kind, key, data, date, parent_id, first_run) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(kind, key) DO NOTHING RETURNING id",
+                (it.kind, it.key, data, it.date, pid, run_id),
+            ).fetchone()
+            created = row is not None
+            if created:
+                new += 1
+            else:
+                row = db.execute(
+                    "UPDATE items SET data=?, date=?, parent_id=coalesce(parent_id, ?) "
+                    "WHERE kind=? AND key=? RETURNING id",
+                    (data, it.date, pid, it.kind, it.key),
+                ).fetchone()
+            item_id = row[0]
+            for node in self.graph.stages_of(it.kind):
+                if created:
+                    status = "pending" if self._deps_done(db, item_id, node) else "waiting"
+                    db.execute(
+                        "INSERT INTO tasks(item_id, stage, status) VALUES (?, ?, ?)",
+                        (item_id, node.name, status),
+                    )
+                else:
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
+                        "VALUES (?, ?, 'waiting')",
+                        (item_id, node.name),
+                    )
+                    if cur.rowcount:
+                        self._promote(db, [(int(cur.lastrowid or 0), item_id, node.name)])
+        return new
+
+    def _deps_done(self, db: sqlite3.Connection, item_id: int, node: StageNode) -> bool:
+        for dep in node.deps:
+            owner = item_id if dep.same_item else self._ancestor(db, item_id, dep.kind)
+            if owner is None:
+                return False
+            row = db.execute(
+                "SELECT status FROM tasks WHERE item_id=? AND stage=?", (owner, dep.stage)
+            ).fetchone()
+            if row is None or row[0] != "done":
+                return False
+        return True
+
+    def _ancestor(self, db: sqlite3.Connection, item_id: int, kind: str) -> int | None:
+        row = db.execute(
+            "WITH RECURSIVE up(id, kind, parent_id) AS ("
+            " SELECT p.id, p.kind, p.parent_id FROM items c JOIN items p ON p.id=c.parent_id"
+            " WHERE c.id=?"
+            " UNION ALL SELECT p.id, p.kind, p.parent_id FROM items p JOIN up ON p.id=up.parent_id)"
+            " SELECT id FROM up WHERE kind=? LIMIT 1",
+            (item_id, kind),
+        ).fetchone()
+        return row[0] if row else None
+
+    def _promote(self, db: sqlite3.Connection, waiting: Iterable[tuple[int, int, str]]) -> None:
+        """WAITING → PENDING for those of the given tasks whose dependencies are done."""
+        ready = [
+            (tid,)
+            for tid, item_id, stage in waiting
+            if stage in self.graph.stages and self._deps_done(db, item_id, self.graph.stages[stage])
+        ]
+        db.executemany("UPDATE tasks SET status='pending' WHERE id=? AND status='waiting'", ready)
+
+    def _unblock(self, db: sqlite3.Connection, item_id: int, stage: str) -> None:
+        for node in self.graph.dependents(stage):
+            if node.kind == self.graph.stages[stage].kind:
+                rows = db.execute(
+                    "SELECT id, item_id, stage FROM tasks WHERE item_id=? AND stage=? "
+                    "AND status='waiting'",
+                    (item_id, node.name),
+                ).fetchall()
+            else:
+                rows = db.execute(
+                    "WITH RECURSIVE tree(id) AS (SELECT id FROM items WHERE parent_id=?"
+                    " UNION ALL SELECT i.id FROM items i JOIN tree ON i.parent_id=tree.id)"
+                    " SELECT id, item_id, stage FROM tasks WHERE stage=? AND status='waiting'"
+                    " AND item_id IN (SELECT id FROM tree)",
+                    (item_id, node.name),
+                ).fetchall()
+            self._promote(db, rows)
+
+    def _ensure_views(self, db: sqlite3.Connection, rows: Sequence[Any]) -> None:
+        """A read-only view per record table, so ``SELECT * FROM matches`` just works."""
+        for row in rows:
+            if row.table in self._views or not row.table.isidentifier():
+                continue
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name=?", (row.table,)).fetchone():
+                self._views.add(row.table)
+                continue
+            columns = ", ".join(
+                f'json_extract(data, \'$."{c}"\') AS "{c}"'
+                for c in orjson.loads(row.json)
+                if isinstance(c, str) and c.isidentifier()
+            )
+            table = row.table.replace("'", "''")
+            db.execute(
+                f"CREATE VIEW \"{row.table}\" AS SELECT {columns} FROM records WHERE tbl='{table}'"
+            )
+            self._views.add(row.table)
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _run_info(row: Sequence[Any]) -> RunInfo:
+    rid, pipeline, started, ended, status, pid, options, summary = row
+    return RunInfo(
+        id=rid,
+        pipeline=pipeline,
+        started_at=started,
+        ended_at=ended,
+        status=RunStatus(status),
+        pid=pid,
+        options=_loads(options),
+        summary=_loads(summary),
+    )
