@@ -1,0 +1,230 @@
+"""Per-host politeness: how fast, how spaced and how many requests at once.
+
+A :class:`HostLimiter` (one per host) hands out *slots*. Taking a slot waits until
+
+1. fewer than ``concurrency`` requests to the host are in flight, and
+2. the host's *start schedule* allows another start: at least ``gap`` seconds
+   after the previous start, and not before a pause set by :meth:`HostLimiter.pause_until`
+   (a Retry-After slows every request to the host, not only the one that got the 429).
+
+``gap`` is ``1 / rate`` and, when ``delay`` is set, a fresh draw from the delay range
+(``max`` of the two) for every start. Start times are read from the clock *after*
+waking, so consecutive starts are never closer than ``1 / rate`` even when a sleep
+wakes late: that is why no 1-second window ever sees more than ``rate`` starts,
+while a host with work waiting still gets within a few percent of ``rate``. The
+rate's interval carries a half-percent margin (:data:`RATE_MARGIN`) so that jitter
+between our start and the server's arrival does not let the *server* count one
+request too many in a window.
+
+Starts are handed out in arrival order (FIFO). The arithmetic lives in
+:func:`next_start` and :func:`draw_gap`, pure and tested with tables; the limiter
+only sleeps. Clock, sleep and random source are injectable.
+
+    >>> import asyncio
+    >>> async def main() -> int:
+    ...     limiter = HostLimiter(Politeness(rate="20/s", concurrency=2))
+    ...     async with limiter.slot():
+    ...         return limiter.in_flight
+    >>> asyncio.run(main())
+    1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from scrapeline.errors import ConfigError
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[object]]
+
+RATE_MARGIN = 1.005
+"""The rate's interval is stretched by this factor: the price of never exceeding ``rate``
+as seen by the server, whose arrival times jitter by a fraction of a millisecond."""
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_RATE = re.compile(
+    r"(?P<count>\d+(?:\.\d+)?)\s*/\s*(?P<per>\d+(?:\.\d+)?)?\s*"
+    r"(?P<unit>s|sec|second|m|min|minute|h|hour)s?",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_RATE_HELP = "expected e.g. '2/s', '30/m', '1/5s' or a number of requests per second"
+
+
+def parse_rate(text: str | float) -> float:
+    """Requests per second from ``"2/s"``, ``"30/m"``, ``"1/5s"``, ``"100/h"`` or a number.
+
+    Raises :class:`ConfigError` (one line) for anything else, zero or negative.
+    """
+    if isinstance(text, bool):
+        raise ConfigError(f"invalid rate {text!r}: {_RATE_HELP}")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        stripped = text.strip()
+        match = _RATE.fullmatch(stripped)
+        if match:
+            per = float(match["per"]) if match["per"] else 1.0
+            seconds = per * _UNITS[match["unit"][0].lower()]
+            value = float(match["count"]) / seconds if seconds > 0 else math.nan
+        else:
+            value = float(stripped) if _NUMBER.fullmatch(stripped) else math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"invalid rate {text!r}: {_RATE_HELP}")
+    return value
+
+
+def _parse_delay(delay: tuple[float, float] | float | None) -> tuple[float, float] | None:
+    if delay is None:
+        return None
+    low, high = (delay, delay) if isinstance(delay, int | float) else delay
+    if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
+        raise ConfigError(
+            f"invalid delay {delay!r}: expected seconds ≥ 0, or a range (low, high) with low ≤ high"
+        )
+    return (float(low), float(high))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Politeness:
+    """How to treat one host.
+
+    ``rate``: at most this many request starts per second (``"2/s"``, ``"30/m"``,
+    ``"1/5s"`` or a number). ``delay``: seconds between request starts, a fixed
+    number or a ``(low, high)`` range drawn uniformly for each start.
+    ``concurrency``: requests in flight at once. Invalid values raise ConfigError.
+    """
+
+    rate: str | float | None = None
+    delay: tuple[float, float] | float | None = None
+    concurrency: int = 4
+
+    def __post_init__(self) -> None:
+        if self.rate is not None:
+            parse_rate(self.rate)
+        _parse_delay(self.delay)
+        if isinstance(self.concurrency, bool) or self.concurrency < 1:
+            raise ConfigError(f"invalid concurrency {self.concurrency!r}: expected at least 1")
+
+    @property
+    def requests_per_second(self) -> float | None:
+        return None if self.rate is None else parse_rate(self.rate)
+
+    @property
+    def delay_range(self) -> tuple[float, float] | None:
+        return _parse_delay(self.delay)
+
+    @property
+    def min_interval(self) -> float:
+        """The smallest gap between two request starts this politeness allows."""
+        rps = self.requests_per_second
+        low = self.delay_range[0] if self.delay_range else 0.0
+        return max(RATE_MARGIN / rps if rps else 0.0, low)
+
+
+def draw_gap(
+    min_interval: float, delay_range: tuple[float, float] | None, rng: random.Random
+) -> float:
+    """Seconds between one start and the next: the rate's interval or a delay draw, whichever
+    is longer."""
+    if delay_range is None:
+        return min_interval
+    low, high = delay_range
+    return max(min_interval, rng.uniform(low, high) if high > low else low)
+
+
+def next_start(*, now: float, last_start: float | None, gap: float, paused_until: float) -> float:
+    """The earliest (monotonic) time the next request may start."""
+    earliest = now if last_start is None else max(now, last_start + gap)
+    return max(earliest, paused_until)
+
+
+class HostLimiter:
+    """Hands out request slots for one host; see the module docstring for the rules.
+
+    Use ``async with limiter.slot(): ...`` around exactly one request, or pair
+    :meth:`acquire` with :meth:`release`. Cancelling a waiting ``acquire`` gives
+    its place up cleanly.
+    """
+
+    def __init__(
+        self,
+        politeness: Politeness | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.politeness = politeness or Politeness()
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        rps = self.politeness.requests_per_second
+        self._interval = RATE_MARGIN / rps if rps else 0.0
+        self._delay = self.politeness.delay_range
+        self._slots = asyncio.Semaphore(self.politeness.concurrency)
+        self._turn = asyncio.Lock()
+        self._last_start: float | None = None
+        self._gap = 0.0
+        self._paused_until = -math.inf
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Slots currently held."""
+        return self._in_flight
+
+    @property
+    def paused_until(self) -> float:
+        """The monotonic time before which no request starts (``-inf`` when not paused)."""
+        return self._paused_until
+
+    def pause_until(self, deadline: float) -> None:
+        """Start no request to this host before ``deadline`` (monotonic clock). Only extends."""
+        self._paused_until = max(self._paused_until, deadline)
+
+    async def acquire(self) -> None:
+        """Wait for a concurrency slot and this host's next start time, then take both."""
+        await self._slots.acquire()
+        try:
+            async with self._turn:
+                while True:
+                    now = self._clock()
+                    at = next_start(
+                        now=now,
+                        last_start=self._last_start,
+                        gap=self._gap,
+                        paused_until=self._paused_until,
+                    )
+                    if at <= now:
+                        break
+                    # Re-check after waking: a pause may have been set meanwhile.
+                    await self._sleep(at - now)
+                self._last_start = now
+                self._gap = draw_gap(self._interval, self._delay, self._rng)
+        except BaseException:
+            self._slots.release()
+            raise
+        self._in_flight += 1
+
+    def release(self) -> None:
+        """Give back a slot taken by :meth:`acquire`."""
+        self._in_flight -= 1
+        self._slots.release()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one request slot for the duration of the block."""
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()

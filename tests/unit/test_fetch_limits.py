@@ -1,0 +1,317 @@
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import random
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from scrapeline.errors import ConfigError
+from scrapeline.fetch.limits import (
+    RATE_MARGIN,
+    HostLimiter,
+    Politeness,
+    draw_gap,
+    next_start,
+    parse_rate,
+)
+
+
+class FakeClock:
+    """A monotonic clock that only moves when someone sleeps on it.
+
+    ``oversleep`` makes every sleep wake late by up to that many seconds, the way
+    a busy event loop does.
+    """
+
+    def __init__(self, start: float = 100.0, oversleep: float = 0.0, seed: int = 0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self.oversleep = oversleep
+        self.rng = random.Random(seed)
+        self.on_sleep: Callable[[], None] | None = None
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if self.on_sleep is not None:
+            self.on_sleep()
+        self.now += seconds + self.rng.uniform(0.0, self.oversleep)
+        await asyncio.sleep(0)
+
+
+def most_in_window(times: Sequence[float], window: float = 1.0, eps: float = 1e-9) -> int:
+    """The largest number of times falling in any half-open window [t, t + window)."""
+    ordered = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(ordered):
+        while j < len(ordered) and ordered[j] < t + window - eps:
+            j += 1
+        best = max(best, j - i)
+    return best
+
+
+class Extremes(random.Random):
+    def __init__(self, top: bool) -> None:
+        super().__init__(0)
+        self.top = top
+
+    def uniform(self, a: float, b: float) -> float:
+        return b if self.top else a
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2/s", 2.0),
+        ("30/m", 0.5),
+        ("1/5s", 0.2),
+        ("100/h", 100 / 3600),
+        (" 3 / s ", 3.0),
+        ("2/sec", 2.0),
+        ("2/second", 2.0),
+        ("2/seconds", 2.0),
+        ("6/min", 0.1),
+        ("1/2m", 1 / 120),
+        ("1/1.5s", 1 / 1.5),
+        ("0.5/s", 0.5),
+        ("10/S", 10.0),
+        ("4", 4.0),
+        ("2.5", 2.5),
+        (5, 5.0),
+        (0.25, 0.25),
+    ],
+)
+def test_parse_rate(text: str | float, expected: float) -> None:
+    assert parse_rate(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("", "fast", "0/s", "-1/s", "2/x", "1/0s", "2/", "/s", "2 per second", "1e3"),
+        *(0, -1.0, math.inf, math.nan, True),
+    ],
+)
+def test_parse_rate_rejects_garbage_in_one_line(text: str | float) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_rate(text)
+    message = str(info.value)
+    assert "\n" not in message and repr(text) in message and "2/s" in message
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rate": "often"},
+        {"rate": 0},
+        {"delay": -1.0},
+        {"delay": (2.0, 1.0)},
+        {"delay": (0.0, math.inf)},
+        {"concurrency": 0},
+        {"concurrency": True},
+    ],
+)
+def test_politeness_rejects_nonsense(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        Politeness(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("politeness", "rps", "delay", "interval"),
+    [
+        (Politeness(), None, None, 0.0),
+        (Politeness(rate="2/s"), 2.0, None, 0.5 * RATE_MARGIN),
+        (Politeness(delay=1.5), None, (1.5, 1.5), 1.5),
+        (Politeness(delay=(1, 3)), None, (1.0, 3.0), 1.0),
+        (Politeness(rate=10, delay=(0.5, 1.0)), 10.0, (0.5, 1.0), 0.5),
+        (Politeness(rate="1/5s", delay=0.1), 0.2, (0.1, 0.1), 5.0 * RATE_MARGIN),
+    ],
+)
+def test_politeness_values(
+    politeness: Politeness,
+    rps: float | None,
+    delay: tuple[float, float] | None,
+    interval: float,
+) -> None:
+    assert politeness.requests_per_second == rps
+    assert politeness.delay_range == delay
+    assert politeness.min_interval == pytest.approx(interval)
+
+
+@pytest.mark.parametrize(
+    ("now", "last_start", "gap", "paused_until", "expected"),
+    [
+        (10.0, None, 0.5, -math.inf, 10.0),  # first request: now
+        (10.0, 9.0, 0.5, -math.inf, 10.0),  # gap already passed
+        (10.0, 9.8, 0.5, -math.inf, 10.3),  # wait out the gap
+        (10.0, 10.0, 0.5, -math.inf, 10.5),
+        (10.0, 9.8, 0.0, -math.inf, 10.0),  # no rate, no delay
+        (10.0, 9.8, 0.5, 12.0, 12.0),  # paused longer than the gap
+        (10.0, 9.8, 0.5, 10.1, 10.3),  # gap longer than the pause
+        (10.0, None, 0.5, 11.0, 11.0),  # paused before the first request
+        (10.0, 9.0, 0.5, 9.5, 10.0),  # pause already over
+    ],
+)
+def test_next_start(
+    now: float, last_start: float | None, gap: float, paused_until: float, expected: float
+) -> None:
+    assert next_start(now=now, last_start=last_start, gap=gap, paused_until=paused_until) == (
+        pytest.approx(expected)
+    )
+
+
+@pytest.mark.parametrize(
+    ("interval", "delay", "top", "expected"),
+    [
+        (0.0, None, True, 0.0),
+        (0.5, None, True, 0.5),
+        (0.0, (1.0, 3.0), True, 3.0),
+        (0.0, (1.0, 3.0), False, 1.0),
+        (2.0, (1.0, 3.0), False, 2.0),  # the rate wins over a short delay draw
+        (2.0, (1.0, 3.0), True, 3.0),
+        (0.1, (0.4, 0.4), True, 0.4),
+    ],
+)
+def test_draw_gap(
+    interval: float, delay: tuple[float, float] | None, top: bool, expected: float
+) -> None:
+    assert draw_gap(interval, delay, Extremes(top=top)) == expected
+
+
+async def starts_of(limiter: HostLimiter, clock: FakeClock, n: int) -> list[float]:
+    """Start times of ``n`` concurrent requests that each hold their slot only briefly."""
+    starts: list[float] = []
+
+    async def one() -> None:
+        async with limiter.slot():
+            starts.append(clock())
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return starts
+
+
+async def test_starts_are_spaced_by_the_rate() -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(rate="5/s"), clock=clock, sleep=clock.sleep)
+    starts = await starts_of(limiter, clock, 6)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert starts[0] == 100.0
+    assert gaps == pytest.approx([0.2 * RATE_MARGIN] * 5)
+
+
+@pytest.mark.parametrize(
+    ("rate", "oversleep", "min_fraction"),
+    [
+        (3, 0.0, 0.95),
+        (10, 0.0, 0.95),
+        (20, 0.0, 0.95),
+        (10, 0.001, 0.95),  # a loop that wakes up to 1 ms late
+        (20, 0.001, 0.95),
+        (10, 0.02, 0.8),  # a very late loop: slower, but still never too fast
+        (20, 0.02, 0.7),
+    ],
+)
+async def test_never_more_than_rate_in_any_window_and_close_to_rate(
+    rate: int, oversleep: float, min_fraction: float
+) -> None:
+    clock = FakeClock(oversleep=oversleep, seed=rate)
+    limiter = HostLimiter(Politeness(rate=rate, concurrency=8), clock=clock, sleep=clock.sleep)
+    starts = await starts_of(limiter, clock, 5 * rate)
+    assert most_in_window(starts) <= rate
+    achieved = (len(starts) - 1) / (max(starts) - min(starts))
+    assert achieved >= min_fraction * rate
+
+
+async def test_delay_range_is_jittered_and_honoured() -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(
+        Politeness(delay=(1.0, 2.0)), clock=clock, sleep=clock.sleep, rng=random.Random(3)
+    )
+    starts = await starts_of(limiter, clock, 30)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(1.0 <= g <= 2.0 for g in gaps)
+    assert max(gaps) - min(gaps) > 0.5  # jittered, not a fixed beat
+
+
+async def test_pause_delays_the_next_start() -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(rate="10/s"), clock=clock, sleep=clock.sleep)
+    async with limiter.slot():
+        pass
+    limiter.pause_until(clock() + 5.0)
+    async with limiter.slot():
+        assert clock() == pytest.approx(105.0)
+
+
+async def test_pause_set_while_waiting_is_honoured() -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(rate="1/s"), clock=clock, sleep=clock.sleep)
+    async with limiter.slot():
+        pass
+
+    def pause_once() -> None:  # a 429 on another request arrives during our wait
+        clock.on_sleep = None
+        limiter.pause_until(clock() + 30.0)
+
+    clock.on_sleep = pause_once
+    async with limiter.slot():
+        assert clock() == pytest.approx(130.0)
+
+
+def test_pause_only_extends() -> None:
+    limiter = HostLimiter()
+    assert limiter.paused_until == -math.inf
+    limiter.pause_until(50.0)
+    limiter.pause_until(20.0)
+    assert limiter.paused_until == 50.0
+
+
+async def test_concurrency_is_bounded() -> None:
+    limiter = HostLimiter(Politeness(concurrency=2))
+    gate = asyncio.Event()
+    peak = 0
+
+    async def one() -> None:
+        nonlocal peak
+        async with limiter.slot():
+            peak = max(peak, limiter.in_flight)
+            await gate.wait()
+
+    tasks = [asyncio.create_task(one()) for _ in range(5)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert limiter.in_flight == 2
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert peak == 2 and limiter.in_flight == 0
+
+
+async def test_cancelled_waiter_gives_its_place_up() -> None:
+    limiter = HostLimiter(Politeness(concurrency=1))
+    await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    limiter.release()
+    await asyncio.wait_for(limiter.acquire(), timeout=1.0)
+    assert limiter.in_flight == 1
+    limiter.release()
+
+
+async def test_cancelled_while_sleeping_for_its_turn_releases_its_slot() -> None:
+    limiter = HostLimiter(Politeness(rate="2/s", concurrency=4))
+    await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())  # sleeps ~0.5 s for its turn
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert limiter.in_flight == 1
+    limiter.release()
