@@ -1,0 +1,573 @@
+"""One run: discovery, then workers draining claimable tasks, with group commit.
+
+The runner owns the order of things and nothing else. It talks to the ledger
+through one writer thread (every ledger call is serialised there), reaches the
+network only through the fetch client it is handed, and reports by emitting
+events to whoever subscribed. It imports no reporter.
+
+Shape of the work loop::
+
+    feeder ──claim(batch)──► queue ──► N workers ──outcome──► buffer
+       ▲                                                   │
+       └──── wake ◄──── flush: complete()/fail() in one transaction per batch
+
+Outcomes are committed in batches; an item's line is reported once its batch is
+committed, so what the console says is done is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+
+from scrapeline.context import Context, Fetch
+from scrapeline.errors import (
+    Category,
+    ItemError,
+    ItemTimeout,
+    RunHalted,
+    ScrapelineError,
+    ValidationError,
+    categorize,
+)
+from scrapeline.ledger.base import (
+    Completion,
+    Failure,
+    Ledger,
+    NewItem,
+    RecordRow,
+    RunStatus,
+    Task,
+    Walk,
+)
+from scrapeline.pipeline import Discovery, Item, Pipeline, as_records
+from scrapeline.runner import events as ev
+from scrapeline.runner.policies import ConsecutiveFailures, claim_size
+from scrapeline.runner.shutdown import Shutdown
+
+log = logging.getLogger("scrapeline.runner")
+T = TypeVar("T")
+
+EXIT_OK, EXIT_FAILED_ITEMS, EXIT_HALTED, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    workers: int = 4
+    start: int | None = None
+    end: int | None = None
+    full: bool = False
+    force_rescrape: bool = False
+    max_consecutive_failures: int = 3
+    item_timeout: float | None = 300.0
+    grace: float = 30.0
+    """Seconds in-flight items get to finish after the first Ctrl+C or a halt."""
+    lease: float = 900.0
+    commit_every: int = 256
+    commit_interval: float = 0.1
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        """What is stored with the run (config values are the user's; kept out)."""
+        return {
+            "workers": self.workers,
+            "start": self.start,
+            "end": self.end,
+            "full": self.full,
+            "force_rescrape": self.force_rescrape,
+            "max_consecutive_failures": self.max_consecutive_failures,
+            "item_timeout": self.item_timeout,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    run_id: int
+    status: RunStatus
+    exit_code: int
+    reason: str | None
+
+
+@dataclass(slots=True)
+class _Settled:
+    task: Task
+    ok: bool
+    started: float
+    duration: float
+    records: list[RecordRow] = field(default_factory=list)
+    children: list[NewItem] = field(default_factory=list)
+    category: str = ""
+    message: str = ""
+
+
+class Runner:
+    """Runs a pipeline once against a ledger. Create one per run."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        ledger: Ledger,
+        fetch: Fetch,
+        options: RunOptions,
+        *,
+        subscribers: Sequence[Callable[[ev.Event], None]] = (),
+        shutdown: Shutdown | None = None,
+        data_dir: str = "",
+        log_path: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.pipeline = pipeline
+        self.ledger = ledger
+        self.fetch = fetch
+        self.options = options
+        self.subscribers = list(subscribers)
+        self.shutdown = shutdown or Shutdown()
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.owner = f"{os.getpid()}-{id(self):x}"
+        self.run_id = 0
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scrapeline-ledger")
+        self._queue: deque[Task] = deque()
+        self._buffer: list[_Settled] = []
+        self._in_flight: dict[int, Task] = {}
+        self._wake = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._stop_reason: str | None = None
+        self._halted = False
+        self._failures = ConsecutiveFailures(options.max_consecutive_failures)
+        self._remaining = 0
+        self._discovery_errors: list[str] = []
+        self._workers: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._flushing = 0
+
+    # -- plumbing ----------------------------------------------------------------
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+    def _emit(self, event: ev.Event) -> None:
+        for sub in list(self.subscribers):
+            try:
+                sub(event)
+            except Exception:
+                log.exception("reporter %r failed; it is dropped", sub)
+                self.subscribers.remove(sub)
+
+    @property
+    def _stopping(self) -> bool:
+        return self._stop_reason is not None
+
+    # -- the run -------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        """Run to the end, a halt or an interrupt. Always ends the run in the ledger."""
+        loop = asyncio.get_running_loop()
+        self.shutdown.listen(loop, self._on_shutdown)
+        started = self.clock()
+        try:
+            self.run_id = await self._db(
+                self.ledger.begin_run,
+                self.pipeline.name,
+                self.options.public(),
+                self.wall_clock(),
+                os.getpid(),
+            )
+            await self._db(self.ledger.reset_failed)
+            self._emit(
+                ev.RunStarted(
+                    run_id=self.run_id,
+                    pipeline=self.pipeline.name,
+                    data_dir=self.data_dir,
+                    options=self.options.public(),
+                    log_path=self.log_path,
+                )
+            )
+            for discovery in self.pipeline.discoveries:
+                if self._stopping:
+                    break
+                await self._discover(discovery)
+            if not self._stopping:
+                await self._work()
+            outcome = await self._finish(started)
+        finally:
+            self._io.shutdown(wait=True)
+        return outcome
+
+    async def _finish(self, started: float) -> Outcome:
+        report = await self._db(self.ledger.report, self.run_id)
+        failed = sum(c.get("failed", 0) for c in report.counts.values())
+        reason = self._stop_reason
+        if self.shutdown.draining:
+            status, code = RunStatus.INTERRUPTED, EXIT_INTERRUPTED
+        elif self._halted:
+            status, code = RunStatus.HALTED, EXIT_HALTED
+        elif failed or self._discovery_errors:
+            status, code = RunStatus.FAILED, EXIT_FAILED_ITEMS
+            if self._discovery_errors and not reason:
+                reason = "discovery failed: " + self._discovery_errors[0]
+        else:
+            status, code = RunStatus.DONE, EXIT_OK
+        wall = self.clock() - started
+        summary = {"exit_code": code, "reason": reason, "wall": round(wall, 3)}
+        summary |= {"done": sum(report.done_this_run.values()), "failed": failed}
+        await self._db(self.ledger.end_run, self.run_id, status, self.wall_clock(), summary)
+        report = await self._db(self.ledger.report, self.run_id)
+        self._emit(
+            ev.RunFinished(
+                status=status.value, exit_code=code, report=report, reason=reason, wall=wall
+            )
+        )
+        return Outcome(run_id=self.run_id, status=status, exit_code=code, reason=reason)
+
+    # -- signals and halts -----------------------------------------------------------
+
+    def _on_shutdown(self, requests: int) -> None:
+        forced = requests >= 2
+        if self._stop_reason is None:
+            self._stop_reason = f"interrupted by {self.shutdown.signal_name}"
+        self._emit(
+            ev.ShutdownRequested(
+                signal=self.shutdown.signal_name, forced=forced, in_flight=len(self._in_flight)
+            )
+        )
+        if forced:
+            for worker in self._workers:
+                worker.cancel()
+        self._wake.set()
+
+    def _halt(self, reason: str) -> None:
+        if self._stopping:
+            return
+        self._halted = True
+        self._stop_reason = reason
+        log.warning("halting: %s", reason)
+        self._emit(ev.RunHalted(reason=reason))
+        self._wake.set()
+
+    # -- discovery -------------------------------------------------------------------
+
+    async def _discover(self, d: Discovery) -> None:
+        """Walk the listing from the start offset. Incremental unless --full.
+
+        Stops at the first page whose every key is known, unless an earlier walk
+        was cut short: then it jumps to where that walk got to and goes on, so an
+        interrupted backfill is finished by the next run. Keys identify items, so
+        a listing that shifted meanwhile only makes pages overlap.
+        """
+        opts = self.options
+        full = opts.full or opts.force_rescrape
+        previous = await self._db(self.ledger.walk, d.name)
+        furthest = previous.next_position if previous and not previous.finished else None
+        position = d.pages.first if opts.start is None else opts.start
+        pages = new_total = 0
+        finished = False
+        while True:
+            if opts.end is not None and position > opts.end:
+                reason = "end offset"
+                break
+            if self._stopping:
+                reason = "interrupted"
+                break
+            ctx = Context(fetch=self.fetch, config=opts.config, run_id=self.run_id)
+            try:
+                batch = [_new_item(it, d.kind) async for it in d.fn(ctx, position)]
+            except RunHalted as exc:
+                self._halt(str(exc))
+                reason = "halted"
+                break
+            except Exception as exc:
+                message = f"{d.name} at {position}: {categorize(exc)[1]}"
+                self._discovery_errors.append(message)
+                log.error("discovery %s", message)
+                self._emit(ev.Log(level=logging.ERROR, message=f"discovery {message}"))
+                reason = "error"
+                break
+            if not batch:
+                reason, finished = "end of listing", True
+                break
+            keys = list(dict.fromkeys(it.key for it in batch))
+            known = await self._db(self.ledger.known, d.kind, keys)
+            new = len(keys) - len(known)
+            await self._db(self.ledger.add_items, batch, self.run_id)
+            if opts.force_rescrape and known:
+                await self._db(self.ledger.rescrape, d.kind, [k for k in keys if k in known])
+            pages += 1
+            new_total += new
+            self._emit(
+                ev.PageDiscovered(discovery=d.name, position=position, keys=len(keys), new=new)
+            )
+            position += d.pages.step
+            if new == 0 and not full:
+                if furthest is not None and furthest > position:
+                    log.info("discovery %s: resuming a cut-short walk at %s", d.name, furthest)
+                    position, furthest = furthest, None
+                    continue
+                reason, finished = "known page", True
+                break
+            reached = max(position, furthest or 0)
+            await self._db(
+                self.ledger.save_walk, Walk(name=d.name, next_position=reached, finished=False)
+            )
+        if finished:
+            await self._db(
+                self.ledger.save_walk, Walk(name=d.name, next_position=position, finished=True)
+            )
+        self._emit(
+            ev.DiscoveryFinished(discovery=d.name, pages=pages, new=new_total, reason=reason)
+        )
+
+    # -- stage work ---------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        self._remaining = await self._db(self.ledger.pending_count)
+        self._emit(ev.WorkQueued(remaining=self._remaining))
+        workers = max(1, self.options.workers)
+        self._workers = [asyncio.ensure_future(self._worker()) for _ in range(workers)]
+        flusher = asyncio.ensure_future(self._flusher())
+        try:
+            await self._feed()
+        finally:
+            self._closing = True
+            self._wake.set()
+            await self._stop_workers()
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await self._flush()
+            leftovers = list(self._queue) + list(self._in_flight.values())
+            self._queue.clear()
+            if leftovers:
+                await self._db(self.ledger.release, leftovers, self.owner)
+
+    async def _feed(self) -> None:
+        """Keep the queue topped up until there is no claimable work or we stop."""
+        batch = claim_size(self.options.workers)
+        while not self._stopping:
+            if len(self._queue) < self.options.workers:
+                tasks = await self._db(
+                    self.ledger.claim, self.owner, batch, self.wall_clock(), self.options.lease
+                )
+                if tasks:
+                    self._queue.extend(tasks)
+                    self._wake.set()
+                    continue
+                idle = not (self._in_flight or self._buffer or self._queue or self._flushing)
+                if idle:
+                    return  # nothing claimable, and nothing running could make more
+                if not self._in_flight and self._buffer:
+                    await self._flush()  # children appear when their parent commits
+                    continue
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def _worker(self) -> None:
+        me = id(asyncio.current_task())
+        while True:
+            while not self._queue:
+                if self._stopping:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                if self._closing:
+                    return
+            if self._stopping:
+                return
+            task = self._queue.popleft()
+            self._in_flight[me] = task
+            if len(self._queue) < self.options.workers:
+                self._wake.set()  # ask the feeder for more
+            try:
+                settled = await self._execute(task)
+            except asyncio.CancelledError:
+                return  # left in _in_flight: released after the workers stop
+            except RunHalted as exc:
+                self._halt(str(exc))
+                return
+            del self._in_flight[me]
+            self._settle(settled)
+
+    async def _execute(self, task: Task) -> _Settled:
+        stage = self.pipeline.stages[task.stage]
+        item = Item(
+            key=task.key, kind=task.kind, data=dict(task.data), date=task.date, parent=task.parent
+        )
+        ctx = Context(
+            fetch=self.fetch,
+            config=self.options.config,
+            run_id=self.run_id,
+            stage=stage.name,
+            item=item,
+            emits=stage.emits,
+        )
+        timeout = stage.timeout or self.options.item_timeout
+        started = self.clock()
+        try:
+            if timeout:
+                async with asyncio.timeout(timeout):
+                    result = await stage.fn(ctx, item)
+            else:
+                result = await stage.fn(ctx, item)
+            records = [self._row(r) for r in as_records(result, stage.name)]
+            children = [_new_item(c, c.kind or "") for c in ctx.children]
+            for child in children:
+                orjson.dumps(dict(child.data))
+        except TimeoutError:
+            exc = ItemTimeout(f"item took longer than {timeout:g}s")
+            return self._failed(task, started, exc)
+        except (asyncio.CancelledError, RunHalted):
+            raise
+        except Exception as exc:  # a stage's own bug fails its item, not the run
+            return self._failed(task, started, exc)
+        return _Settled(task, True, started, self.clock() - started, records, children)
+
+    def _failed(self, task: Task, started: float, exc: BaseException) -> _Settled:
+        category, message = categorize(exc)
+        if isinstance(exc, ItemError) and exc.attempts:
+            message = str(exc)
+        log.debug("%s %s %s failed: %s", task.kind, task.key, task.stage, message, exc_info=exc)
+        return _Settled(
+            task, False, started, self.clock() - started, category=category, message=message
+        )
+
+    def _row(self, record: Any) -> RecordRow:
+        table = self.pipeline.tables.get(record.table)
+        if table is None:
+            raise ValidationError(
+                f"record for undeclared table {record.table!r}: "
+                f"declare it with pipe.table({record.table!r}, key=...)"
+            )
+        try:
+            data = orjson.dumps(record.data).decode()
+        except TypeError as exc:
+            raise ValidationError(f"record for {record.table!r} is not JSON: {exc}") from None
+        return RecordRow(table=record.table, pk=table.primary_key(record.data), json=data)
+
+    def _settle(self, settled: _Settled) -> None:
+        self._buffer.append(settled)
+        reason = self._failures.record(ok=settled.ok)
+        if reason:
+            self._halt(reason)
+        if len(self._buffer) >= self.options.commit_every:
+            self._wake.set()
+            self._flushed.set()
+
+    async def _flusher(self) -> None:
+        interval = self.options.commit_interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._flushed.wait()
+            self._flushed.clear()
+            if self._buffer:
+                await self._flush()
+
+    async def _flush(self) -> None:
+        """Commit buffered outcomes: one transaction for successes, one for failures."""
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        now = self.wall_clock()
+        completions = [
+            Completion(
+                task=s.task,
+                owner=self.owner,
+                records=s.records,
+                children=s.children,
+                started=s.started,
+                duration=s.duration,
+                version=self.pipeline.stages[s.task.stage].version,
+            )
+            for s in batch
+            if s.ok
+        ]
+        failures = [
+            Failure(
+                task=s.task,
+                owner=self.owner,
+                category=s.category or Category.ERROR,
+                message=s.message,
+                started=s.started,
+                duration=s.duration,
+            )
+            for s in batch
+            if not s.ok
+        ]
+        self._flushing += 1
+        try:
+            done = await self._db(self.ledger.complete, completions, self.run_id, now)
+            failed = await self._db(self.ledger.fail, failures, self.run_id, now)
+        except ScrapelineError as exc:
+            self._halt(f"cannot write the ledger: {exc}")
+            raise
+        finally:
+            self._flushing -= 1
+        children = 0
+        for completion, ok in zip(completions, done, strict=True):
+            if ok:
+                t = completion.task
+                children += len(completion.children)
+                self._emit(
+                    ev.TaskDone(
+                        stage=t.stage,
+                        kind=t.kind,
+                        key=t.key,
+                        duration=completion.duration,
+                        records=len(completion.records),
+                        children=len(completion.children),
+                    )
+                )
+        for failure, ok in zip(failures, failed, strict=True):
+            if ok:
+                t = failure.task
+                self._emit(
+                    ev.TaskFailed(
+                        stage=t.stage,
+                        kind=t.kind,
+                        key=t.key,
+                        duration=failure.duration,
+                        category=failure.category,
+                        message=failure.message,
+                        attempts=t.attempts,
+                    )
+                )
+        self._remaining = max(0, self._remaining + children - len(batch))
+        self._emit(ev.WorkQueued(remaining=self._remaining))
+        self._wake.set()
+
+    async def _stop_workers(self) -> None:
+        """Let in-flight items finish within the grace period, then cancel them."""
+        pending = [w for w in self._workers if not w.done()]
+        if pending and not self.shutdown.forced:
+            grace = self.options.grace if self._stopping else None
+            _, pending_set = await asyncio.wait(pending, timeout=grace)
+            pending = list(pending_set)
+        for w in pending:
+            w.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _new_item(item: Item, kind: str) -> NewItem:
+    if not isinstance(item, Item):
+        raise ValidationError(f"discovery must yield Item objects, not {type(item).__name__}")
+    return NewItem(
+        kind=item.kind or kind,
+        key=item.key,
+        data=item.data,
+        date=item.date,
+        parent=item.parent,
+    )
