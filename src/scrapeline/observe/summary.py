@@ -1,0 +1,284 @@
+"""The end-of-run summary: what a run did, per stage, with timings and failures.
+
+Built from a :class:`~scrapeline.ledger.base.RunReport`, which the ledger reads
+back from its own tables; nothing here counts events. :func:`summarize` is
+pure, :func:`render_summary` draws it for a terminal, :func:`summary_dict`
+gives the JSON form (``--json``, and stored with the run).
+
+    report = ledger.report(run_id)
+    summary = summarize(report, wall=812.4, reason=None, exit_code=0)
+    render_summary(summary, Console())
+    json.dumps(summary_dict(summary))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from scrapeline.ledger.base import FailedTask, RunReport, Status
+from scrapeline.observe.stats import format_duration, percentile
+
+FAILURES_SHOWN = 20
+"""How many failed items a summary lists; the rest are only counted."""
+
+_PENDING = (Status.WAITING, Status.PENDING, Status.RUNNING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageRow:
+    """Where one stage's tasks stand, and what this run did to them."""
+
+    stage: str
+    discovered: int
+    """Tasks of this stage in any status: one per item of its kind."""
+    done: int
+    """Settled as done by this run."""
+    skipped: int
+    """Done before this run, so not run again."""
+    failed: int
+    """Failed now (after this run's attempts)."""
+    pending: int
+    """Not settled yet: waiting, pending or running."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageTiming:
+    """This run's attempt durations for one stage, successful and failed."""
+
+    stage: str
+    count: int
+    p50: float
+    p95: float
+    total: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CategoryCount:
+    category: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """Everything the end-of-run summary shows, as plain values."""
+
+    run_id: int
+    pipeline: str
+    status: str
+    exit_code: int
+    reason: str | None
+    """Why the run stopped early (halted, interrupted), if it did."""
+    wall: float
+    settled: int
+    """Tasks this run settled, done or failed."""
+    items_per_second: float
+    stages: tuple[StageRow, ...]
+    timings: tuple[StageTiming, ...]
+    """Only stages with at least one attempt this run, in stage order."""
+    categories: tuple[CategoryCount, ...]
+    """Error categories, most frequent first."""
+    failures: tuple[FailedTask, ...]
+    """At most :data:`FAILURES_SHOWN` failed items."""
+    failures_left_out: int
+
+
+def summarize(
+    report: RunReport,
+    *,
+    wall: float,
+    reason: str | None,
+    exit_code: int,
+    status: str | None = None,
+) -> Summary:
+    """Condense a run report into a :class:`Summary`.
+
+    Stages come in the order the report lists them (``counts`` first). ``status``
+    overrides ``report.run.status``, for a report read before the run was closed.
+    """
+    stages = _stage_order(
+        report.counts, report.done_this_run, report.failed_this_run, report.durations
+    )
+    rows = tuple(_stage_row(report, stage) for stage in stages)
+    timings = tuple(
+        StageTiming(
+            stage=stage,
+            count=len(values),
+            p50=percentile(values, 50),
+            p95=percentile(values, 95),
+            total=float(sum(values)),
+        )
+        for stage in stages
+        if (values := report.durations.get(stage, ()))
+    )
+    categories = tuple(
+        CategoryCount(category=category, count=count)
+        for category, count in sorted(report.categories.items(), key=lambda kv: (-kv[1], kv[0]))
+        if count > 0
+    )
+    settled = sum(report.done_this_run.values()) + sum(report.failed_this_run.values())
+    failures = tuple(report.failures[:FAILURES_SHOWN])
+    return Summary(
+        run_id=report.run.id,
+        pipeline=report.run.pipeline,
+        status=status if status is not None else str(report.run.status),
+        exit_code=exit_code,
+        reason=reason,
+        wall=wall,
+        settled=settled,
+        items_per_second=settled / wall if wall > 0 else 0.0,
+        stages=rows,
+        timings=timings,
+        categories=categories,
+        failures=failures,
+        failures_left_out=len(report.failures) - len(failures),
+    )
+
+
+def _stage_order(*maps: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for stages in maps:
+        for stage in stages:
+            seen.setdefault(stage, None)
+    return list(seen)
+
+
+def _stage_row(report: RunReport, stage: str) -> StageRow:
+    counts: Mapping[str, int] = report.counts.get(stage, {})
+    done_this_run = report.done_this_run.get(stage, 0)
+    return StageRow(
+        stage=stage,
+        discovered=sum(counts.values()),
+        done=done_this_run,
+        skipped=max(counts.get(Status.DONE, 0) - done_this_run, 0),
+        failed=counts.get(Status.FAILED, 0),
+        pending=sum(counts.get(status, 0) for status in _PENDING),
+    )
+
+
+def reason_line(status: str, reason: str) -> str:
+    """ "Halted: 3 consecutive failures: likely banned or site down"."""
+    return f"{status.capitalize()}: {reason}"
+
+
+def render_summary(summary: Summary, console: Console) -> None:
+    """Print the summary: reason, headline, stage table, error categories, failed items.
+
+    Every piece of user data is printed as plain text, never read as markup.
+    """
+    if summary.reason is not None:
+        console.print(
+            Text(reason_line(summary.status, summary.reason), style="bold red"), soft_wrap=True
+        )
+    console.print(_headline(summary), soft_wrap=True)
+    if summary.stages:
+        console.print(_stage_table(summary))
+    if summary.categories:
+        errors = " · ".join(f"{c.category} {c.count}" for c in summary.categories)
+        console.print(Text(f"errors: {errors}"), soft_wrap=True)
+    if summary.failures:
+        console.print(Text("failed items:"))
+        for failure in summary.failures:
+            line = Text("  ")
+            line.append(f"{failure.stage} {failure.kind} {failure.key} ")
+            line.append(f"{failure.category}: ", style="red")
+            line.append(first_line(failure.message))
+            console.print(line, soft_wrap=True)
+        if summary.failures_left_out > 0:
+            console.print(Text(f"  … and {summary.failures_left_out} more"))
+
+
+def _headline(summary: Summary) -> Text:
+    return Text(
+        f"run {summary.run_id} of {summary.pipeline}: {summary.status}"
+        f" · {format_duration(summary.wall)} wall"
+        f" · {summary.settled} settled"
+        f" · {summary.items_per_second:.1f} items/s"
+        f" · exit {summary.exit_code}",
+        style="bold",
+    )
+
+
+def _stage_table(summary: Summary) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("stage")
+    for name in ("discovered", "done", "skipped", "failed", "pending", "p50", "p95", "time"):
+        table.add_column(name, justify="right")
+    timings = {timing.stage: timing for timing in summary.timings}
+    for row in summary.stages:
+        timing = timings.get(row.stage)
+        times = (
+            [format_duration(t) for t in (timing.p50, timing.p95, timing.total)]
+            if timing is not None
+            else ["-", "-", "-"]
+        )
+        table.add_row(
+            Text(row.stage),
+            str(row.discovered),
+            str(row.done),
+            str(row.skipped),
+            Text(str(row.failed), style="red" if row.failed else ""),
+            str(row.pending),
+            *times,
+        )
+    return table
+
+
+def first_line(message: str) -> str:
+    """The first non-blank line of a message (tracebacks stay in the log file)."""
+    lines = message.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def summary_dict(summary: Summary) -> dict[str, Any]:
+    """The summary as JSON-able values (``--json``, and stored with the run)."""
+    return {
+        "run": summary.run_id,
+        "pipeline": summary.pipeline,
+        "status": summary.status,
+        "exit_code": summary.exit_code,
+        "reason": summary.reason,
+        "wall": summary.wall,
+        "settled": summary.settled,
+        "items_per_second": summary.items_per_second,
+        "stages": [
+            {
+                "stage": row.stage,
+                "discovered": row.discovered,
+                "done": row.done,
+                "skipped": row.skipped,
+                "failed": row.failed,
+                "pending": row.pending,
+            }
+            for row in summary.stages
+        ],
+        "timings": [
+            {
+                "stage": timing.stage,
+                "count": timing.count,
+                "p50": timing.p50,
+                "p95": timing.p95,
+                "total": timing.total,
+            }
+            for timing in summary.timings
+        ],
+        "categories": {c.category: c.count for c in summary.categories},
+        "failures": [
+            {
+                "stage": failure.stage,
+                "kind": failure.kind,
+                "key": failure.key,
+                "category": failure.category,
+                "message": failure.message,
+                "attempts": failure.attempts,
+            }
+            for failure in summary.failures
+        ],
+        "failures_left_out": summary.failures_left_out,
+    }

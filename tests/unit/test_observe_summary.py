@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+
+import pytest
+from rich.console import Console
+
+from scrapeline.ledger.base import FailedTask, RunInfo, RunReport, RunStatus
+from scrapeline.observe.summary import (
+    CategoryCount,
+    StageRow,
+    StageTiming,
+    render_summary,
+    summarize,
+    summary_dict,
+)
+
+
+def make_report(
+    *,
+    status: RunStatus = RunStatus.DONE,
+    counts: Mapping[str, Mapping[str, int]] | None = None,
+    done_this_run: Mapping[str, int] | None = None,
+    failed_this_run: Mapping[str, int] | None = None,
+    durations: Mapping[str, Sequence[float]] | None = None,
+    categories: Mapping[str, int] | None = None,
+    failures: Sequence[FailedTask] = (),
+) -> RunReport:
+    run = RunInfo(
+        id=12,
+        pipeline="football",
+        started_at=1_000.0,
+        ended_at=1_192.0,
+        status=status,
+        pid=4242,
+        options={},
+        summary={},
+    )
+    return RunReport(
+        run=run,
+        counts=counts or {},
+        done_this_run=done_this_run or {},
+        failed_this_run=failed_this_run or {},
+        durations=durations or {},
+        categories=categories or {},
+        failures=failures,
+        items_total=sum(sum(c.values()) for c in (counts or {}).values()),
+    )
+
+
+def failure(
+    key: int, category: str = "parse", message: str = "no element matches 'h1'"
+) -> FailedTask:
+    return FailedTask(
+        stage="overview", kind="match", key=key, category=category, message=message, attempts=1
+    )
+
+
+FOOTBALL = make_report(
+    status=RunStatus.HALTED,
+    counts={
+        "overview": {"done": 442, "failed": 3, "pending": 50, "running": 2, "waiting": 0},
+        "half_stats": {"done": 80, "waiting": 800, "pending": 4},
+    },
+    done_this_run={"overview": 142, "half_stats": 80},
+    failed_this_run={"overview": 3},
+    durations={"overview": [1.0, 2.0, 3.0, 4.0, 5.0], "half_stats": [0.5, 0.5]},
+    categories={"http_5xx": 1, "parse": 2},
+    failures=[failure(2389952), failure(2389953), failure(2389954, "http_5xx", "HTTP 503")],
+)
+
+
+def render(
+    report: RunReport, *, wall: float = 192.0, reason: str | None = None, exit_code: int = 0
+) -> str:
+    out = io.StringIO()
+    summary = summarize(report, wall=wall, reason=reason, exit_code=exit_code)
+    render_summary(summary, Console(file=out, width=120))
+    return out.getvalue()
+
+
+def test_stage_rows_split_done_into_this_run_and_before() -> None:
+    summary = summarize(FOOTBALL, wall=192.0, reason=None, exit_code=3)
+    assert summary.stages == (
+        StageRow(stage="overview", discovered=497, done=142, skipped=300, failed=3, pending=52),
+        StageRow(stage="half_stats", discovered=884, done=80, skipped=0, failed=0, pending=804),
+    )
+
+
+@pytest.mark.parametrize(
+    ("done_now", "done_this_run", "skipped"),
+    [
+        (10, 0, 10),  # all from earlier runs
+        (10, 10, 0),  # all from this run
+        (10, 4, 6),
+        (3, 5, 0),  # rescraped during the run: never negative
+    ],
+)
+def test_skipped_is_done_before_this_run(done_now: int, done_this_run: int, skipped: int) -> None:
+    report = make_report(counts={"s": {"done": done_now}}, done_this_run={"s": done_this_run})
+    (row,) = summarize(report, wall=1.0, reason=None, exit_code=0).stages
+    assert row.skipped == skipped
+
+
+def test_stages_only_in_this_runs_numbers_still_get_a_row() -> None:
+    report = make_report(counts={"a": {"done": 1}}, done_this_run={"b": 2}, durations={"c": [1.0]})
+    summary = summarize(report, wall=1.0, reason=None, exit_code=0)
+    assert [row.stage for row in summary.stages] == ["a", "b", "c"]
+
+
+def test_timings_per_stage() -> None:
+    summary = summarize(FOOTBALL, wall=192.0, reason=None, exit_code=0)
+    overview, half_stats = summary.timings
+    assert (overview.stage, overview.count, overview.p50, overview.total) == ("overview", 5, 3, 15)
+    assert overview.p95 == pytest.approx(4.8)
+    assert half_stats == StageTiming(stage="half_stats", count=2, p50=0.5, p95=0.5, total=1.0)
+
+
+@pytest.mark.parametrize(
+    ("categories", "expected"),
+    [
+        ({}, ()),
+        (
+            {"parse": 2, "http_5xx": 7, "timeout": 2},
+            (("http_5xx", 7), ("parse", 2), ("timeout", 2)),
+        ),
+        ({"parse": 0, "network": 1}, (("network", 1),)),
+    ],
+)
+def test_categories_most_frequent_first(
+    categories: dict[str, int], expected: tuple[tuple[str, int], ...]
+) -> None:
+    summary = summarize(make_report(categories=categories), wall=1.0, reason=None, exit_code=0)
+    assert summary.categories == tuple(CategoryCount(category=c, count=n) for c, n in expected)
+
+
+@pytest.mark.parametrize(
+    ("wall", "rate"),
+    [(192.0, 225 / 192.0), (0.0, 0.0), (-1.0, 0.0)],
+)
+def test_items_per_second_counts_done_and_failed_this_run(wall: float, rate: float) -> None:
+    summary = summarize(FOOTBALL, wall=wall, reason=None, exit_code=0)
+    assert summary.settled == 225
+    assert summary.items_per_second == pytest.approx(rate)
+
+
+@pytest.mark.parametrize(("listed", "shown", "left_out"), [(0, 0, 0), (20, 20, 0), (57, 20, 37)])
+def test_failed_items_are_capped(listed: int, shown: int, left_out: int) -> None:
+    report = make_report(failures=[failure(i) for i in range(listed)])
+    summary = summarize(report, wall=1.0, reason=None, exit_code=1)
+    assert len(summary.failures) == shown
+    assert summary.failures_left_out == left_out
+
+
+def test_status_comes_from_the_report_unless_given() -> None:
+    report = make_report(status=RunStatus.RUNNING)
+    assert summarize(report, wall=1.0, reason=None, exit_code=0).status == "running"
+    given = summarize(report, wall=1.0, reason=None, exit_code=0, status="interrupted")
+    assert given.status == "interrupted"
+
+
+def test_render_shows_reason_first_then_headline_and_table() -> None:
+    text = render(
+        FOOTBALL, reason="3 consecutive failures: likely banned or site down", exit_code=3
+    )
+    lines = text.splitlines()
+    assert lines[0] == "Halted: 3 consecutive failures: likely banned or site down"
+    assert (
+        lines[1] == "run 12 of football: halted · 3m12s wall · 225 settled · 1.2 items/s · exit 3"
+    )
+    header = next(line for line in lines if "discovered" in line)
+    assert header.split() == [
+        "stage", "discovered", "done", "skipped", "failed", "pending", "p50", "p95", "time"
+    ]  # fmt: skip
+    overview = next(line for line in lines if line.startswith("overview"))
+    assert overview.split() == ["overview", "497", "142", "300", "3", "52", "3.0s", "4.8s", "15.0s"]
+    half = next(line for line in lines if line.startswith("half_stats"))
+    assert half.split() == ["half_stats", "884", "80", "0", "0", "804", "0.5s", "0.5s", "1.0s"]
+    assert "errors: parse 2 · http_5xx 1" in lines
+    assert "  overview match 2389952 parse: no element matches 'h1'" in lines
+    assert "  overview match 2389954 http_5xx: HTTP 503" in lines
+    assert "\x1b" not in text
+
+
+def test_render_without_reason_starts_with_headline() -> None:
+    report = make_report(counts={"overview": {"done": 5}}, done_this_run={"overview": 5})
+    text = render(report, wall=2.0)
+    assert text.splitlines()[0] == (
+        "run 12 of football: done · 2.0s wall · 5 settled · 2.5 items/s · exit 0"
+    )
+    assert "errors:" not in text
+    assert "failed items" not in text
+
+
+@pytest.mark.parametrize(
+    ("status", "line"),
+    [
+        (RunStatus.HALTED, "Halted: site down"),
+        (RunStatus.INTERRUPTED, "Interrupted: site down"),
+    ],
+)
+def test_reason_line_names_the_status(status: RunStatus, line: str) -> None:
+    assert render(make_report(status=status), reason="site down").splitlines()[0] == line
+
+
+def test_stage_without_attempts_shows_dashes_for_timings() -> None:
+    report = make_report(counts={"overview": {"done": 5}})
+    row = next(line for line in render(report).splitlines() if line.startswith("overview"))
+    assert row.split() == ["overview", "5", "0", "5", "0", "0", "-", "-", "-"]
+
+
+def test_render_lists_left_out_failures_and_only_first_message_line() -> None:
+    report = make_report(
+        failures=[
+            failure(i, message="Traceback (most recent call last):\n  boom") for i in range(25)
+        ]
+    )
+    text = render(report)
+    assert "  overview match 0 parse: Traceback (most recent call last):" in text.splitlines()
+    assert "boom" not in text
+    assert "  … and 5 more" in text.splitlines()
+    assert "match 20 " not in text
+
+
+def test_render_prints_user_text_literally() -> None:
+    report = make_report(failures=[failure(1, message="[bold]not markup[/bold] [red]")])
+    assert "parse: [bold]not markup[/bold] [red]" in render(report)
+
+
+def test_summary_dict_is_json_and_complete() -> None:
+    summary = summarize(FOOTBALL, wall=192.0, reason="site down", exit_code=3)
+    data = json.loads(json.dumps(summary_dict(summary)))
+    assert data["run"] == 12
+    assert data["pipeline"] == "football"
+    assert data["status"] == "halted"
+    assert data["exit_code"] == 3
+    assert data["reason"] == "site down"
+    assert data["settled"] == 225
+    assert data["stages"][0] == {
+        "stage": "overview",
+        "discovered": 497,
+        "done": 142,
+        "skipped": 300,
+        "failed": 3,
+        "pending": 52,
+    }
+    assert data["timings"][1] == {
+        "stage": "half_stats",
+        "count": 2,
+        "p50": 0.5,
+        "p95": 0.5,
+        "total": 1.0,
+    }
+    assert data["categories"] == {"parse": 2, "http_5xx": 1}
+    assert list(data["categories"]) == ["parse", "http_5xx"]
+    assert data["failures"][2] == {
+        "stage": "overview",
+        "kind": "match",
+        "key": 2389954,
+        "category": "http_5xx",
+        "message": "HTTP 503",
+        "attempts": 1,
+    }
+    assert data["failures_left_out"] == 0
