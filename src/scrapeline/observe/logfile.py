@@ -1,0 +1,217 @@
+"""The run's log file: every event and every engine message, at DEBUG, one file per run.
+
+    path, handler = open_run_log(data_dir, run_id, datetime.now(), secrets=[token])
+    reporter = LogReporter()          # subscribe it to the runner
+    try:
+        ...
+    finally:
+        close_run_log(handler)
+
+The file handler hangs on the ``scrapeline`` logger, so anything the engine
+logs under ``scrapeline.*`` lands in the file too. Each record is flushed as
+it is written (``logging.FileHandler`` flushes on every emit), so the file is
+complete up to the moment of a Ctrl+C or a kill. What a person watching sees
+is the :class:`~scrapeline.observe.console.ConsoleReporter`'s job, not this one's.
+
+Secrets (tokens, passwords from the config) are replaced by ``***`` in every
+record the file gets, by :class:`RedactingFilter`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from scrapeline.observe.summary import summarize, summary_dict
+from scrapeline.runner.events import (
+    DiscoveryFinished,
+    Event,
+    Log,
+    PageDiscovered,
+    RunFinished,
+    RunHalted,
+    RunStarted,
+    ShutdownRequested,
+    TaskDone,
+    TaskFailed,
+    WorkQueued,
+)
+
+LOGGER_NAME = "scrapeline"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+REDACTED = "***"
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every occurrence of every non-empty secret replaced by ``***``.
+
+    Longer secrets go first, so a secret that contains another is hidden whole.
+    """
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces secrets in a record's formatted message, traceback and stack.
+
+    It rewrites the record itself (message arguments merged in), so attach it
+    to a handler and every handler after it sees the redacted text too.
+    """
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self._secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        record.msg = redact(record.getMessage(), self._secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self._secrets)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self._secrets)
+        return True
+
+
+class IsoFormatter(logging.Formatter):
+    """Times as local ISO 8601 with milliseconds and offset: 2026-05-01T14:03:07.412+02:00."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        return moment.isoformat(timespec="milliseconds")
+
+
+class RunLogHandler(logging.FileHandler):
+    """The file handler of one run; remembers the logger level to restore on close."""
+
+    def __init__(self, path: Path, previous_level: int) -> None:
+        super().__init__(path, mode="a", encoding="utf-8")
+        self.previous_level = previous_level
+
+
+def run_log_path(data_dir: Path, run_id: int, started: datetime) -> Path:
+    """DATA_DIR/logs/run-YYYYMMDD-HHMMSS-<run_id>.log"""
+    return data_dir / "logs" / f"run-{started:%Y%m%d-%H%M%S}-{run_id}.log"
+
+
+def open_run_log(
+    data_dir: Path, run_id: int, started: datetime, *, secrets: Sequence[str] = ()
+) -> tuple[Path, logging.Handler]:
+    """Create the run's log file and attach a DEBUG file handler to ``scrapeline``.
+
+    Sets the ``scrapeline`` logger to DEBUG so the file gets everything (handlers
+    elsewhere keep their own levels); :func:`close_run_log` restores the level.
+    Appends if the file exists. Raises OSError if the file cannot be created.
+    """
+    path = run_log_path(data_dir, run_id, started)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(LOGGER_NAME)
+    handler = RunLogHandler(path, previous_level=logger.level)
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(IsoFormatter(LOG_FORMAT))
+    handler.addFilter(RedactingFilter(secrets))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return path, handler
+
+
+def close_run_log(handler: logging.Handler) -> None:
+    """Detach and close a handler from :func:`open_run_log`. Safe to call twice."""
+    logger = logging.getLogger(LOGGER_NAME)
+    attached = handler in logger.handlers
+    logger.removeHandler(handler)
+    handler.close()
+    if attached and isinstance(handler, RunLogHandler):
+        logger.setLevel(handler.previous_level)
+
+
+class LogReporter:
+    """Writes every runner event to the log, one record each.
+
+    Item outcomes: done at DEBUG, failed at WARNING. Discovery and the run's
+    start and end at INFO; the end carries the summary as one JSON line.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._log = logger if logger is not None else logging.getLogger(f"{LOGGER_NAME}.run")
+
+    def __call__(self, event: Event) -> None:
+        log = self._log
+        match event:
+            case TaskDone():
+                log.debug(
+                    "done %s %s %s in %.3fs: %d records, %d children",
+                    event.stage,
+                    event.kind,
+                    event.key,
+                    event.duration,
+                    event.records,
+                    event.children,
+                )
+            case TaskFailed():
+                log.warning(
+                    "failed %s %s %s in %.3fs after %d attempts: %s: %s",
+                    event.stage,
+                    event.kind,
+                    event.key,
+                    event.duration,
+                    event.attempts,
+                    event.category,
+                    event.message,
+                )
+            case WorkQueued():
+                log.debug("%d tasks left to settle", event.remaining)
+            case PageDiscovered():
+                log.info(
+                    "discover %s at %s: %d keys, %d new",
+                    event.discovery,
+                    event.position,
+                    event.keys,
+                    event.new,
+                )
+            case DiscoveryFinished():
+                log.info(
+                    "discover %s finished: %d pages, %d new (%s)",
+                    event.discovery,
+                    event.pages,
+                    event.new,
+                    event.reason,
+                )
+            case ShutdownRequested():
+                log.warning(
+                    "%s received: %s %d in-flight items",
+                    event.signal,
+                    "cancelling" if event.forced else "draining",
+                    event.in_flight,
+                )
+            case RunHalted():
+                log.error("halted: %s", event.reason)
+            case RunStarted():
+                log.info(
+                    "run %d of %s started; data in %s; options %s",
+                    event.run_id,
+                    event.pipeline,
+                    event.data_dir,
+                    json.dumps(dict(event.options), default=str, sort_keys=True),
+                )
+            case RunFinished():
+                summary = summarize(
+                    event.report,
+                    wall=event.wall,
+                    reason=event.reason,
+                    exit_code=event.exit_code,
+                    status=event.status,
+                )
+                log.info(
+                    "run finished: %s",
+                    json.dumps(summary_dict(summary), default=str, ensure_ascii=False),
+                )
+            case Log():
+                log.log(event.level, "%s", event.message)
