@@ -1,0 +1,220 @@
+"""Fetchers: the transports that turn a :class:`Request` into a :class:`Response`.
+
+A fetcher does one thing: send one request and return what came back. Politeness,
+retries, the breaker, status handling and contracts are the client's job
+(:mod:`scrapeline.fetch.client`), the same for every fetcher.
+
+Contract, held by one shared test for every implementation:
+
+- ``fetch`` returns a :class:`Response` for **every** HTTP status (404, 500, 429 ...),
+  with ``url`` equal to the request's URL, and never follows redirects: a 3xx comes
+  back as it is, ``Location`` header included (the client follows it, so that every
+  hop passes the host allow-list and the host's limits).
+- It raises only :class:`NetworkError` (connection refused, reset, dropped, DNS) or
+  :class:`FetchTimeout` (no complete response in time); the underlying exception is
+  kept as ``__cause__``. Nothing above this module sees ``aiohttp`` exceptions.
+- ``close`` is idempotent; ``fetch`` after ``close`` raises RuntimeError.
+
+:class:`HttpFetcher` is the real one (aiohttp, one session, pooled connections).
+:class:`FakeFetcher` answers in-process from a dict or a function, for engine tests
+and benchmarks::
+
+    >>> import asyncio
+    >>> from scrapeline.fetch.response import Request
+    >>> page = (200, {"Content-Type": "text/html"}, b"<b>hi</b>")
+    >>> fake = FakeFetcher({"http://site.test/a": page})
+    >>> response = asyncio.run(fake.fetch(Request(url="http://site.test/a")))
+    >>> response.status, response.one("b").text()
+    (200, 'hi')
+
+The real one, with a server at hand::
+
+    fetcher = HttpFetcher(timeout=10.0, user_agent="mybot/1.0 (+mailto:me@example.org)")
+    try:
+        response = await fetcher.fetch(Request(url="http://127.0.0.1:8000/"))
+    finally:
+        await fetcher.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol, TypeAlias
+
+import aiohttp
+
+from scrapeline.errors import FetchTimeout, NetworkError
+from scrapeline.fetch.limits import Sleep
+from scrapeline.fetch.response import Request, Response
+
+DEFAULT_USER_AGENT = "scrapeline/0.1 (+https://github.com/scrapeline)"
+DEFAULT_HEADERS: Mapping[str, str] = {
+    "Accept": "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en;q=0.9,*;q=0.5",
+}
+
+
+class Fetcher(Protocol):
+    """Sends one request, returns the response; see the module docstring for the contract."""
+
+    async def fetch(self, request: Request) -> Response: ...
+
+    async def close(self) -> None: ...
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _headers(raw: Mapping[str, str]) -> dict[str, str]:
+    """Response headers as a plain dict; repeated headers are joined with ', '."""
+    headers: dict[str, str] = {}
+    for name, value in raw.items():
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+class HttpFetcher:
+    """The real fetcher: aiohttp with one session and a pool of kept-alive connections.
+
+    ``limit`` caps open connections across all hosts (size it to the total
+    concurrency); ``timeout`` is the total seconds for one request, body included.
+    The session is created on first use, inside the running event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        user_agent: str = DEFAULT_USER_AGENT,
+        headers: Mapping[str, str] | None = None,
+        limit: int = 100,
+    ) -> None:
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.limit = limit
+        self._headers = {**DEFAULT_HEADERS, **(headers or {}), "User-Agent": user_agent}
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("HttpFetcher is closed")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self.limit, limit_per_host=0)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                raise_for_status=False,
+            )
+        return self._session
+
+    async def fetch(self, request: Request) -> Response:
+        session = self._open()
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers or None,
+                allow_redirects=False,
+            ) as raw:
+                body = await raw.read()
+                return Response(
+                    url=request.url,
+                    status=raw.status,
+                    headers=_headers(raw.headers),
+                    body=body,
+                    elapsed=time.perf_counter() - started,
+                )
+        except TimeoutError as exc:  # also aiohttp's ServerTimeoutError; before OSError
+            raise FetchTimeout(
+                f"no complete response within {self.timeout:g} s", url=request.url
+            ) from exc
+        except aiohttp.InvalidURL as exc:
+            raise NetworkError(
+                f"invalid URL: {_one_line(exc)}", url=request.url, retryable=False
+            ) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise NetworkError(_one_line(exc), url=request.url) from exc
+
+    async def close(self) -> None:
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
+FakeReply: TypeAlias = tuple[int, Mapping[str, str], bytes | str]
+"""What a fake route answers: status, headers, body (a str is encoded as UTF-8)."""
+
+FakeHandler: TypeAlias = Callable[[Request], FakeReply | Awaitable[FakeReply]]
+"""A function answering any request; it may raise NetworkError or FetchTimeout."""
+
+FakeRoutes: TypeAlias = Mapping[str, FakeReply | NetworkError | FetchTimeout]
+"""Exact URL → reply, or the transport error to raise. Unknown URLs answer 404."""
+
+
+class FakeFetcher:
+    """An in-process fetcher answering from a dict of URLs or from a function.
+
+    Every request is appended to ``requests`` (unless ``keep_requests=False``, for
+    benchmarks). ``latency`` seconds are slept (with ``sleep``) before each answer.
+    """
+
+    def __init__(
+        self,
+        routes: FakeRoutes | FakeHandler | None = None,
+        *,
+        latency: float = 0.0,
+        sleep: Sleep = asyncio.sleep,
+        keep_requests: bool = True,
+    ) -> None:
+        self._routes = routes if routes is not None else {}
+        self._latency = latency
+        self._sleep = sleep
+        self._keep = keep_requests
+        self.requests: list[Request] = []
+        self.closed = False
+
+    async def fetch(self, request: Request) -> Response:
+        if self.closed:
+            raise RuntimeError("FakeFetcher is closed")
+        if self._keep:
+            self.requests.append(request)
+        started = time.perf_counter()
+        if self._latency:
+            await self._sleep(self._latency)
+        reply = await self._answer(request)
+        status, headers, body = reply
+        return Response(
+            url=request.url,
+            status=status,
+            headers=dict(headers),
+            body=body.encode() if isinstance(body, str) else body,
+            elapsed=time.perf_counter() - started,
+        )
+
+    async def _answer(self, request: Request) -> FakeReply:
+        routes = self._routes
+        if callable(routes):
+            reply = routes(request)
+            return await reply if inspect.isawaitable(reply) else reply
+        found = routes.get(request.url)
+        if found is None:
+            return (404, {"Content-Type": "text/plain"}, b"not found")
+        if isinstance(found, BaseException):
+            # A fresh copy each time: raising one instance twice chains tracebacks.
+            error = copy.copy(found)
+            error.url = error.url or request.url
+            raise error
+        return found
+
+    async def close(self) -> None:
+        self.closed = True
