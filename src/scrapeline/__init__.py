@@ -1,1 +1,52 @@
-"""scrapeline: durable, resumable scraping pipelines."""
+"""scrapeline: durable, resumable scraping pipelines.
+
+The public API, and nothing else. See the README for a complete pipeline.
+"""
+
+from __future__ import annotations
+
+from scrapeline.context import Context
+from scrapeline.errors import (
+    Blocked,
+    Category,
+    ConfigError,
+    ContractError,
+    FetchError,
+    HTTPError,
+    ItemError,
+    NetworkError,
+    ParseError,
+    PipelineError,
+    RateLimited,
+    ScrapelineError,
+    UsageError,
+    ValidationError,
+)
+from scrapeline.fetch.response import Response
+from scrapeline.pipeline import Item, Pipeline, Record, offsets, page_numbers
+
+__all__ = [
+    "Blocked",
+    "Category",
+    "ConfigError",
+    "Context",
+    "ContractError",
+    "FetchError",
+    "HTTPError",
+    "Item",
+    "ItemError",
+    "NetworkError",
+    "ParseError",
+    "Pipeline",
+    "PipelineError",
+    "RateLimited",
+    "Record",
+    "Response",
+    "ScrapelineError",
+    "UsageError",
+    "ValidationError",
+    "offsets",
+    "page_numbers",
+]
+
+__version__ = "0.1.0"

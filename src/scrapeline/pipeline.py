@@ -28,7 +28,15 @@ them) or of an ancestor kind (the item's ancestor must have finished them).
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
@@ -157,7 +165,21 @@ class Pipeline:
         base_url: str | None = None,
         hosts: Sequence[str] = (),
         workers: int | None = None,
+        rate: str | float | None = None,
+        delay: tuple[float, float] | float | None = None,
+        concurrency: int = 8,
+        max_attempts: int = 4,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        """Declare a pipeline.
+
+        ``base_url`` resolves relative URLs and its host is allowed; ``hosts``
+        names any other host stages may fetch from (all others are refused).
+        Politeness per host: ``rate`` ("2/s", "30/m") or ``delay`` (seconds
+        between requests, or a (min, max) range drawn with jitter), and at most
+        ``concurrency`` requests in flight. ``max_attempts`` bounds retries of
+        transient failures. ``workers`` is the default number of items in flight.
+        """
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise PipelineError(f"pipeline name must be letters, digits, - or _: {name!r}")
         self.name = name
@@ -169,9 +191,21 @@ class Pipeline:
                 declared.append(host)
         self.hosts: list[str] = declared
         self.workers = workers
+        self.rate = rate
+        self.delay = delay
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.headers = dict(headers or {})
         self.discoveries: list[Discovery] = []
         self.stages: dict[str, Stage] = {}
         self.tables: dict[str, Table] = {}
+
+    def use_base_url(self, base_url: str) -> None:
+        """Point the pipeline at another site (a rehearsal copy, a mirror)."""
+        self.base_url = base_url.rstrip("/")
+        host = urlsplit(self.base_url).hostname
+        if host and host not in self.hosts:
+            self.hosts.append(host)
 
     # -- declarations ------------------------------------------------------
 

@@ -123,7 +123,7 @@ class Runner:
         subscribers: Sequence[Callable[[ev.Event], None]] = (),
         shutdown: Shutdown | None = None,
         data_dir: str = "",
-        log_path: str | None = None,
+        on_begin: Callable[[int], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -134,7 +134,7 @@ class Runner:
         self.subscribers = list(subscribers)
         self.shutdown = shutdown or Shutdown()
         self.data_dir = data_dir
-        self.log_path = log_path
+        self.on_begin = on_begin
         self.clock = clock
         self.wall_clock = wall_clock
         self.owner = f"{os.getpid()}-{id(self):x}"
@@ -187,13 +187,14 @@ class Runner:
                 os.getpid(),
             )
             await self._db(self.ledger.reset_failed)
+            log_path = self.on_begin(self.run_id) if self.on_begin else None
             self._emit(
                 ev.RunStarted(
                     run_id=self.run_id,
                     pipeline=self.pipeline.name,
                     data_dir=self.data_dir,
                     options=self.options.public(),
-                    log_path=self.log_path,
+                    log_path=log_path,
                 )
             )
             for discovery in self.pipeline.discoveries:
@@ -292,7 +293,6 @@ class Runner:
             except Exception as exc:
                 message = f"{d.name} at {position}: {categorize(exc)[1]}"
                 self._discovery_errors.append(message)
-                log.error("discovery %s", message)
                 self._emit(ev.Log(level=logging.ERROR, message=f"discovery {message}"))
                 reason = "error"
                 break

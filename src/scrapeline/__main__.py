@@ -1,0 +1,3 @@
+from scrapeline.cli.main import main
+
+main()

@@ -1,0 +1,166 @@
+"""What the CLI (and a user's own code) calls: run a pipeline, read its status and runs.
+
+    from scrapeline.service import run_pipeline
+    outcome = asyncio.run(run_pipeline(pipe, Path("data/football"), RunOptions(workers=4)))
+
+Each function opens what it needs (data dir, ledger, fetch client, run log) and
+closes it on every exit path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from scrapeline.datadir import DataDir
+from scrapeline.errors import DataDirError
+from scrapeline.fetch.client import FetchClient
+from scrapeline.fetch.limits import Politeness
+from scrapeline.fetch.retry import RetryPolicy
+from scrapeline.ledger.base import RunInfo
+from scrapeline.ledger.sqlite import SqliteLedger
+from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
+from scrapeline.pipeline import Pipeline
+from scrapeline.runner.events import Event
+from scrapeline.runner.run import Outcome, Runner, RunOptions
+from scrapeline.runner.shutdown import Shutdown
+
+
+def default_data_dir(pipeline: Pipeline) -> Path:
+    return Path("data") / pipeline.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchOptions:
+    base_url: str | None = None
+    """Overrides the pipeline's base_url (its host joins the declared hosts)."""
+    archive: bool = True
+
+
+async def run_pipeline(
+    pipeline: Pipeline,
+    data_dir: Path,
+    options: RunOptions,
+    *,
+    fetch_options: FetchOptions | None = None,
+    subscribers: Sequence[Callable[[Event], None]] = (),
+    shutdown: Shutdown | None = None,
+) -> Outcome:
+    """Run ``pipeline`` once on ``data_dir``. Raises DataDirBusy when another run holds it."""
+    fetch_options = fetch_options or FetchOptions()
+    if fetch_options.base_url:
+        pipeline.use_base_url(fetch_options.base_url)
+    graph = pipeline.graph()
+    shutdown = shutdown or Shutdown()
+    with DataDir(data_dir) as dd:
+        ledger = SqliteLedger(dd.ledger)
+        handlers: list[Any] = []
+        client = make_fetch_client(pipeline)
+        try:
+            ledger.prepare(graph)
+            # We hold the data-dir lock: whatever is still RUNNING belongs to a
+            # process that died. Give it back now rather than when leases expire.
+            ledger.release_all_running()
+
+            def open_log(run_id: int) -> str:
+                path, handler = open_run_log(dd.path, run_id, datetime.now())
+                handlers.append(handler)
+                return str(path)
+
+            runner = Runner(
+                pipeline,
+                ledger,
+                client,
+                options,
+                subscribers=[LogReporter(), *subscribers],
+                shutdown=shutdown,
+                data_dir=str(dd.path),
+                on_begin=open_log,
+            )
+            shutdown.install()
+            try:
+                return await runner.run()
+            finally:
+                shutdown.restore()
+        finally:
+            await client.close()
+            ledger.close()
+            for handler in handlers:
+                close_run_log(handler)
+
+
+def make_fetch_client(pipeline: Pipeline) -> FetchClient:
+    """The fetch client a pipeline's stages use, from its declared hosts and politeness."""
+    return FetchClient(
+        base_url=pipeline.base_url,
+        hosts=pipeline.hosts,
+        politeness=Politeness(
+            rate=pipeline.rate, delay=pipeline.delay, concurrency=pipeline.concurrency
+        ),
+        retry=RetryPolicy(max_attempts=pipeline.max_attempts),
+    )
+
+
+def _open_existing(data_dir: Path) -> SqliteLedger:
+    dd = DataDir(data_dir)
+    if not dd.exists():
+        raise DataDirError(f"no ledger in {data_dir}: run the pipeline first (scrapeline run)")
+    return SqliteLedger(dd.ledger)
+
+
+def status(pipeline: Pipeline, data_dir: Path) -> dict[str, Any]:
+    """Per-stage task counts and the item total, read from the ledger."""
+    ledger = _open_existing(data_dir)
+    try:
+        ledger.graph = pipeline.graph()  # read only: a run may be writing
+        counts = ledger.counts()
+        items = ledger.db.execute("SELECT kind, count(*) FROM items GROUP BY kind").fetchall()
+        last = ledger.runs(1)
+        return {
+            "pipeline": pipeline.name,
+            "data_dir": str(data_dir),
+            "stages": counts,
+            "items": dict(items),
+            "last_run": _run_dict(last[0]) if last else None,
+        }
+    finally:
+        ledger.close()
+
+
+def runs(pipeline: Pipeline, data_dir: Path, limit: int = 20) -> list[dict[str, Any]]:
+    ledger = _open_existing(data_dir)
+    try:
+        ledger.graph = pipeline.graph()
+        return [_run_dict(r) for r in ledger.runs(limit)]
+    finally:
+        ledger.close()
+
+
+def _run_dict(run: RunInfo) -> dict[str, Any]:
+    def iso(ts: float | None) -> str | None:
+        return None if ts is None else datetime.fromtimestamp(ts).isoformat(timespec="seconds")
+
+    alive = run.status == "running" and run.pid is not None and _alive(run.pid)
+    return {
+        "id": run.id,
+        "started": iso(run.started_at),
+        "ended": iso(run.ended_at),
+        "status": "running" if alive else run.status.value,
+        "pid": run.pid,
+        "done": run.summary.get("done"),
+        "failed": run.summary.get("failed"),
+        "exit_code": run.summary.get("exit_code"),
+        "reason": run.summary.get("reason"),
+    }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
