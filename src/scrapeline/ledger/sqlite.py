@@ -516,6 +516,8 @@ class SqliteLedger:
                 for c in orjson.loads(row.json)
                 if isinstance(c, str) and c.isidentifier()
             )
+            if not columns:
+                continue
             table = row.table.replace("'", "''")
             db.execute(
                 f"CREATE VIEW \"{row.table}\" AS SELECT {columns} FROM records WHERE tbl='{table}'"
