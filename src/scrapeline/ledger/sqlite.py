@@ -188,18 +188,24 @@ class SqliteLedger:
             return total
 
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
+        try:
+            return self._known(self.db, kind, keys)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: {exc}") from exc
+
+    def _known(self, db: sqlite3.Connection, kind: str, keys: Sequence[Key]) -> set[Key]:
         found: set[Key] = set()
         for chunk in _chunks(keys):
             marks = ",".join("?" * len(chunk))
-            rows = self._read(
+            rows = db.execute(
                 f"SELECT key FROM items WHERE kind=? AND key IN ({marks})", (kind, *chunk)
-            )
+            ).fetchall()
             found.update(r[0] for r in rows)
         return found
 
     def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
         with self._tx() as db:
-            return self._add_items(db, items, run_id, parent_id=None)
+            return self._upsert_items(db, [(it, None, None) for it in items], run_id)
 
     def claim(self, owner: str, limit: int, now: float, lease: float) -> list[Task]:
         with self._tx() as db:
@@ -250,12 +256,12 @@ class SqliteLedger:
                 "VALUES (?, ?, ?, 1, ?, ?)",
                 [(run_id, c.task.id, c.task.stage, c.duration, c.started) for c in ok],
             )
-            for c in ok:
-                item_id = held[c.task.id][0]
-                if self.graph.dependents(c.task.stage):
-                    self._unblock(db, item_id, c.task.stage)
-                if c.children:
-                    self._add_items(db, c.children, run_id, parent_id=item_id)
+            self._unblock(db, [(held[c.task.id][0], c.task.stage) for c in ok])
+            children = [
+                (child, held[c.task.id][0], c.task.stage) for c in ok for child in c.children
+            ]
+            if children:
+                self._upsert_items(db, children, run_id)
             return [c.task.id in held for c in completions]
 
     def fail(self, failures: Sequence[Failure], run_id: int, now: float) -> list[bool]:
@@ -405,54 +411,6 @@ class SqliteLedger:
                 )
         return out
 
-    def _add_items(
-        self,
-        db: sqlite3.Connection,
-        items: Sequence[NewItem],
-        run_id: int,
-        parent_id: int | None,
-    ) -> int:
-        new = 0
-        for it in items:
-            pid = parent_id
-            if pid is None and it.parent is not None:
-                found = db.execute(
-                    "SELECT id FROM items WHERE kind=? AND key=?", it.parent
-                ).fetchone()
-                pid = found[0] if found else None
-            data = _dumps(dict(it.data))
-            row = db.execute(
-                "INSERT INTO items(kind, key, data, date, parent_id, first_run) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(kind, key) DO NOTHING RETURNING id",
-                (it.kind, it.key, data, it.date, pid, run_id),
-            ).fetchone()
-            created = row is not None
-            if created:
-                new += 1
-            else:
-                row = db.execute(
-                    "UPDATE items SET data=?, date=?, parent_id=coalesce(parent_id, ?) "
-                    "WHERE kind=? AND key=? RETURNING id",
-                    (data, it.date, pid, it.kind, it.key),
-                ).fetchone()
-            item_id = row[0]
-            for node in self.graph.stages_of(it.kind):
-                if created:
-                    status = "pending" if self._deps_done(db, item_id, node) else "waiting"
-                    db.execute(
-                        "INSERT INTO tasks(item_id, stage, status) VALUES (?, ?, ?)",
-                        (item_id, node.name, status),
-                    )
-                else:
-                    cur = db.execute(
-                        "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
-                        "VALUES (?, ?, 'waiting')",
-                        (item_id, node.name),
-                    )
-                    if cur.rowcount:
-                        self._promote(db, [(int(cur.lastrowid or 0), item_id, node.name)])
-        return new
-
     def _deps_done(self, db: sqlite3.Connection, item_id: int, node: StageNode) -> bool:
         for dep in node.deps:
             owner = item_id if dep.same_item else self._ancestor(db, item_id, dep.kind)
@@ -485,23 +443,106 @@ class SqliteLedger:
         ]
         db.executemany("UPDATE tasks SET status='pending' WHERE id=? AND status='waiting'", ready)
 
-    def _unblock(self, db: sqlite3.Connection, item_id: int, stage: str) -> None:
-        for node in self.graph.dependents(stage):
-            if node.kind == self.graph.stages[stage].kind:
+    def _unblock(self, db: sqlite3.Connection, done: Sequence[tuple[int, str]]) -> None:
+        """Promote tasks waiting on the (item, stage) pairs just done: the same
+        item's later stages, and descendants' stages that depend on them."""
+        same: dict[str, list[int]] = {}
+        below: dict[str, list[int]] = {}
+        for item_id, stage in done:
+            kind = self.graph.stages[stage].kind if stage in self.graph.stages else None
+            for node in self.graph.dependents(stage):
+                (same if node.kind == kind else below).setdefault(node.name, []).append(item_id)
+        for name, ids in same.items():
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
                 rows = db.execute(
-                    "SELECT id, item_id, stage FROM tasks WHERE item_id=? AND stage=? "
-                    "AND status='waiting'",
-                    (item_id, node.name),
+                    f"SELECT id, item_id, stage FROM tasks WHERE item_id IN ({marks}) "
+                    "AND stage=? AND status='waiting'",
+                    (*chunk, name),
                 ).fetchall()
-            else:
+                self._promote(db, rows)
+        for name, ids in below.items():
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
                 rows = db.execute(
-                    "WITH RECURSIVE tree(id) AS (SELECT id FROM items WHERE parent_id=?"
+                    "WITH RECURSIVE tree(id) AS ("
+                    f" SELECT id FROM items WHERE parent_id IN ({marks})"
                     " UNION ALL SELECT i.id FROM items i JOIN tree ON i.parent_id=tree.id)"
                     " SELECT id, item_id, stage FROM tasks WHERE stage=? AND status='waiting'"
                     " AND item_id IN (SELECT id FROM tree)",
-                    (item_id, node.name),
+                    (*chunk, name),
                 ).fetchall()
-            self._promote(db, rows)
+                self._promote(db, rows)
+
+    def _upsert_items(
+        self,
+        db: sqlite3.Connection,
+        rows: Sequence[tuple[NewItem, int | None, str | None]],
+        run_id: int,
+    ) -> int:
+        """Upsert items and create their missing tasks, in a few statements per batch.
+
+        ``rows`` holds (item, parent item id or None, the parent's stage that just
+        finished or None). A task is PENDING at once when it has no dependencies,
+        or when its only dependencies are that very stage of its parent (the usual
+        case of a stage emitting children); otherwise it is checked one by one.
+        Returns how many items were new.
+        """
+        by_kind: dict[str, list[Key]] = {}
+        for it, _, _ in rows:
+            by_kind.setdefault(it.kind, []).append(it.key)
+        existing = {kind: self._known(db, kind, keys) for kind, keys in by_kind.items()}
+        new = {(it.kind, it.key) for it, _, _ in rows if it.key not in existing[it.kind]}
+        db.executemany(
+            "INSERT INTO items(kind, key, data, date, parent_id, first_run) "
+            "VALUES (?, ?, ?, ?, coalesce(?, (SELECT id FROM items WHERE kind=? AND key=?)), ?) "
+            "ON CONFLICT(kind, key) DO UPDATE SET data=excluded.data, date=excluded.date, "
+            "parent_id=coalesce(items.parent_id, excluded.parent_id)",
+            [
+                (
+                    it.kind,
+                    it.key,
+                    _dumps(dict(it.data)),
+                    it.date,
+                    pid,
+                    *(it.parent or (None, None)),
+                    run_id,
+                )
+                for it, pid, _ in rows
+            ],
+        )
+        tasks: list[tuple[str, str, str, Key]] = []
+        unsure: list[tuple[str, Key, str]] = []
+        for it, pid, stage_done in rows:
+            parent_kind = it.parent[0] if it.parent else None
+            if pid is not None and stage_done is not None:
+                parent_kind = self.graph.stages[stage_done].kind
+            for node in self.graph.stages_of(it.kind):
+                if not node.deps:
+                    status = "pending"
+                elif any(d.same_item for d in node.deps):
+                    status = "waiting"  # the item's own stages are not done yet
+                elif stage_done is not None and all(
+                    d.kind == parent_kind and d.stage == stage_done for d in node.deps
+                ):
+                    status = "pending"
+                else:
+                    status = "waiting"
+                    unsure.append((it.kind, it.key, node.name))
+                tasks.append((node.name, status, it.kind, it.key))
+        db.executemany(
+            "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
+            "SELECT id, ?, ? FROM items WHERE kind=? AND key=?",
+            tasks,
+        )
+        for kind, key, stage in unsure:
+            waiting = db.execute(
+                "SELECT t.id, t.item_id, t.stage FROM tasks t JOIN items i ON i.id=t.item_id "
+                "WHERE i.kind=? AND i.key=? AND t.stage=? AND t.status='waiting'",
+                (kind, key, stage),
+            ).fetchall()
+            self._promote(db, waiting)
+        return len(new)
 
     def _ensure_views(self, db: sqlite3.Connection, rows: Sequence[Any]) -> None:
         """A read-only view per record table, so ``SELECT * FROM matches`` just works."""
