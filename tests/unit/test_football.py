@@ -13,9 +13,12 @@ import pytest
 from scrapeline.testing.football import (
     DATA_ENV_VAR,
     FIRST_ID,
+    SAMPLE_PLAYED,
     SAMPLE_SIZE,
+    SAMPLE_UNPLAYED,
     Match,
     _decode_sample,
+    _select_sample,
     build_sample,
     find_full_dataset,
     listing_key,
@@ -205,19 +208,31 @@ def test_build_sample_is_deterministic_and_round_trips(
     assert main(["--build-sample", str(small_set), str(second)]) == 0
     assert f"{size:,} bytes" in capsys.readouterr().out
     assert first.read_bytes() == second.read_bytes()
-    # Through the decoder load_sample() uses, ids included.
+    # Through the decoder load_sample() uses, ids included (the small set is
+    # below both quotas, so every match is kept).
     assert _decode_sample(first.read_bytes()) == load_full(small_set)
+
+
+def test_select_sample_takes_the_newest_played_and_unplayed(small_set: Path) -> None:
+    full = load_full(small_set)  # newest first: G A F E B C D; played: A, D
+    chosen = _select_sample(full, played=1, unplayed=2)
+    assert [m.team1 for m in chosen] == ["G", "A", "F"]
+    assert chosen == sorted(chosen, key=listing_key, reverse=True)
+    # Input order does not matter; the result keeps the full-set ids.
+    assert _select_sample(reversed(full), played=1, unplayed=2) == chosen
+    assert [m.team1 for m in _select_sample(full, played=5, unplayed=0)] == ["A", "D"]
+    assert _select_sample(full, played=0, unplayed=0) == []
 
 
 def test_packaged_sample(football_sample: Sequence[Match]) -> None:
     resource = resources.files("scrapeline.testing") / "data" / "football-sample.json.zst"
     assert len(resource.read_bytes()) <= 200_000
+    assert SAMPLE_SIZE == SAMPLE_PLAYED + SAMPLE_UNPLAYED == 3_040
     assert len(football_sample) == SAMPLE_SIZE
     assert len({m.id for m in football_sample}) == SAMPLE_SIZE
     assert list(football_sample) == sorted(football_sample, key=listing_key, reverse=True)
-    # The most recent matches of the full set: a contiguous block of ids at the top.
-    ids = sorted(m.id for m in football_sample)
-    assert ids == list(range(ids[0], ids[0] + SAMPLE_SIZE))
+    assert sum(m.ft is None for m in football_sample) == SAMPLE_UNPLAYED
+    assert sum(m.ft is not None for m in football_sample) == SAMPLE_PLAYED
     assert all(m.id >= FIRST_ID for m in football_sample)
     assert load_sample() == list(football_sample)
 

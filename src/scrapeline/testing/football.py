@@ -6,8 +6,8 @@ scheme:
 
 - :func:`load_full` reads the whole directory (92,900 matches in the copy the
   project tests against);
-- :func:`load_sample` reads the packaged subset (the 3,000 most recent matches
-  of the full set), which needs nothing outside the installed package.
+- :func:`load_sample` reads the packaged subset (see *Sample* below), which
+  needs nothing outside the installed package.
 
 Contracts:
 
@@ -21,6 +21,13 @@ Contracts:
 - **Halves.** A match has two halves iff both ``ft`` and ``ht`` are known and
   ``ft - ht`` is not negative; half 1 goals are ``ht``, half 2 goals are
   ``ft - ht``.
+- **Sample.** The packaged sample holds the :data:`SAMPLE_PLAYED` (3,000)
+  newest *played* matches of the full set (``ft`` known) plus the
+  :data:`SAMPLE_UNPLAYED` (40) newest *unplayed* ones (``ft is None``, e.g.
+  fixtures not played yet), "newest" in listing order. The data runs into
+  future seasons, so plain "newest matches" would be mostly unplayed; the few
+  unplayed ones keep the score-less page shape exercised. Ids are those of the
+  full set, so they are not contiguous.
 - Malformed files raise :class:`ValueError` naming the file.
 
 Build the packaged sample (deterministic: same input, same bytes)::
@@ -52,7 +59,9 @@ import zstandard
 __all__ = [
     "DATA_ENV_VAR",
     "FIRST_ID",
+    "SAMPLE_PLAYED",
     "SAMPLE_SIZE",
+    "SAMPLE_UNPLAYED",
     "Match",
     "build_sample",
     "find_full_dataset",
@@ -64,8 +73,14 @@ __all__ = [
 FIRST_ID = 100_000
 """Id of the oldest match of the full set."""
 
-SAMPLE_SIZE = 3_000
-"""How many of the most recent matches the packaged sample holds."""
+SAMPLE_PLAYED = 3_000
+"""How many played matches (``ft`` known) the packaged sample holds: the newest ones."""
+
+SAMPLE_UNPLAYED = 40
+"""How many unplayed matches (``ft is None``) the packaged sample holds: the newest ones."""
+
+SAMPLE_SIZE = SAMPLE_PLAYED + SAMPLE_UNPLAYED
+"""How many matches the packaged sample holds in all (3,040)."""
 
 DATA_ENV_VAR = "SCRAPELINE_FOOTBALL_DATA"
 """Environment variable naming the full openfootball directory."""
@@ -270,18 +285,39 @@ def _decode_sample(blob: bytes) -> list[Match]:
     return _newest_first(_from_record(r) for r in document["matches"])
 
 
-def build_sample(full_dir: str | os.PathLike[str], out: str | os.PathLike[str]) -> int:
-    """Write the :data:`SAMPLE_SIZE` newest matches of ``full_dir`` to ``out``.
+def _select_sample(
+    matches: Iterable[Match], *, played: int = SAMPLE_PLAYED, unplayed: int = SAMPLE_UNPLAYED
+) -> list[Match]:
+    """The ``played`` newest played and ``unplayed`` newest unplayed of ``matches``.
 
-    Deterministic: the same input gives the same bytes. Returns the size written.
+    Newest first (listing order). Fewer are taken when ``matches`` has fewer.
     """
-    blob = _encode_sample(load_full(full_dir)[:SAMPLE_SIZE])
+    ordered = _newest_first(matches)
+    chosen = [m for m in ordered if m.ft is not None][:played]
+    chosen += [m for m in ordered if m.ft is None][:unplayed]
+    return _newest_first(chosen)
+
+
+def build_sample(full_dir: str | os.PathLike[str], out: str | os.PathLike[str]) -> int:
+    """Write the packaged sample of the openfootball directory ``full_dir`` to ``out``.
+
+    The sample is the :data:`SAMPLE_PLAYED` newest played matches (``ft`` known)
+    plus the :data:`SAMPLE_UNPLAYED` newest unplayed ones (``ft is None``),
+    :data:`SAMPLE_SIZE` in all, with their full-set ids. Deterministic: the same
+    input gives the same bytes. Returns the size written.
+    """
+    blob = _encode_sample(_select_sample(load_full(full_dir)))
     Path(out).write_bytes(blob)
     return len(blob)
 
 
 def load_sample() -> list[Match]:
-    """The packaged sample (the :data:`SAMPLE_SIZE` newest matches), newest first."""
+    """The packaged sample, newest first.
+
+    :data:`SAMPLE_SIZE` matches: the :data:`SAMPLE_PLAYED` newest played matches
+    of the full set and its :data:`SAMPLE_UNPLAYED` newest unplayed ones, with
+    their full-set ids (not contiguous).
+    """
     resource = resources.files("scrapeline.testing") / "data" / _SAMPLE_RESOURCE
     return _decode_sample(resource.read_bytes())
 
@@ -323,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     full_dir, out = args.build_sample
     size = build_sample(full_dir, out)
-    print(f"wrote {out} ({size:,} bytes, {SAMPLE_SIZE:,} matches)")
+    print(f"wrote {out} ({size:,} bytes, at most {SAMPLE_SIZE:,} matches)")
     return 0
 
 
