@@ -44,11 +44,15 @@ async def crawl(
     *,
     shutdown: Shutdown | None = None,
     recorder: Recorder | None = None,
+    max_attempts: int | None = None,
     **options: Any,
 ) -> Any:
     options.setdefault("workers", 8)
+    pipe = football()
+    if max_attempts is not None:
+        pipe.max_attempts = max_attempts
     return await run_pipeline(
-        football(),
+        pipe,
         data_dir,
         RunOptions(**options),
         fetch_options=FetchOptions(base_url=site.url),
@@ -212,7 +216,7 @@ async def test_consecutive_failures_halt_the_run(start_site, subset, tmp_path) -
 async def test_isolated_failures_do_not_halt(start_site, subset, tmp_path) -> None:  # type: ignore[no-untyped-def]
     paths = frozenset(f"/matches/{m.id}" for m in subset[::20])
     site = await start_site(subset, faults=Faults(fail_paths=paths))
-    outcome = await crawl(site, tmp_path, workers=1)
+    outcome = await crawl(site, tmp_path, workers=2, max_attempts=1)
     assert outcome.exit_code == 1
     rows, _ = tables(tmp_path)
     assert len(rows) == len(subset) - len(paths)
@@ -292,7 +296,9 @@ async def test_interrupt_drains_in_flight_and_next_run_resumes(
 async def test_second_interrupt_cancels_in_flight_and_releases(
     start_site, subset, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    site = await start_site(subset[:50], faults=Faults(slow=1.0, slow_seconds=30.0))
+    site = await start_site(
+        subset[:50], faults=Faults(slow=1.0, slow_seconds=30.0, only_paths_prefix="/matches/")
+    )
     shutdown = Shutdown()
     run = asyncio.ensure_future(crawl(site, tmp_path, shutdown=shutdown, workers=4))
     while sum(site.hits.values()) < 5:  # listing fetched, four matches in flight

@@ -152,6 +152,7 @@ class Runner:
         self._discovery_errors: list[str] = []
         self._workers: list[asyncio.Task[None]] = []
         self._closing = False
+        self._discovering: asyncio.Future[None] | None = None
         self._flushing = 0
 
     # -- plumbing ----------------------------------------------------------------
@@ -200,7 +201,7 @@ class Runner:
             for discovery in self.pipeline.discoveries:
                 if self._stopping:
                     break
-                await self._discover(discovery)
+                await self._discover_cancellable(discovery)
             if not self._stopping:
                 await self._work()
             outcome = await self._finish(started)
@@ -246,6 +247,8 @@ class Runner:
             )
         )
         if forced:
+            if self._discovering is not None:
+                self._discovering.cancel()
             for worker in self._workers:
                 worker.cancel()
         self._wake.set()
@@ -260,6 +263,17 @@ class Runner:
         self._wake.set()
 
     # -- discovery -------------------------------------------------------------------
+
+    async def _discover_cancellable(self, d: Discovery) -> None:
+        """Discovery as its own task, so that a second Ctrl+C can cut its page short."""
+        self._discovering = asyncio.ensure_future(self._discover(d))
+        try:
+            await self._discovering
+        except asyncio.CancelledError:
+            if not self.shutdown.forced:
+                raise
+        finally:
+            self._discovering = None
 
     async def _discover(self, d: Discovery) -> None:
         """Walk the listing from the start offset. Incremental unless --full.
