@@ -11,8 +11,10 @@ import pytest
 from scrapeline.errors import ConfigError
 from scrapeline.fetch.limits import (
     RATE_MARGIN,
+    RATE_TOLERANCE,
     HostLimiter,
     Politeness,
+    advance,
     draw_gap,
     next_start,
     parse_rate,
@@ -144,24 +146,36 @@ def test_politeness_values(
 
 
 @pytest.mark.parametrize(
-    ("now", "last_start", "gap", "paused_until", "expected"),
+    ("now", "due", "paused_until", "expected"),
     [
-        (10.0, None, 0.5, -math.inf, 10.0),  # first request: now
-        (10.0, 9.0, 0.5, -math.inf, 10.0),  # gap already passed
-        (10.0, 9.8, 0.5, -math.inf, 10.3),  # wait out the gap
-        (10.0, 10.0, 0.5, -math.inf, 10.5),
-        (10.0, 9.8, 0.0, -math.inf, 10.0),  # no rate, no delay
-        (10.0, 9.8, 0.5, 12.0, 12.0),  # paused longer than the gap
-        (10.0, 9.8, 0.5, 10.1, 10.3),  # gap longer than the pause
-        (10.0, None, 0.5, 11.0, 11.0),  # paused before the first request
-        (10.0, 9.0, 0.5, 9.5, 10.0),  # pause already over
+        (10.0, None, -math.inf, 10.0),  # first request: now
+        (10.0, 9.5, -math.inf, 10.0),  # already due
+        (10.0, 10.3, -math.inf, 10.3),  # wait until due
+        (10.0, 10.3, 12.0, 12.0),  # paused longer than the schedule
+        (10.0, 10.3, 10.1, 10.3),  # schedule later than the pause
+        (10.0, None, 11.0, 11.0),  # paused before the first request
+        (10.0, 9.0, 9.5, 10.0),  # pause already over
     ],
 )
-def test_next_start(
-    now: float, last_start: float | None, gap: float, paused_until: float, expected: float
+def test_next_start(now: float, due: float | None, paused_until: float, expected: float) -> None:
+    assert next_start(now=now, due=due, paused_until=paused_until) == expected
+
+
+@pytest.mark.parametrize(
+    ("due", "started", "gap", "tolerance", "expected"),
+    [
+        (None, 10.0, 0.5, 0.005, 10.5),  # first start anchors the grid
+        (10.0, 10.0, 0.5, 0.005, 10.5),  # on time
+        (10.0, 10.004, 0.5, 0.005, 10.5),  # a little late: stay on the grid
+        (10.0, 10.2, 0.5, 0.005, 10.7),  # much later (idle, paused): re-anchor, no burst
+        (10.0, 10.004, 0.5, 0.0, 10.504),  # delays get no tolerance
+    ],
+)
+def test_advance(
+    due: float | None, started: float, gap: float, tolerance: float, expected: float
 ) -> None:
-    assert next_start(now=now, last_start=last_start, gap=gap, paused_until=paused_until) == (
-        pytest.approx(expected)
+    assert advance(due=due, started=started, gap=gap, tolerance=tolerance) == pytest.approx(
+        expected
     )
 
 
@@ -201,19 +215,20 @@ async def test_starts_are_spaced_by_the_rate() -> None:
     starts = await starts_of(limiter, clock, 6)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert starts[0] == 100.0
-    assert gaps == pytest.approx([0.2 * RATE_MARGIN] * 5)
+    assert gaps == pytest.approx([0.2 * RATE_MARGIN] * 5)  # on time: exactly the interval
 
 
 @pytest.mark.parametrize(
     ("rate", "oversleep", "min_fraction"),
     [
-        (3, 0.0, 0.95),
-        (10, 0.0, 0.95),
-        (20, 0.0, 0.95),
-        (10, 0.001, 0.95),  # a loop that wakes up to 1 ms late
-        (20, 0.001, 0.95),
-        (10, 0.02, 0.8),  # a very late loop: slower, but still never too fast
-        (20, 0.02, 0.7),
+        (3, 0.0, 0.98),
+        (10, 0.0, 0.98),
+        (20, 0.0, 0.98),
+        (10, 0.002, 0.98),  # a loop that wakes up to 2 ms late loses nothing
+        (20, 0.002, 0.98),
+        (20, 0.008, 0.93),  # up to 8 ms late, under heavy load
+        (10, 0.05, 0.6),  # a very late loop: slower, but still never too fast
+        (1000, 0.002, 0.2),  # sleeps longer than the interval: the loop is the limit
     ],
 )
 async def test_never_more_than_rate_in_any_window_and_close_to_rate(
@@ -225,6 +240,21 @@ async def test_never_more_than_rate_in_any_window_and_close_to_rate(
     assert most_in_window(starts) <= rate
     achieved = (len(starts) - 1) / (max(starts) - min(starts))
     assert achieved >= min_fraction * rate
+
+
+@pytest.mark.parametrize("oversleep", [0.0, 0.001, 0.004, 0.006, 0.03])
+async def test_any_n_plus_one_starts_span_n_intervals_minus_the_tolerance(
+    oversleep: float,
+) -> None:
+    rate = 20
+    clock = FakeClock(oversleep=oversleep, seed=7)
+    limiter = HostLimiter(Politeness(rate=rate), clock=clock, sleep=clock.sleep)
+    starts = sorted(await starts_of(limiter, clock, 200))
+    interval = RATE_MARGIN / rate
+    for n in (1, 2, 5, rate):
+        spans = [b - a for a, b in zip(starts, starts[n:], strict=False)]
+        assert min(spans) >= n * interval - RATE_TOLERANCE - 1e-9
+    assert min(b - a for a, b in zip(starts, starts[rate:], strict=False)) >= 1.005 - 1e-9
 
 
 async def test_delay_range_is_jittered_and_honoured() -> None:

@@ -3,22 +3,27 @@
 A :class:`HostLimiter` (one per host) hands out *slots*. Taking a slot waits until
 
 1. fewer than ``concurrency`` requests to the host are in flight, and
-2. the host's *start schedule* allows another start: at least ``gap`` seconds
-   after the previous start, and not before a pause set by :meth:`HostLimiter.pause_until`
-   (a Retry-After slows every request to the host, not only the one that got the 429).
+2. the host's *start schedule* allows another start, and no pause set by
+   :meth:`HostLimiter.pause_until` is running (a Retry-After slows every request to
+   the host, not only the one that got the 429).
 
-``gap`` is ``1 / rate`` and, when ``delay`` is set, a fresh draw from the delay range
-(``max`` of the two) for every start. Start times are read from the clock *after*
-waking, so consecutive starts are never closer than ``1 / rate`` even when a sleep
-wakes late: that is why no 1-second window ever sees more than ``rate`` starts,
-while a host with work waiting still gets within a few percent of ``rate``. The
-rate's interval carries a half-percent margin (:data:`RATE_MARGIN`) so that jitter
-between our start and the server's arrival does not let the *server* count one
-request too many in a window.
+The schedule is a strict interval scheduler. After each start the next one is due
+``gap`` seconds later, where ``gap`` is the rate's interval (``1 / rate``, stretched
+by :data:`RATE_MARGIN`) or, when ``delay`` is set, a fresh draw from the delay range,
+whichever is longer. Start times are read from the clock *after* waking. A start
+that wakes late by at most :data:`RATE_TOLERANCE` keeps the next one on the original
+grid (so a busy event loop does not slowly eat the rate); a later one — after an idle
+spell or a pause — re-anchors the grid at the actual start, so nothing bursts.
+
+Guarantee: any ``n + 1`` rate-bound starts span at least ``n * gap - RATE_TOLERANCE``
+seconds. With the margin, ``rate + 1`` starts span at least 1.005 s, so no 1-second
+window — as measured by the client, or by the server with a few milliseconds of
+network jitter — ever sees more than ``rate`` starts, while a host with work waiting
+gets about 99% of ``rate``. Delay gaps get no tolerance: they are kept exactly.
 
 Starts are handed out in arrival order (FIFO). The arithmetic lives in
-:func:`next_start` and :func:`draw_gap`, pure and tested with tables; the limiter
-only sleeps. Clock, sleep and random source are injectable.
+:func:`draw_gap`, :func:`next_start` and :func:`advance`, pure and tested with
+tables; the limiter only sleeps. Clock, sleep and random source are injectable.
 
     >>> import asyncio
     >>> async def main() -> int:
@@ -45,9 +50,13 @@ from scrapeline.errors import ConfigError
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
 
-RATE_MARGIN = 1.005
+RATE_MARGIN = 1.01
 """The rate's interval is stretched by this factor: the price of never exceeding ``rate``
-as seen by the server, whose arrival times jitter by a fraction of a millisecond."""
+in any second as seen by the server, whose arrival times jitter by milliseconds."""
+
+RATE_TOLERANCE = 0.005
+"""Seconds a start may wake late and still keep the next start on the grid (at most
+half an interval). Must stay below ``RATE_MARGIN - 1`` seconds for the guarantee."""
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _RATE = re.compile(
@@ -141,10 +150,24 @@ def draw_gap(
     return max(min_interval, rng.uniform(low, high) if high > low else low)
 
 
-def next_start(*, now: float, last_start: float | None, gap: float, paused_until: float) -> float:
-    """The earliest (monotonic) time the next request may start."""
-    earliest = now if last_start is None else max(now, last_start + gap)
+def next_start(*, now: float, due: float | None, paused_until: float) -> float:
+    """The earliest (monotonic) time the next request may start.
+
+    ``due`` is when the schedule allows the next start (None before the first one).
+    """
+    earliest = now if due is None else max(now, due)
     return max(earliest, paused_until)
+
+
+def advance(*, due: float | None, started: float, gap: float, tolerance: float) -> float:
+    """When the start after one made at ``started`` is due.
+
+    On the grid (``due + gap``) when this start was at most ``tolerance`` late;
+    otherwise re-anchored at the actual start (``started + gap``).
+    """
+    if due is not None and started - due <= tolerance:
+        return due + gap
+    return started + gap
 
 
 class HostLimiter:
@@ -172,8 +195,7 @@ class HostLimiter:
         self._delay = self.politeness.delay_range
         self._slots = asyncio.Semaphore(self.politeness.concurrency)
         self._turn = asyncio.Lock()
-        self._last_start: float | None = None
-        self._gap = 0.0
+        self._due: float | None = None
         self._paused_until = -math.inf
         self._in_flight = 0
 
@@ -198,18 +220,15 @@ class HostLimiter:
             async with self._turn:
                 while True:
                     now = self._clock()
-                    at = next_start(
-                        now=now,
-                        last_start=self._last_start,
-                        gap=self._gap,
-                        paused_until=self._paused_until,
-                    )
+                    at = next_start(now=now, due=self._due, paused_until=self._paused_until)
                     if at <= now:
                         break
                     # Re-check after waking: a pause may have been set meanwhile.
                     await self._sleep(at - now)
-                self._last_start = now
-                self._gap = draw_gap(self._interval, self._delay, self._rng)
+                gap = draw_gap(self._interval, self._delay, self._rng)
+                rate_bound = gap == self._interval and gap > 0
+                tolerance = min(RATE_TOLERANCE, gap / 2) if rate_bound else 0.0
+                self._due = advance(due=self._due, started=now, gap=gap, tolerance=tolerance)
         except BaseException:
             self._slots.release()
             raise
