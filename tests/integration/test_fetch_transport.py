@@ -255,3 +255,29 @@ async def test_http_sends_user_agent_and_reuses_connections() -> None:
             await custom.close()
             release.set()
     assert len(peers) == 5 and len(set(peers)) == 1  # one kept-alive connection
+
+
+async def test_http_puts_one_request_on_the_wire_per_fetch_even_when_dropped() -> None:
+    arrivals = 0
+    release = asyncio.Event()
+
+    async def drop(request: web.Request) -> web.Response:
+        nonlocal arrivals
+        arrivals += 1
+        assert request.transport is not None
+        request.transport.close()
+        await release.wait()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/drop", drop)
+    async with serve(app) as base:
+        fetcher = HttpFetcher(timeout=1.0)
+        try:
+            await fetcher.fetch(Request(url=f"{base}/page"))  # a kept-alive connection first
+            with pytest.raises(NetworkError):
+                await fetcher.fetch(Request(url=f"{base}/drop"))
+        finally:
+            await fetcher.close()
+            release.set()
+    assert arrivals == 1  # not silently sent again, past the limiter
