@@ -20,6 +20,7 @@ from scrapeline.errors import (
 from scrapeline.fetch.retry import (
     RetryPolicy,
     backoff,
+    host_pause,
     parse_retry_after,
     retry_delay,
     should_retry,
@@ -170,3 +171,20 @@ def test_retry_delay(error: BaseException, attempt: int, top: bool, expected: fl
 def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("error", "failures", "expected"),
+    [
+        (RateLimited("x", retry_after=3.0), 1, 3.0),
+        (RateLimited("x", retry_after=3600.0), 1, 3600.0),  # honoured beyond max_delay
+        (RateLimited("x", retry_after=0.0), 9, 0.0),
+        (RateLimited("x"), 0, 0.5),
+        (RateLimited("x"), 1, 0.5),
+        (RateLimited("x"), 2, 1.0),
+        (RateLimited("x"), 4, 4.0),
+        (RateLimited("x"), 50, 60.0),
+    ],
+)
+def test_host_pause(error: RateLimited, failures: int, expected: float) -> None:
+    assert host_pause(error, failures, POLICY) == expected

@@ -161,3 +161,21 @@ def test_is_host_failure(error: FetchError | None, expected: bool) -> None:
 )
 def test_header_is_case_insensitive(headers: dict[str, str], name: str, value: str | None) -> None:
     assert header(headers, name) == value
+
+
+@pytest.mark.parametrize(
+    ("response", "wanted", "kind"),
+    [
+        (resp(404), {200, 404}, None),  # "no such match" is an answer the stage handles
+        (resp(403), {403}, None),
+        (resp(429), {429}, None),
+        (resp(503), {200}, HTTPError),
+        (resp(404, CHALLENGE), {404}, Blocked),  # a challenge page is never wanted
+        (resp(200, CHALLENGE), {200}, Blocked),
+    ],
+)
+def test_classify_hands_back_wanted_statuses(
+    response: Response, wanted: set[int], kind: type[HTTPError] | None
+) -> None:
+    error = classify(response, now=NOW, wanted=wanted)
+    assert (type(error) if error else None) is kind

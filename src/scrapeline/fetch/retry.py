@@ -136,3 +136,16 @@ def retry_delay(
     if isinstance(error, RateLimited) and error.retry_after is not None:
         delay = max(delay, error.retry_after)
     return delay
+
+
+def host_pause(error: RateLimited, consecutive_failures: int, policy: RetryPolicy) -> float:
+    """Seconds to pause a whole host after it answered 429.
+
+    The server's Retry-After when it gave one (honoured even beyond ``max_delay``:
+    politeness first); otherwise an exponential pause that grows with the host's
+    consecutive failures, without jitter since it is shared by every request.
+    """
+    if error.retry_after is not None:
+        return error.retry_after
+    exponent = min(max(consecutive_failures - 1, 0), _MAX_EXPONENT)
+    return min(policy.max_delay, policy.base_delay * 2.0**exponent)

@@ -14,6 +14,9 @@ Rules, in order:
 4. Any other 4xx → :class:`HTTPError` (``http_4xx``); 5xx → ``http_5xx``.
 5. Everything else (1xx, 2xx, 3xx) → ``None``: the response is usable.
 
+A status the caller lists in ``wanted`` (a stage's ``Expect.status``, e.g. 404 for
+"no such match") is usable too; an anti-bot page is a block whatever its status.
+
     >>> from datetime import UTC, datetime
     >>> r = Response(url="http://h/x", status=429, headers={"Retry-After": "2"}, body=b"")
     >>> error = classify(r, now=datetime.now(UTC))
@@ -24,7 +27,7 @@ Rules, in order:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from datetime import datetime
 from http import HTTPStatus
 
@@ -100,6 +103,7 @@ def classify(
     *,
     now: datetime,
     markers: re.Pattern[bytes] | None = _DEFAULT_PATTERN,
+    wanted: Set[int] = frozenset(),
 ) -> HTTPError | None:
     """The error a response amounts to, or None if it is usable (see the module rules).
 
@@ -107,7 +111,7 @@ def classify(
     """
     status = response.status
     url = response.url
-    if status == 429:
+    if status == 429 and status not in wanted:
         retry_after = parse_retry_after(header(response.headers, "Retry-After"), now)
         message = _reason(status)
         if retry_after is not None:
@@ -116,6 +120,8 @@ def classify(
     marker = blocked_marker(response, markers)
     if marker is not None:
         return Blocked(f"blocked: anti-bot page ({marker!r})", status=status, url=url)
+    if status in wanted:
+        return None
     if status == 403:
         return Blocked(f"blocked: {_reason(status)}", status=status, url=url)
     if status >= 400:

@@ -1,0 +1,473 @@
+"""FetchClient: the one way a pipeline reaches the network.
+
+A stage's ``ctx.fetch(url)`` lands in :meth:`FetchClient.get`. Every request goes
+through the same fixed steps, with state per host (created on first use):
+
+1. **Allow-list.** The URL is resolved against ``base_url``; a host that was not
+   declared (``hosts`` or ``base_url``'s host) raises :class:`HostNotAllowed` and
+   nothing is sent. Redirects are followed here, hop by hop, so each hop passes
+   this check and the steps below.
+2. **Breaker.** If the host's breaker is open, wait for the cooldown (one trial
+   request goes first); a host that is down raises :class:`HostDown` (a
+   :class:`RunHalted`: the run stops, naming the host and its last errors).
+3. **Limiter.** Take a slot of the host's :class:`HostLimiter` (rate, delay,
+   concurrency, pauses).
+4. **Transport.** ``fetcher.fetch(request)``; it raises only NetworkError/FetchTimeout.
+5. **Status.** :func:`~scrapeline.fetch.status.classify`: 2xx/3xx are usable; 429 is
+   :class:`RateLimited` and pauses the whole host (Retry-After, or a growing pause);
+   403 or an anti-bot page is :class:`Blocked`; other 4xx/5xx are :class:`HTTPError`.
+   Statuses the stage declared in ``expect.status`` are handed back, not raised.
+   The outcome feeds the host's breaker.
+6. **Retry.** Transient failures (:func:`~scrapeline.fetch.retry.should_retry`) are
+   retried after :func:`~scrapeline.fetch.retry.retry_delay`, each retry logged at
+   DEBUG and reported as a :class:`RetryScheduled` event. The error finally raised
+   carries ``attempts``, ``url`` and ``status``.
+7. **Contract.** With ``expect``, :func:`check_contract` runs on the usable response;
+   a :class:`ContractError` is not retried.
+
+::
+
+    client = FetchClient(
+        base_url="https://stats.example.org",
+        hosts=["stats.example.org", "cdn.example.org"],
+        politeness={"stats.example.org": Politeness(rate="2/s", concurrency=2)},
+        retry=RetryPolicy(max_attempts=5),
+    )
+    async with client:
+        page = await client.get("/matches/1", expect=Expect(selectors=("table.stats",)))
+        print(page.one("h1").text())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from datetime import UTC, datetime
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit
+
+from scrapeline.errors import (
+    ConfigError,
+    FetchError,
+    HostNotAllowed,
+    NetworkError,
+    RateLimited,
+)
+from scrapeline.fetch.breaker import (
+    Breaker,
+    BreakerPolicy,
+    BreakerState,
+    HostDown,
+    admit,
+    record_failure,
+    record_success,
+    release_trial,
+)
+from scrapeline.fetch.contract import Expect, check_contract
+from scrapeline.fetch.events import (
+    BreakerClosed,
+    BreakerOpened,
+    Fetched,
+    FetchEvent,
+    HostPaused,
+    RetryScheduled,
+)
+from scrapeline.fetch.limits import Clock, HostLimiter, Politeness, Sleep
+from scrapeline.fetch.response import Request, Response
+from scrapeline.fetch.retry import (
+    RetryPolicy,
+    host_pause,
+    retry_delay,
+    should_retry,
+)
+from scrapeline.fetch.status import (
+    BLOCK_MARKERS,
+    REDIRECT_STATUSES,
+    classify,
+    compile_markers,
+    header,
+    is_host_failure,
+)
+from scrapeline.fetch.transport import Fetcher, HttpFetcher
+
+DEFAULT_HOST = "*"
+"""Key of a ``politeness`` mapping that applies to declared hosts not named in it."""
+
+_SCHEMES = ("http", "https")
+_ERROR_CHARS = 200
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def host_name(entry: str) -> str:
+    """The lower-case host name in ``"example.com"``, ``"Example.com:8080"`` or a URL."""
+    text = entry.strip()
+    try:
+        name = urlsplit(text if "://" in text else f"//{text}").hostname
+    except ValueError:
+        name = None
+    if not name:
+        raise ConfigError(f"invalid host {entry!r}: expected a name such as 'example.com'")
+    return name
+
+
+class _Host:
+    """Everything the client keeps about one host."""
+
+    __slots__ = ("breaker", "changed", "limiter", "name")
+
+    def __init__(self, name: str, limiter: HostLimiter) -> None:
+        self.name = name
+        self.limiter = limiter
+        self.breaker = Breaker(host=name)
+        self.changed = asyncio.Event()
+        """Set (and replaced) whenever the breaker's state or trial changes."""
+
+
+class FetchClient:
+    """Polite, resilient GETs for a pipeline; see the module docstring for the steps.
+
+    ``politeness`` is one :class:`Politeness` for every host, or a mapping from host
+    to politeness (the key ``"*"`` covering hosts not named). ``clock`` is monotonic
+    seconds, ``wall_clock`` the current UTC time (for Retry-After dates), ``rng`` the
+    source of jitter. The client owns ``fetcher`` and closes it in :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        hosts: Sequence[str] = (),
+        politeness: Politeness | Mapping[str, Politeness] | None = None,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        fetcher: Fetcher | None = None,
+        rng: random.Random | None = None,
+        logger: logging.Logger | None = None,
+        on_event: Callable[[FetchEvent], None] | None = None,
+        clock: Clock = time.monotonic,
+        wall_clock: Callable[[], datetime] = _utcnow,
+        sleep: Sleep = asyncio.sleep,
+        max_redirects: int = 10,
+        block_markers: Iterable[str] = BLOCK_MARKERS,
+    ) -> None:
+        allowed = {host_name(h) for h in hosts}
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.scheme not in _SCHEMES or not parts.hostname:
+                raise ConfigError(
+                    f"invalid base_url {base_url!r}: expected e.g. 'https://example.com'"
+                )
+            allowed.add(parts.hostname)
+        self._base_url = base_url
+        self._allowed = frozenset(allowed)
+        self._default_politeness, self._politeness = self._split_politeness(politeness)
+        self._retry = retry or RetryPolicy()
+        self._breaker_policy = breaker or BreakerPolicy()
+        self._rng = rng or random.Random()
+        self._log = logger or logging.getLogger("scrapeline.fetch")
+        self._on_event = on_event
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        self._max_redirects = max_redirects
+        self._markers = compile_markers(block_markers)
+        self._hosts: dict[str, _Host] = {}
+        if fetcher is None:
+            total = sum(self._politeness_of(h).concurrency for h in self._allowed)
+            fetcher = HttpFetcher(limit=max(total, 1))
+        self._fetcher = fetcher
+
+    def _split_politeness(
+        self, politeness: Politeness | Mapping[str, Politeness] | None
+    ) -> tuple[Politeness, dict[str, Politeness]]:
+        if politeness is None:
+            return Politeness(), {}
+        if isinstance(politeness, Politeness):
+            return politeness, {}
+        default = Politeness()
+        per_host: dict[str, Politeness] = {}
+        for key, value in politeness.items():
+            if key == DEFAULT_HOST:
+                default = value
+                continue
+            name = host_name(key)
+            if name not in self._allowed:
+                raise ConfigError(f"politeness is set for {key!r}, which is not a declared host")
+            per_host[name] = value
+        return default, per_host
+
+    def _politeness_of(self, name: str) -> Politeness:
+        return self._politeness.get(name, self._default_politeness)
+
+    # --- public API ---------------------------------------------------------------------
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """The declared hosts: the only ones requests may go to."""
+        return self._allowed
+
+    def breaker_of(self, host: str) -> Breaker:
+        """The current breaker of ``host`` (closed if nothing was sent to it yet)."""
+        name = host_name(host)
+        known = self._hosts.get(name)
+        return known.breaker if known else Breaker(host=name)
+
+    async def get(
+        self,
+        url: str,
+        *,
+        stage: str | None = None,
+        item_key: str | None = None,
+        expect: Expect | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """GET ``url`` politely, retrying transient failures; see the module docstring.
+
+        Raises a :class:`FetchError` (HostNotAllowed, NetworkError, FetchTimeout,
+        HTTPError, RateLimited, Blocked, ContractError) for this item, or
+        :class:`HostDown` when the host is given up on (the run should halt).
+        """
+        target = self._absolute(url)
+        self._host_for(target)  # refuse an undeclared host before anything else
+        sent_headers = dict(headers) if headers else {}
+        wanted = expect.status if expect is not None else frozenset()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response, host = await self._follow(target, sent_headers, stage, item_key, wanted)
+            except FetchError as error:
+                error.attempts = attempt
+                if not should_retry(error, attempt, self._retry):
+                    raise
+                await self._before_retry(error, attempt, target, stage, item_key)
+                continue
+            response.attempts = attempt
+            if expect is not None:
+                try:
+                    check_contract(expect, response)
+                except FetchError as error:
+                    error.attempts = attempt
+                    raise
+            if self._on_event is not None:
+                self._on_event(
+                    Fetched(
+                        url=response.url,
+                        host=host.name,
+                        status=response.status,
+                        elapsed=response.elapsed,
+                        attempts=attempt,
+                        size=len(response.body),
+                        stage=stage,
+                        item_key=item_key,
+                    )
+                )
+            return response
+
+    async def close(self) -> None:
+        """Close the fetcher (idempotent)."""
+        await self._fetcher.close()
+
+    async def __aenter__(self) -> FetchClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- steps --------------------------------------------------------------------------
+
+    def _absolute(self, url: str, *, base: str | None = None) -> str:
+        base = base or self._base_url
+        absolute = urljoin(base, url) if base else url
+        scheme = urlsplit(absolute).scheme
+        if scheme in _SCHEMES:
+            return absolute
+        if not scheme:
+            raise HostNotAllowed(f"relative URL {url!r} needs a base_url", url=url)
+        raise HostNotAllowed(f"cannot fetch {scheme!r} URLs, only http and https", url=absolute)
+
+    def _host_for(self, url: str, *, redirected_from: str | None = None) -> _Host:
+        name = urlsplit(url).hostname or ""
+        host = self._hosts.get(name)
+        if host is not None:
+            return host
+        if name not in self._allowed:
+            declared = ", ".join(sorted(self._allowed)) or "none"
+            how = f"redirected from {redirected_from} to" if redirected_from else "refusing"
+            raise HostNotAllowed(
+                f"{how} undeclared host {name or '(none)'!r} (declared: {declared}); "
+                "add it to the pipeline's hosts to fetch from it",
+                url=url,
+            )
+        limiter = HostLimiter(
+            self._politeness_of(name), clock=self._clock, sleep=self._sleep, rng=self._rng
+        )
+        host = self._hosts[name] = _Host(name, limiter)
+        return host
+
+    async def _follow(
+        self,
+        url: str,
+        headers: dict[str, str],
+        stage: str | None,
+        item_key: str | None,
+        wanted: Set[int],
+    ) -> tuple[Response, _Host]:
+        """Send, following redirects hop by hop (each hop through every step)."""
+        previous: str | None = None
+        for _ in range(self._max_redirects + 1):
+            host = self._host_for(url, redirected_from=previous)
+            request = Request(url=url, headers=headers, stage=stage, item_key=item_key)
+            response = await self._send(host, request, wanted)
+            if response.status not in REDIRECT_STATUSES or response.status in wanted:
+                return response, host
+            location = header(response.headers, "Location")
+            if not location:
+                return response, host
+            previous, url = url, self._absolute(location, base=url)
+        raise NetworkError(f"more than {self._max_redirects} redirects", url=url, retryable=False)
+
+    async def _send(self, host: _Host, request: Request, wanted: Set[int]) -> Response:
+        """One request to one host: breaker, limiter, transport, status."""
+        is_trial = await self._admit(host)
+        try:
+            async with host.limiter.slot():
+                response = await self._fetcher.fetch(request)
+        except FetchError as error:
+            self._settle(host, error)
+            raise
+        except BaseException:
+            if is_trial:  # cancelled: let another request be the trial
+                self._set_breaker(host, release_trial(host.breaker))
+            raise
+        problem = classify(response, now=self._wall_clock(), markers=self._markers, wanted=wanted)
+        self._settle(host, problem)
+        if problem is not None:
+            raise problem
+        return response
+
+    async def _admit(self, host: _Host) -> bool:
+        """Wait until the host's breaker lets a request through; True if it is the trial."""
+        while True:
+            before = host.breaker
+            after, wait = admit(before, now=self._clock(), policy=self._breaker_policy)
+            if wait == 0.0:
+                self._set_breaker(host, after)
+                return after.trial and not before.trial
+            if wait is None:
+                await host.changed.wait()
+            else:
+                await self._sleep(wait)
+
+    def _settle(self, host: _Host, error: FetchError | None) -> None:
+        """Feed one outcome to the host's breaker (and pause the host on a 429)."""
+        if error is None or not is_host_failure(error):
+            self._set_breaker(host, record_success(host.breaker))
+            return
+        failed = record_failure(
+            host.breaker,
+            now=self._clock(),
+            error=error.message[:_ERROR_CHARS],
+            policy=self._breaker_policy,
+        )
+        if isinstance(error, RateLimited):
+            self._pause(host, error, failed.failures)
+        self._set_breaker(host, failed, cause=error)
+
+    def _pause(self, host: _Host, error: RateLimited, failures: int) -> None:
+        seconds = host_pause(error, failures, self._retry)
+        if seconds <= 0:
+            return
+        host.limiter.pause_until(self._clock() + seconds)
+        level = logging.WARNING if seconds > self._retry.max_delay else logging.INFO
+        self._log.log(
+            level, "%s answered 429: pausing every request to it for %.1f s", host.name, seconds
+        )
+        if self._on_event is not None:
+            self._on_event(HostPaused(host=host.name, seconds=seconds, reason=error.message))
+
+    def _set_breaker(
+        self, host: _Host, new: Breaker, *, cause: BaseException | None = None
+    ) -> None:
+        old = host.breaker
+        if new is old:
+            return
+        host.breaker = new
+        if new.state is old.state and new.trial == old.trial:
+            return
+        host.changed.set()  # wake requests waiting on a trial's outcome
+        host.changed = asyncio.Event()
+        if new.state is old.state:
+            return
+        if new.state is BreakerState.OPEN:
+            cooldown = self._breaker_policy.cooldown
+            self._log.warning(
+                "%s keeps failing (%d requests in a row, last: %s): pausing it %.0f s "
+                "before one trial request",
+                host.name,
+                new.failures,
+                new.last_errors[-1] if new.last_errors else "?",
+                cooldown,
+            )
+            if self._on_event is not None:
+                self._on_event(
+                    BreakerOpened(
+                        host=host.name,
+                        trips=new.trips,
+                        cooldown=cooldown,
+                        last_errors=new.last_errors,
+                    )
+                )
+        elif new.state is BreakerState.HALF_OPEN:
+            self._log.debug("%s: cooldown over, sending one trial request", host.name)
+        elif new.state is BreakerState.CLOSED:
+            self._log.info("%s answers again", host.name)
+            if self._on_event is not None:
+                self._on_event(BreakerClosed(host=host.name))
+        elif new.state is BreakerState.DEAD:
+            down = HostDown(host.name, trips=new.trips, last_errors=new.last_errors)
+            self._log.error("%s", down)
+            raise down from cause
+
+    async def _before_retry(
+        self,
+        error: FetchError,
+        attempt: int,
+        url: str,
+        stage: str | None,
+        item_key: str | None,
+    ) -> None:
+        delay = retry_delay(error, attempt, self._retry, self._rng)
+        reason = f"{error.category}: {error.message}"
+        self._log.debug(
+            "retrying %s in %.2f s: attempt %d of %d failed (%s)",
+            error.url or url,
+            delay,
+            attempt,
+            self._retry.max_attempts,
+            reason,
+        )
+        if self._on_event is not None:
+            self._on_event(
+                RetryScheduled(
+                    url=error.url or url,
+                    host=urlsplit(error.url or url).hostname or "",
+                    attempt=attempt,
+                    delay=delay,
+                    reason=reason,
+                    stage=stage,
+                    item_key=item_key,
+                )
+            )
+        await self._sleep(delay)
