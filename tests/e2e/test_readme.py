@@ -1,0 +1,62 @@
+"""The README's promises, checked: its pipeline runs as printed, its commands exist."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import scrapeline
+
+README = Path(__file__).parents[2] / "README.md"
+pytestmark = pytest.mark.slow
+
+
+def test_the_readme_opens_with_the_demo_and_test_commands() -> None:
+    text = README.read_text()
+    first_block = text.split("```sh", 1)[1].split("```", 1)[0]
+    assert "make demo" in first_block and "make test" in first_block
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert "make test" in ci
+
+
+def test_the_readme_pipeline_runs_as_printed(site_url: str, tmp_path: Path) -> None:
+    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert code is not None
+    pipeline = tmp_path / "football.py"
+    pipeline.write_text(code.group(1))
+    data = tmp_path / "data"
+    done = scrapeline(
+        "run", str(pipeline), "--base-url", site_url, "--data-dir", str(data), "--end-offset", "100"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    with sqlite3.connect(data / "ledger.db") as db:
+        assert db.execute("SELECT count(*) FROM matches").fetchone() == (200,)
+        assert db.execute("SELECT count(*) FROM halves").fetchone()[0] > 100
+
+
+def test_demo_site_serves_until_ctrl_c(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scrapeline", "demo-site", "--port", "0", "--no-latency"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert url, line
+        with urllib.request.urlopen(f"{url.group(0)}/results?offset=0", timeout=10) as answer:
+            assert b'<tr class="match"' in answer.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.communicate()
