@@ -345,3 +345,13 @@ async def test_cancelled_while_sleeping_for_its_turn_releases_its_slot() -> None
         await waiter
     assert limiter.in_flight == 1
     limiter.release()
+
+
+async def test_a_pause_holds_even_a_host_without_rate_or_delay() -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(), clock=clock, sleep=clock.sleep)
+    starts = await starts_of(limiter, clock, 3)
+    assert starts == [100.0, 100.0, 100.0]  # nothing to schedule: no waiting at all
+    limiter.pause_until(102.5)
+    starts = await starts_of(limiter, clock, 3)
+    assert starts == [102.5, 102.5, 102.5]

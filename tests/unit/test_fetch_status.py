@@ -17,10 +17,9 @@ from scrapeline.errors import (
 )
 from scrapeline.fetch.response import Response
 from scrapeline.fetch.status import (
-    SCAN_BYTES,
+    BlockMarkers,
     blocked_marker,
     classify,
-    compile_markers,
     header,
     is_host_failure,
 )
@@ -94,8 +93,7 @@ def test_classify(
         ),
         (
             resp(200, CHALLENGE),
-            "blocked: anti-bot page ('<title>Just a moment...</title>') · status 200"
-            " · http://site.test/x",
+            "blocked: anti-bot page (title 'just a moment...') · status 200 · http://site.test/x",
         ),
     ],
 )
@@ -103,16 +101,32 @@ def test_classify_messages(response: Response, message: str) -> None:
     assert str(classify(response, now=NOW)) == message
 
 
+BIG = b"<tr><td>data</td></tr>" * 1000  # a real page is larger than a challenge page
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "found"),
     [
-        (CHALLENGE, HTML, "<title>Just a moment...</title>"),
+        (CHALLENGE, HTML, "title 'just a moment...'"),
+        (
+            b"<html><head><TITLE>Attention Required! | Cloudflare</TITLE></head>",
+            HTML,
+            "title 'attention required! | cloudflare'",
+        ),
+        (
+            b'<title lang="en">Access denied | x.org used Cloudflare to restrict access</title>',
+            HTML,
+            "title 'access denied | x.org used cloudflare to restrict access'",
+        ),
+        (CHALLENGE + BIG, HTML, "title 'just a moment...'"),  # titles are checked on any page
         (b"<SCRIPT>window._cf_chl_opt={}</SCRIPT>", HTML, "cf_chl_opt"),
         (b"<iframe src='https://geo.captcha-delivery.com/x'>", HTML, "captcha-delivery.com"),
-        (CHALLENGE, {}, "<title>Just a moment...</title>"),  # no content type: still HTML
+        (b"<div id=px-captcha></div>" + BIG, HTML, None),  # strings only in small pages
+        (CHALLENGE, {}, "title 'just a moment...'"),  # no content type: still HTML
         (CHALLENGE, {"Content-Type": "application/json"}, None),  # JSON is not scanned
+        (b"<title>Captchas and Cloudflare, explained</title>", HTML, None),
         (b"<p>an article about captchas and Cloudflare</p>", HTML, None),
-        (b"x" * SCAN_BYTES + CHALLENGE, HTML, None),  # only the head of the page is scanned
+        (b"<title>Just a moment", HTML, None),  # a cut-off title is not the challenge
     ],
 )
 def test_blocked_marker(body: bytes, headers: dict[str, str], found: str | None) -> None:
@@ -121,10 +135,11 @@ def test_blocked_marker(body: bytes, headers: dict[str, str], found: str | None)
 
 
 def test_custom_markers() -> None:
-    body = b"<h1>You are BANNED</h1>"
+    body = b"<html><head><title>You are BANNED</title></head><p>go away, robot</p>"
     response = Response(url="http://h/", status=200, headers=HTML, body=body)
-    assert blocked_marker(response, compile_markers(["you are banned"])) == "You are BANNED"
-    assert blocked_marker(response, compile_markers([])) is None
+    assert blocked_marker(response, BlockMarkers(titles=("banned",))) == "title 'you are banned'"
+    assert blocked_marker(response, BlockMarkers(titles=(), strings=("robot",))) == "robot"
+    assert blocked_marker(response, BlockMarkers(titles=(), strings=())) is None
     assert classify(response, now=NOW, markers=None) is None
 
 

@@ -1,0 +1,22 @@
+"""The fetch layer: the only way a pipeline reaches the network.
+
+A stage's ``ctx.fetch(url)`` goes to :class:`~scrapeline.fetch.client.FetchClient`,
+which takes every request through the same steps, with state per host:
+
+    allow-list → breaker → limiter → transport → status → retry → contract
+
+Modules, one concept each:
+
+- ``client``    FetchClient: the steps above, in that order
+- ``transport`` the Fetcher protocol; HttpFetcher (aiohttp) and FakeFetcher
+- ``limits``    Politeness and HostLimiter: rate, delay, concurrency, pauses
+- ``retry``     RetryPolicy, full-jitter backoff, Retry-After (pure)
+- ``breaker``   the per-host circuit breaker and HostDown (pure)
+- ``status``    what a response amounts to: ok, 4xx/5xx, 429, blocked (pure)
+- ``contract``  Expect and check_contract (pure)
+- ``events``    what the client reports to subscribers
+- ``response``  the Request and Response values
+
+Import from the modules; this package imports nothing, so that using
+``scrapeline.fetch.response`` does not load aiohttp.
+"""

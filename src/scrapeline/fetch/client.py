@@ -44,7 +44,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
@@ -84,10 +84,10 @@ from scrapeline.fetch.retry import (
     should_retry,
 )
 from scrapeline.fetch.status import (
-    BLOCK_MARKERS,
+    DEFAULT_BLOCK_MARKERS,
     REDIRECT_STATUSES,
+    BlockMarkers,
     classify,
-    compile_markers,
     header,
     is_host_failure,
 )
@@ -97,6 +97,7 @@ DEFAULT_HOST = "*"
 """Key of a ``politeness`` mapping that applies to declared hosts not named in it."""
 
 _SCHEMES = ("http", "https")
+_NOT_NEEDED = datetime(1970, 1, 1, tzinfo=UTC)
 _ERROR_CHARS = 200
 
 
@@ -154,7 +155,7 @@ class FetchClient:
         wall_clock: Callable[[], datetime] = _utcnow,
         sleep: Sleep = asyncio.sleep,
         max_redirects: int = 10,
-        block_markers: Iterable[str] = BLOCK_MARKERS,
+        block_markers: BlockMarkers | None = DEFAULT_BLOCK_MARKERS,
     ) -> None:
         allowed = {host_name(h) for h in hosts}
         if base_url is not None:
@@ -165,6 +166,10 @@ class FetchClient:
                 )
             allowed.add(parts.hostname)
         self._base_url = base_url
+        self._origin: str | None = None
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            self._origin = f"{parts.scheme}://{parts.netloc}"
         self._allowed = frozenset(allowed)
         self._default_politeness, self._politeness = self._split_politeness(politeness)
         self._retry = retry or RetryPolicy()
@@ -176,7 +181,7 @@ class FetchClient:
         self._wall_clock = wall_clock
         self._sleep = sleep
         self._max_redirects = max_redirects
-        self._markers = compile_markers(block_markers)
+        self._markers = block_markers
         self._hosts: dict[str, _Host] = {}
         if fetcher is None:
             total = sum(self._politeness_of(h).concurrency for h in self._allowed)
@@ -234,14 +239,16 @@ class FetchClient:
         :class:`HostDown` when the host is given up on (the run should halt).
         """
         target = self._absolute(url)
-        self._host_for(target)  # refuse an undeclared host before anything else
+        first_host = self._host_for(target)  # refuse an undeclared host before anything else
         sent_headers = dict(headers) if headers else {}
         wanted = expect.status if expect is not None else frozenset()
         attempt = 0
         while True:
             attempt += 1
             try:
-                response, host = await self._follow(target, sent_headers, stage, item_key, wanted)
+                response, host = await self._follow(
+                    first_host, target, sent_headers, stage, item_key, wanted
+                )
             except FetchError as error:
                 error.attempts = attempt
                 if not should_retry(error, attempt, self._retry):
@@ -288,7 +295,12 @@ class FetchClient:
     # --- steps --------------------------------------------------------------------------
 
     def _absolute(self, url: str, *, base: str | None = None) -> str:
-        base = base or self._base_url
+        if base is None:
+            if url.startswith(("https://", "http://")):
+                return url
+            if self._origin is not None and url.startswith("/") and not url.startswith("//"):
+                return self._origin + url  # what urljoin gives, a few microseconds sooner
+            base = self._base_url
         absolute = urljoin(base, url) if base else url
         scheme = urlsplit(absolute).scheme
         if scheme in _SCHEMES:
@@ -318,6 +330,7 @@ class FetchClient:
 
     async def _follow(
         self,
+        host: _Host,
         url: str,
         headers: dict[str, str],
         stage: str | None,
@@ -327,7 +340,8 @@ class FetchClient:
         """Send, following redirects hop by hop (each hop through every step)."""
         previous: str | None = None
         for _ in range(self._max_redirects + 1):
-            host = self._host_for(url, redirected_from=previous)
+            if previous is not None:
+                host = self._host_for(url, redirected_from=previous)
             request = Request(url=url, headers=headers, stage=stage, item_key=item_key)
             response = await self._send(host, request, wanted)
             if response.status not in REDIRECT_STATUSES or response.status in wanted:
@@ -341,9 +355,13 @@ class FetchClient:
     async def _send(self, host: _Host, request: Request, wanted: Set[int]) -> Response:
         """One request to one host: breaker, limiter, transport, status."""
         is_trial = await self._admit(host)
+        limiter = host.limiter
         try:
-            async with host.limiter.slot():
+            await limiter.acquire()
+            try:
                 response = await self._fetcher.fetch(request)
+            finally:
+                limiter.release()
         except FetchError as error:
             self._settle(host, error)
             raise
@@ -351,7 +369,9 @@ class FetchClient:
             if is_trial:  # cancelled: let another request be the trial
                 self._set_breaker(host, release_trial(host.breaker))
             raise
-        problem = classify(response, now=self._wall_clock(), markers=self._markers, wanted=wanted)
+        # The wall clock only matters for a Retry-After date; skip the call otherwise.
+        now = self._wall_clock() if response.status == 429 else _NOT_NEEDED
+        problem = classify(response, now=now, markers=self._markers, wanted=wanted)
         self._settle(host, problem)
         if problem is not None:
             raise problem

@@ -193,6 +193,7 @@ class HostLimiter:
         rps = self.politeness.requests_per_second
         self._interval = RATE_MARGIN / rps if rps else 0.0
         self._delay = self.politeness.delay_range
+        self._unscheduled = self._interval == 0.0 and self._delay is None
         self._slots = asyncio.Semaphore(self.politeness.concurrency)
         self._turn = asyncio.Lock()
         self._due: float | None = None
@@ -217,22 +218,31 @@ class HostLimiter:
         """Wait for a concurrency slot and this host's next start time, then take both."""
         await self._slots.acquire()
         try:
-            async with self._turn:
-                while True:
-                    now = self._clock()
-                    at = next_start(now=now, due=self._due, paused_until=self._paused_until)
-                    if at <= now:
-                        break
-                    # Re-check after waking: a pause may have been set meanwhile.
-                    await self._sleep(at - now)
-                gap = draw_gap(self._interval, self._delay, self._rng)
-                rate_bound = gap == self._interval and gap > 0
-                tolerance = min(RATE_TOLERANCE, gap / 2) if rate_bound else 0.0
-                self._due = advance(due=self._due, started=now, gap=gap, tolerance=tolerance)
+            # No rate, no delay, no pause and nobody queued: nothing to schedule.
+            if not (
+                self._unscheduled
+                and not self._turn.locked()
+                and self._clock() >= self._paused_until
+            ):
+                await self._take_turn()
         except BaseException:
             self._slots.release()
             raise
         self._in_flight += 1
+
+    async def _take_turn(self) -> None:
+        async with self._turn:
+            while True:
+                now = self._clock()
+                at = next_start(now=now, due=self._due, paused_until=self._paused_until)
+                if at <= now:
+                    break
+                # Re-check after waking: a pause may have been set meanwhile.
+                await self._sleep(at - now)
+            gap = draw_gap(self._interval, self._delay, self._rng)
+            rate_bound = gap == self._interval and gap > 0
+            tolerance = min(RATE_TOLERANCE, gap / 2) if rate_bound else 0.0
+            self._due = advance(due=self._due, started=now, gap=gap, tolerance=tolerance)
 
     def release(self) -> None:
         """Give back a slot taken by :meth:`acquire`."""

@@ -6,10 +6,11 @@ response (after each redirect hop) and :func:`is_host_failure` to feed the break
 Rules, in order:
 
 1. 429 → :class:`RateLimited`, ``retry_after`` read from the ``Retry-After`` header.
-2. An HTML page carrying a typical anti-bot marker (a Cloudflare, DataDome,
-   PerimeterX, Incapsula, Akamai or Sucuri challenge/denial page), whatever its
-   status → :class:`Blocked`. Only the first 16 KiB of the body are searched: the
-   markers sit in the head of those pages, and a large page costs nothing extra.
+2. An HTML page that looks like an anti-bot challenge or denial (Cloudflare,
+   DataDome, PerimeterX, Imperva/Incapsula, Akamai, Sucuri, DDoS-Guard), whatever
+   its status → :class:`Blocked`. See :class:`BlockMarkers`: the ``<title>`` is
+   checked on every HTML page (cheap: one search in the head), vendor strings only
+   in small pages, which is what those pages are. A few microseconds a page.
 3. 403 → :class:`Blocked`.
 4. Any other 4xx → :class:`HTTPError` (``http_4xx``); 5xx → ``http_5xx``.
 5. Everything else (1xx, 2xx, 3xx) → ``None``: the response is usable.
@@ -27,7 +28,8 @@ A status the caller lists in ``wanted`` (a stage's ``Expect.status``, e.g. 404 f
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 
@@ -44,42 +46,85 @@ from scrapeline.fetch.retry import RETRY_STATUSES, parse_retry_after
 
 REDIRECT_STATUSES: frozenset[int] = frozenset({301, 302, 303, 307, 308})
 
-BLOCK_MARKERS: tuple[str, ...] = (
-    "<title>Just a moment...</title>",  # Cloudflare challenge
-    "Attention Required! | Cloudflare",
+CHALLENGE_TITLES: tuple[str, ...] = (
+    "just a moment...",  # Cloudflare challenge
+    "attention required! | cloudflare",
+    "please wait... | cloudflare",
+    "cloudflare to restrict access",
+    "access to this page has been denied",  # PerimeterX / HUMAN
+    "pardon our interruption",  # Imperva / Distil
+    "sucuri website firewall",
+    "ddos-guard",
+)
+"""Lower-case pieces of the ``<title>`` of challenge and denial pages."""
+
+CHALLENGE_STRINGS: tuple[str, ...] = (
+    "cf_chl_opt",  # Cloudflare
     "cf-browser-verification",
-    "cf_chl_opt",
     "captcha-delivery.com",  # DataDome
     "px-captcha",  # PerimeterX / HUMAN
     "_Incapsula_Resource",  # Imperva Incapsula
     "Incapsula incident ID",
-    "errors.edgesuite.net",  # Akamai "Access Denied" reference page
-    "Sucuri WebSite Firewall - Access Denied",
+    "errors.edgesuite.net",  # Akamai "Access Denied" reference
     "distil_r_captcha",  # Distil Networks
 )
-"""Strings that appear on anti-bot challenge pages and not on ordinary pages."""
+"""Exact strings found in the body of challenge pages and not in ordinary pages."""
 
-SCAN_BYTES = 16 * 1024
 _SCANNED_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
+_HEAD_BYTES = 4096
+_TITLE_BYTES = 512
 
 
-def compile_markers(markers: Iterable[str]) -> re.Pattern[bytes] | None:
-    """One case-insensitive pattern matching any of ``markers`` (None if there are none)."""
-    escaped = [re.escape(m.encode()) for m in markers if m]
-    return re.compile(b"|".join(escaped), re.IGNORECASE) if escaped else None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockMarkers:
+    """How to recognise an anti-bot page: title pieces (any case), body strings (exact)
+    looked for only in pages of at most ``small_page`` bytes."""
+
+    titles: tuple[str, ...] = CHALLENGE_TITLES
+    strings: tuple[str, ...] = CHALLENGE_STRINGS
+    small_page: int = 8192
+    _titles: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
+    _strings: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pieces = [re.escape(t.lower().encode()) for t in self.titles if t]
+        titles = re.compile(b"|".join(pieces)) if pieces else None
+        object.__setattr__(self, "_titles", titles)
+        object.__setattr__(self, "_strings", tuple(m.encode() for m in self.strings if m))
 
 
-_DEFAULT_PATTERN = compile_markers(BLOCK_MARKERS)
+DEFAULT_BLOCK_MARKERS = BlockMarkers()
+
+
+def _title(body: bytes) -> bytes | None:
+    start = body.find(b"<title", 0, _HEAD_BYTES)
+    if start == -1:
+        start = body.find(b"<TITLE", 0, _HEAD_BYTES)
+        if start == -1:
+            return None
+    opened = body.find(b">", start, start + _TITLE_BYTES)
+    if opened == -1:
+        return None
+    closed = body.find(b"<", opened, opened + _TITLE_BYTES)
+    return body[opened + 1 : closed if closed != -1 else opened + _TITLE_BYTES].lower()
 
 
 def blocked_marker(
-    response: Response, pattern: re.Pattern[bytes] | None = _DEFAULT_PATTERN
+    response: Response, markers: BlockMarkers | None = DEFAULT_BLOCK_MARKERS
 ) -> str | None:
     """The anti-bot marker found in an HTML response, or None."""
-    if pattern is None or response.content_type not in _SCANNED_TYPES:
+    if markers is None or response.content_type not in _SCANNED_TYPES:
         return None
-    found = pattern.search(response.body, 0, SCAN_BYTES)
-    return found.group().decode(errors="replace") if found else None
+    body = response.body
+    if markers._titles is not None:
+        title = _title(body)
+        if title and markers._titles.search(title):
+            return f"title {title.strip().decode(errors='replace')!r}"
+    if len(body) <= markers.small_page:
+        for string in markers._strings:
+            if string in body:
+                return string.decode()
+    return None
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -102,7 +147,7 @@ def classify(
     response: Response,
     *,
     now: datetime,
-    markers: re.Pattern[bytes] | None = _DEFAULT_PATTERN,
+    markers: BlockMarkers | None = DEFAULT_BLOCK_MARKERS,
     wanted: Set[int] = frozenset(),
 ) -> HTTPError | None:
     """The error a response amounts to, or None if it is usable (see the module rules).
@@ -119,7 +164,7 @@ def classify(
         return RateLimited(message, url=url, retry_after=retry_after)
     marker = blocked_marker(response, markers)
     if marker is not None:
-        return Blocked(f"blocked: anti-bot page ({marker!r})", status=status, url=url)
+        return Blocked(f"blocked: anti-bot page ({marker})", status=status, url=url)
     if status in wanted:
         return None
     if status == 403:
