@@ -46,7 +46,6 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE(item_id, stage)
     );
     CREATE INDEX tasks_status ON tasks(status, id);
-    CREATE INDEX tasks_stage_status ON tasks(stage, status);
     CREATE TABLE records(
         tbl TEXT NOT NULL,
         pk TEXT NOT NULL,

@@ -453,11 +453,23 @@ class SqliteLedger:
             for node in self.graph.dependents(stage):
                 (same if node.kind == kind else below).setdefault(node.name, []).append(item_id)
         for name, ids in same.items():
+            node = self.graph.stages[name]
+            own = [d.stage for d in node.deps if d.same_item]
             for chunk in _chunks(ids):
                 marks = ",".join("?" * len(chunk))
+                if len(own) == len(node.deps):  # only this item's stages: one statement
+                    db.execute(
+                        # unary + keeps the planner on the (item_id, stage) index
+                        "UPDATE tasks SET status='pending' "
+                        f"WHERE item_id IN ({marks}) AND +stage=? AND +status='waiting' "
+                        "AND NOT EXISTS (SELECT 1 FROM tasks d WHERE d.item_id=tasks.item_id "
+                        f"AND d.stage IN ({','.join('?' * len(own))}) AND d.status!='done')",
+                        (*chunk, name, *own),
+                    )
+                    continue
                 rows = db.execute(
                     f"SELECT id, item_id, stage FROM tasks WHERE item_id IN ({marks}) "
-                    "AND stage=? AND status='waiting'",
+                    "AND +stage=? AND +status='waiting'",
                     (*chunk, name),
                 ).fetchall()
                 self._promote(db, rows)
@@ -468,7 +480,7 @@ class SqliteLedger:
                     "WITH RECURSIVE tree(id) AS ("
                     f" SELECT id FROM items WHERE parent_id IN ({marks})"
                     " UNION ALL SELECT i.id FROM items i JOIN tree ON i.parent_id=tree.id)"
-                    " SELECT id, item_id, stage FROM tasks WHERE stage=? AND status='waiting'"
+                    " SELECT id, item_id, stage FROM tasks WHERE +stage=? AND +status='waiting'"
                     " AND item_id IN (SELECT id FROM tree)",
                     (*chunk, name),
                 ).fetchall()

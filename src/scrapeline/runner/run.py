@@ -50,7 +50,7 @@ from scrapeline.ledger.base import (
     Task,
     Walk,
 )
-from scrapeline.pipeline import Discovery, Item, Pipeline, as_records
+from scrapeline.pipeline import Discovery, Item, Pipeline, Stage, as_records
 from scrapeline.runner import events as ev
 from scrapeline.runner.policies import ConsecutiveFailures, claim_size
 from scrapeline.runner.shutdown import Shutdown
@@ -152,6 +152,10 @@ class Runner:
         self._discovery_errors: list[str] = []
         self._workers: list[asyncio.Task[None]] = []
         self._closing = False
+        self._deadlines: dict[int, tuple[float, asyncio.Task[None]]] = {}
+        self._timed_out: dict[int, bool] = {}
+        # claim ahead: refill the queue while half a claim is left, so workers never wait
+        self._low_water = max(options.workers, claim_size(options.workers) // 2)
         self._discovering: asyncio.Future[None] | None = None
         self._flushing = 0
 
@@ -352,15 +356,17 @@ class Runner:
         workers = max(1, self.options.workers)
         self._workers = [asyncio.ensure_future(self._worker()) for _ in range(workers)]
         flusher = asyncio.ensure_future(self._flusher())
+        watchdog = asyncio.ensure_future(self._watchdog())
         try:
             await self._feed()
         finally:
             self._closing = True
             self._wake.set()
             await self._stop_workers()
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for helper in (flusher, watchdog):
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
             await self._flush()
             leftovers = list(self._queue) + list(self._in_flight.values())
             self._queue.clear()
@@ -370,8 +376,9 @@ class Runner:
     async def _feed(self) -> None:
         """Keep the queue topped up until there is no claimable work or we stop."""
         batch = claim_size(self.options.workers)
+        low = self._low_water
         while not self._stopping:
-            if len(self._queue) < self.options.workers:
+            if len(self._queue) < low:
                 tasks = await self._db(
                     self.ledger.claim, self.owner, batch, self.wall_clock(), self.options.lease
                 )
@@ -389,7 +396,9 @@ class Runner:
             await self._wake.wait()
 
     async def _worker(self) -> None:
-        me = id(asyncio.current_task())
+        me = asyncio.current_task()
+        assert me is not None
+        key = id(me)
         while True:
             while not self._queue:
                 if self._stopping:
@@ -401,21 +410,44 @@ class Runner:
             if self._stopping:
                 return
             task = self._queue.popleft()
-            self._in_flight[me] = task
-            if len(self._queue) < self.options.workers:
+            if len(self._queue) == self._low_water:
                 self._wake.set()  # ask the feeder for more
+            stage = self.pipeline.stages[task.stage]
+            timeout = stage.timeout or self.options.item_timeout
+            started = self.clock()
+            self._in_flight[key] = task
+            if timeout:
+                self._deadlines[key] = (started + timeout, me)
             try:
-                settled = await self._execute(task)
+                settled = await self._execute(task, stage, started)
             except asyncio.CancelledError:
-                return  # left in _in_flight: released after the workers stop
+                if not self._timed_out.pop(key, False):
+                    return  # left in _in_flight: released after the workers stop
+                me.uncancel()  # our watchdog's cancel, not the run's: the item timed out
+                exc = ItemTimeout(f"item took longer than {timeout:g}s")
+                settled = self._failed(task, started, exc)
             except RunHalted as exc:
                 self._halt(str(exc))
                 return
-            del self._in_flight[me]
+            finally:
+                self._deadlines.pop(key, None)
+            del self._in_flight[key]
             self._settle(settled)
 
-    async def _execute(self, task: Task) -> _Settled:
-        stage = self.pipeline.stages[task.stage]
+    async def _watchdog(self) -> None:
+        """Cancel items that outlive their timeout (one timer for all, not one per item)."""
+        timeouts = [s.timeout for s in self.pipeline.stages.values() if s.timeout]
+        shortest = min([*timeouts, self.options.item_timeout or 60.0])
+        interval = min(1.0, max(0.01, shortest / 10))
+        while True:
+            await asyncio.sleep(interval)
+            now = self.clock()
+            for key, (deadline, worker) in list(self._deadlines.items()):
+                if now >= deadline and key not in self._timed_out:
+                    self._timed_out[key] = True
+                    worker.cancel()
+
+    async def _execute(self, task: Task, stage: Stage, started: float) -> _Settled:
         item = Item(
             key=task.key, kind=task.kind, data=dict(task.data), date=task.date, parent=task.parent
         )
@@ -427,21 +459,12 @@ class Runner:
             item=item,
             emits=stage.emits,
         )
-        timeout = stage.timeout or self.options.item_timeout
-        started = self.clock()
         try:
-            if timeout:
-                async with asyncio.timeout(timeout):
-                    result = await stage.fn(ctx, item)
-            else:
-                result = await stage.fn(ctx, item)
+            result = await stage.fn(ctx, item)
             records = [self._row(r) for r in as_records(result, stage.name)]
             children = [_new_item(c, c.kind or "") for c in ctx.children]
             for child in children:
                 orjson.dumps(dict(child.data))
-        except TimeoutError:
-            exc = ItemTimeout(f"item took longer than {timeout:g}s")
-            return self._failed(task, started, exc)
         except (asyncio.CancelledError, RunHalted):
             raise
         except Exception as exc:  # a stage's own bug fails its item, not the run
