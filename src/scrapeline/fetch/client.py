@@ -158,6 +158,8 @@ class FetchClient:
         block_markers: BlockMarkers | None = DEFAULT_BLOCK_MARKERS,
     ) -> None:
         allowed = {host_name(h) for h in hosts}
+        self._base_url = base_url
+        self._origin: str | None = None
         if base_url is not None:
             parts = urlsplit(base_url)
             if parts.scheme not in _SCHEMES or not parts.hostname:
@@ -165,10 +167,6 @@ class FetchClient:
                     f"invalid base_url {base_url!r}: expected e.g. 'https://example.com'"
                 )
             allowed.add(parts.hostname)
-        self._base_url = base_url
-        self._origin: str | None = None
-        if base_url is not None:
-            parts = urlsplit(base_url)
             self._origin = f"{parts.scheme}://{parts.netloc}"
         self._allowed = frozenset(allowed)
         self._default_politeness, self._politeness = self._split_politeness(politeness)
@@ -456,9 +454,8 @@ class FetchClient:
             if self._on_event is not None:
                 self._on_event(BreakerClosed(host=host.name))
         elif new.state is BreakerState.DEAD:
-            down = HostDown(host.name, trips=new.trips, last_errors=new.last_errors)
-            self._log.error("%s", down)
-            raise down from cause
+            # Not logged here: the run reports why it halted, once.
+            raise HostDown(host.name, trips=new.trips, last_errors=new.last_errors) from cause
 
     async def _before_retry(
         self,
