@@ -1,0 +1,1 @@
+"""scrapeline's benchmark harness (not shipped). Run ``python -m bench --help``."""

@@ -1,0 +1,1 @@
+"""Pipeline files the benchmarks hand to ``scrapeline run`` (loaded by path)."""
