@@ -230,13 +230,22 @@ class SqliteLedger:
         if not completions:
             return []
         with self._tx() as db:
-            held = self._held(db, [(c.task.id, c.owner) for c in completions])
+            held: dict[int, Any] = {}
+            by_owner: dict[str, list[int]] = {}
+            for c in completions:
+                by_owner.setdefault(c.owner, []).append(c.task.id)
+            for owner, ids in by_owner.items():
+                for chunk in _chunks(ids):
+                    marks = ",".join("?" * len(chunk))
+                    # the lease check and the DONE mark in one statement
+                    for tid, item_id in db.execute(
+                        "UPDATE tasks SET status='done', owner=NULL, expires=NULL, category=NULL, "
+                        f"message=NULL WHERE id IN ({marks}) AND status='running' AND owner=? "
+                        "RETURNING id, item_id",
+                        (*chunk, owner),
+                    ).fetchall():
+                        held[tid] = (item_id,)
             ok = [c for c in completions if c.task.id in held]
-            db.executemany(
-                "UPDATE tasks SET status='done', owner=NULL, expires=NULL, category=NULL, "
-                "message=NULL WHERE id=?",
-                [(c.task.id,) for c in ok],
-            )
             rows = [
                 (r.table, r.pk, held[c.task.id][0], c.task.stage, c.version, run_id, r.json)
                 for c in ok

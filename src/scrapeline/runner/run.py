@@ -73,7 +73,7 @@ class RunOptions:
     grace: float = 30.0
     """Seconds in-flight items get to finish after the first Ctrl+C or a halt."""
     lease: float = 900.0
-    commit_every: int = 256
+    commit_every: int = 512
     commit_interval: float = 0.1
     config: Mapping[str, Any] = field(default_factory=dict)
 
