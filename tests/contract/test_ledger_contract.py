@@ -376,3 +376,11 @@ def test_memory_and_sqlite_agree(tmp_path: Path, ops: list[tuple[str, object]]) 
 def test_status_values_are_stable() -> None:
     # Stored in files users keep: renaming one would strand their data.
     assert [s.value for s in Status] == ["waiting", "pending", "running", "done", "failed"]
+
+
+def test_claim_can_be_limited_to_some_stages(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    only = ledger.claim("w1", 10, 0.0, 60.0, stages=["lineups"])
+    assert sorted((t.stage, t.key) for t in only) == [("lineups", 1), ("lineups", 2)]
+    assert {t.stage for t in claim_all(ledger)} == {"overview"}

@@ -197,8 +197,16 @@ class Ledger(Protocol):
     def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
         """Upsert items and create their tasks. Returns how many were new."""
 
-    def claim(self, owner: str, limit: int, now: float, lease: float) -> list[Task]:
-        """Lease up to ``limit`` PENDING tasks (or RUNNING with an expired lease)."""
+    def claim(
+        self,
+        owner: str,
+        limit: int,
+        now: float,
+        lease: float,
+        stages: Sequence[str] | None = None,
+    ) -> list[Task]:
+        """Lease up to ``limit`` PENDING tasks (or RUNNING with an expired lease),
+        oldest first; only tasks of ``stages`` when given."""
 
     def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
         """Settle tasks as DONE, each with its records and children atomically."""

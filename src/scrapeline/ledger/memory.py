@@ -174,11 +174,20 @@ class MemoryLedger:
             self._ensure_tasks(ref)
         return new
 
-    def claim(self, owner: str, limit: int, now: float, lease: float) -> list[Task]:
+    def claim(
+        self,
+        owner: str,
+        limit: int,
+        now: float,
+        lease: float,
+        stages: Sequence[str] | None = None,
+    ) -> list[Task]:
         claimed: list[Task] = []
         for t in self.tasks.values():
             if len(claimed) >= limit:
                 break
+            if stages is not None and t.stage not in stages:
+                continue
             if t.status is Status.PENDING or (t.status is Status.RUNNING and t.expires <= now):
                 t.status, t.owner, t.expires = Status.RUNNING, owner, now + lease
                 t.attempts += 1

@@ -207,20 +207,32 @@ class SqliteLedger:
         with self._tx() as db:
             return self._upsert_items(db, [(it, None, None) for it in items], run_id)
 
-    def claim(self, owner: str, limit: int, now: float, lease: float) -> list[Task]:
+    def claim(
+        self,
+        owner: str,
+        limit: int,
+        now: float,
+        lease: float,
+        stages: Sequence[str] | None = None,
+    ) -> list[Task]:
+        only = ""
+        params: tuple[str, ...] = ()
+        if stages is not None:
+            only = f" AND stage IN ({','.join('?' * len(stages))})"
+            params = tuple(stages)
         with self._tx() as db:
             rows = db.execute(
                 "UPDATE tasks SET status='running', owner=?, expires=?, attempts=attempts+1 "
-                "WHERE id IN (SELECT id FROM tasks WHERE status='pending' ORDER BY id LIMIT ?) "
-                "RETURNING id",
-                (owner, now + lease, limit),
+                f"WHERE id IN (SELECT id FROM tasks WHERE status='pending'{only} ORDER BY id "
+                "LIMIT ?) RETURNING id",
+                (owner, now + lease, *params, limit),
             ).fetchall()
             if len(rows) < limit:
                 rows += db.execute(
                     "UPDATE tasks SET owner=?, expires=?, attempts=attempts+1 "
-                    "WHERE id IN (SELECT id FROM tasks WHERE status='running' AND expires<=? "
-                    "ORDER BY id LIMIT ?) RETURNING id",
-                    (owner, now + lease, now, limit - len(rows)),
+                    "WHERE id IN (SELECT id FROM tasks WHERE status='running' AND expires<=?"
+                    f"{only} ORDER BY id LIMIT ?) RETURNING id",
+                    (owner, now + lease, now, *params, limit - len(rows)),
                 ).fetchall()
             if not rows:
                 return []

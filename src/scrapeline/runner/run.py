@@ -76,6 +76,10 @@ class RunOptions:
     commit_every: int = 512
     commit_interval: float = 0.1
     config: Mapping[str, Any] = field(default_factory=dict)
+    discover: bool = True
+    """Walk the listings first. Off to only work through what the ledger holds."""
+    stages: tuple[str, ...] | None = None
+    """Only run these stages (None: all)."""
 
     def public(self) -> dict[str, Any]:
         """What is stored with the run (config values are the user's; kept out)."""
@@ -202,7 +206,7 @@ class Runner:
                     log_path=log_path,
                 )
             )
-            for discovery in self.pipeline.discoveries:
+            for discovery in self.pipeline.discoveries if self.options.discover else ():
                 if self._stopping:
                     break
                 await self._discover_cancellable(discovery)
@@ -380,7 +384,12 @@ class Runner:
         while not self._stopping:
             if len(self._queue) < low:
                 tasks = await self._db(
-                    self.ledger.claim, self.owner, batch, self.wall_clock(), self.options.lease
+                    self.ledger.claim,
+                    self.owner,
+                    batch,
+                    self.wall_clock(),
+                    self.options.lease,
+                    self.options.stages,
                 )
                 if tasks:
                     self._queue.extend(tasks)
