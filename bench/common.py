@@ -60,7 +60,7 @@ def rel(path: Path | str) -> str:
 
     For anything written to results: no absolute machine paths there."""
     try:
-        return str(Path(path).resolve().relative_to(REPO))
+        return str(Path(os.path.abspath(path)).relative_to(REPO))
     except ValueError:
         return Path(path).name
 
@@ -231,14 +231,15 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 # -- the data the crawls scrape ---------------------------------------------------------
 
 
-def load_matches(count: int) -> tuple[list[Any], str]:
+def load_matches(count: int, *, sample: bool = False) -> tuple[list[Any], str]:
     """The ``count`` newest matches of the full set (or of the packaged sample).
 
+    ``sample`` (or no full set to be found) takes them from the packaged sample.
     Returns the matches, newest first, and a label naming where they came from.
     """
     from scrapeline.testing import find_full_dataset, load_full, load_sample
 
-    full = find_full_dataset()
+    full = None if sample else find_full_dataset()
     if full is not None:
         return list(load_full(full)[:count]), f"full openfootball set, {count:,} newest"
     sample = load_sample()
@@ -300,12 +301,20 @@ def rows_from_jsonl(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def rows_from_ledger(db: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Rows of the ``matches`` and ``halves`` views of a scrapeline ledger."""
+    """Rows of the ``matches`` and ``halves`` views of a scrapeline ledger.
+
+    A view that does not exist (no row of that table was ever written) is empty."""
+    if not db.exists():
+        raise FileNotFoundError(f"no ledger at {rel(db)}")
+    out: dict[str, list[tuple[Any, ...]]] = {}
     with sqlite3.connect(db) as conn:
-        return {
-            "matches": conn.execute(f"SELECT {', '.join(MATCH_COLUMNS)} FROM matches").fetchall(),
-            "halves": conn.execute(f"SELECT {', '.join(HALF_COLUMNS)} FROM halves").fetchall(),
-        }
+        views = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        for table, columns in (("matches", MATCH_COLUMNS), ("halves", HALF_COLUMNS)):
+            if table not in views:
+                out[table] = []
+                continue
+            out[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+    return out
 
 
 def fingerprint(rows: Mapping[str, Iterable[tuple[Any, ...]]]) -> str:

@@ -1,0 +1,171 @@
+"""``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
+
+Commands: ``all`` (the five benchmarks, then ``report``), ``crawl``, ``engine``,
+``ledger``, ``rate``, ``resume``, ``smoke`` (all five at tiny sizes, a few
+seconds, no nginx or Scrapy: checks the harness works) and ``report`` (writes
+bench/RESULTS.md from the results in bench/.work/results/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import Mode, Result, say
+
+FULL = Mode(smoke=False)
+SMOKE = Mode(smoke=True)
+
+
+def _crawl(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import crawl
+
+    if mode.smoke:
+        return crawl.run(mode, matches_count=150, rounds=1, concurrency=4, with_scrapy=False)
+    return crawl.run(
+        mode,
+        matches_count=args.matches,
+        rounds=args.rounds or 3,
+        concurrency=args.concurrency,
+        with_scrapy=not args.no_scrapy,
+        with_profile=not args.no_profile,
+    )
+
+
+def _engine(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import engine
+
+    if mode.smoke:
+        return engine.run(mode, items=1_000, rounds=1, workers=4)
+    return engine.run(mode, items=args.items, rounds=args.rounds or 3, workers=args.concurrency)
+
+
+def _ledger(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import ledger_scale
+
+    if mode.smoke:
+        return ledger_scale.run(mode, sizes=(1_000,), reps=1)
+    sizes = tuple(int(float(s)) for s in args.sizes.split(","))
+    return ledger_scale.run(mode, sizes=sizes, reps=args.rounds or 3)
+
+
+def _rate(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import rate
+
+    if mode.smoke:
+        return rate.run(mode, rates=(50,), rounds=1, seconds=0.5)
+    return rate.run(mode, rounds=args.rounds or 2)
+
+
+def _resume(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import resume
+
+    if mode.smoke:
+        return resume.run(mode, matches_count=60, kills=2, min_delay=0.6, max_delay=0.9)
+    return resume.run(mode, kills=args.kills, seed=args.seed)
+
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
+    "crawl": _crawl,
+    "engine": _engine,
+    "ledger": _ledger,
+    "rate": _rate,
+    "resume": _resume,
+}
+
+
+def _run_many(names: list[str], args: argparse.Namespace, mode: Mode) -> int:
+    failed = []
+    started = time.perf_counter()
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            BENCHMARKS[name](args, mode).save()
+        except Exception:
+            traceback.print_exc()
+            say(f"{name}: FAILED (see above); going on with the others")
+            failed.append(name)
+        say(f"{name}: {time.perf_counter() - t0:.0f} s\n")
+    say(f"total: {time.perf_counter() - started:.0f} s")
+    if failed:
+        say(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def _report(mode: Mode) -> int:
+    from bench import report
+
+    path = report.write(mode)
+    say(f"wrote {path}")
+    return 0
+
+
+def _smoke_checks() -> int:
+    """The smoke's own assertions: the harness produced sane, consistent results."""
+    from bench.common import load_results
+
+    results = load_results(SMOKE.results)
+    problems: list[str] = []
+    missing = set(BENCHMARKS) - set(results)
+    if missing:
+        problems.append(f"no result for {', '.join(sorted(missing))}")
+    crawl: dict[str, Any] = results.get("crawl", {})
+    if crawl and not crawl.get("same_rows_everywhere"):
+        problems.append("crawl: the programs' rows differ from the expected rows")
+    resume: dict[str, Any] = results.get("resume", {})
+    if resume:
+        for key in ("duplicate_fetches_of_done_items", "duplicated_records", "items_lost"):
+            if resume.get(key) != 0:
+                problems.append(f"resume: {key} = {resume.get(key)}")
+        if resume.get("final_exit_code") != 0:
+            problems.append(f"resume: last run exited {resume.get('final_exit_code')}")
+    ledger: dict[str, Any] = results.get("ledger", {})
+    for size, info in ledger.get("per_size", {}).items():
+        if info.get("problems"):
+            problems.append(f"ledger {size}: {info['problems'][0]}")
+    rate: dict[str, Any] = results.get("rate", {})
+    for run in rate.get("runs", []):
+        if run.get("problems"):
+            problems.append(f"rate {run['rate']}: {run['problems'][0]}")
+    for problem in problems:
+        say(f"smoke: {problem}")
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "command", choices=["all", *BENCHMARKS, "smoke", "report"], help="what to run"
+    )
+    parser.add_argument("--rounds", type=int, help="rounds (repetitions) per benchmark")
+    parser.add_argument("--matches", type=int, default=10_000, help="crawl: matches (10,000)")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="requests in flight / workers (8)"
+    )
+    parser.add_argument("--no-scrapy", action="store_true", help="crawl: leave Scrapy out")
+    parser.add_argument("--no-profile", action="store_true", help="crawl: no profiled run")
+    parser.add_argument("--items", type=int, default=100_000, help="engine: items (100,000)")
+    parser.add_argument("--sizes", default="1e4,1e5,1e6", help="ledger: item counts (1e4,1e5,1e6)")
+    parser.add_argument("--kills", type=int, default=20, help="resume: SIGKILLs (20)")
+    parser.add_argument("--seed", type=int, default=20_250_101, help="resume: random seed")
+    args = parser.parse_args(argv)
+
+    if args.command == "report":
+        return _report(FULL)
+    if args.command == "smoke":
+        say("smoke: every benchmark at a tiny size; no timings are judged\n")
+        code = _run_many(list(BENCHMARKS), args, SMOKE)
+        _report(SMOKE)
+        return code or _smoke_checks()
+    names = list(BENCHMARKS) if args.command == "all" else [args.command]
+    code = _run_many(names, args, FULL)
+    _report(FULL)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

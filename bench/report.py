@@ -1,0 +1,550 @@
+"""``python -m bench report``: bench/RESULTS.md from the JSON results of the last runs.
+
+Everything in RESULTS.md is computed from ``bench/.work/results/*.json``; rerun
+the benchmarks and this, and the page follows. Targets are judged here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.common import BENCH, Mode, load_results
+
+
+@dataclass(frozen=True)
+class Target:
+    what: str
+    goal: str
+    measured: str
+    met: bool | None  # None: could not be measured
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _spread(s: dict[str, Any] | None, digits: int = 0, scale: float = 1.0) -> str:
+    """``median (min–max)``."""
+    if not s or s.get("median") is None:
+        return "–"
+    med, lo, hi = (s[k] * scale for k in ("median", "min", "max"))
+    if s.get("n", 0) <= 1:
+        return _num(med, digits)
+    return f"{_num(med, digits)} ({_num(lo, digits)}–{_num(hi, digits)})"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
+    align = align or "l" + "r" * (len(header) - 1)
+    marks = {"l": "---", "r": "--:", "c": ":-:"}
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks[a] for a in align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _profile_rows(profile: dict[str, Any], key: str, limit: int) -> list[list[str]]:
+    total = profile.get("total_tottime") or 0.0
+    rows = []
+    for row in profile.get(key, [])[:limit]:
+        share = f"{100 * row['tottime'] / total:.0f}%" if total else ""
+        rows.append(
+            [
+                f"`{row['function']}`",
+                f"{row['calls']:,}",
+                f"{row['tottime']:.2f}",
+                share,
+                f"{row['cumtime']:.2f}",
+            ]
+        )
+    return rows
+
+
+def _idle_share(profile: dict[str, Any]) -> float | None:
+    """Share of a thread's profiled time spent waiting (epoll, queue get, lock)."""
+    total = profile.get("total_tottime") or 0.0
+    if not total:
+        return None
+    waiting = sum(
+        row["tottime"]
+        for row in profile.get("by_tottime", [])
+        if any(
+            mark in row["function"]
+            for mark in ("'poll' of 'select.epoll'", "'get' of '_queue", "acquire")
+        )
+    )
+    return waiting / total
+
+
+def _profile_section(title: str, document: dict[str, Any], limit: int = 12) -> list[str]:
+    lines = [f"**{title}**", ""]
+    header = ["function", "calls", "own s", "share", "cum s"]
+    for thread, label in (("loop_thread", "event-loop thread"), ("writer_thread", "ledger writer")):
+        profile = document.get(thread)
+        if not profile:
+            continue
+        idle = _idle_share(profile)
+        idle_text = f"; waiting (epoll / queue) {idle:.0%} of it" if idle is not None else ""
+        lines.append(
+            f"{label}: {profile.get('total_tottime', 0):.2f} s profiled{idle_text}. "
+            f"Top {limit} by own time:"
+        )
+        lines.append("")
+        lines += _table(header, _profile_rows(profile, "by_tottime", limit), "lrrrr")
+    return lines
+
+
+# -- sections ---------------------------------------------------------------------------
+
+
+def _scrapeline_name(crawl: dict[str, Any]) -> str:
+    programs = crawl.get("programs", {})
+    return "scrapeline_archive_off" if "scrapeline_archive_off" in programs else "scrapeline"
+
+
+def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 1. End-to-end crawl", ""]
+    pages = crawl["pages"]
+    server = crawl.get("server", {})
+    cap = server.get("capacity", {})
+    cap_text = ", ".join(
+        f"{kind} page {_num(v.get('requests_per_s'))} req/s" for kind, v in cap.items()
+    )
+    lines += [
+        f"The bundled pipeline (`scrapeline.demo.football`) against the rehearsal site: "
+        f"{crawl['source']} — {pages['total']:,} pages ({pages['listing']:,} listing, "
+        f"{pages['match']:,} match, {pages['half']:,} half), {crawl['rows']['matches']:,} "
+        f"`matches` rows and {crawl['rows']['halves']:,} `halves` rows. No rate limit, "
+        f"no artificial latency, {crawl['concurrency']} requests in flight for every program, "
+        f"{crawl['rounds']} rounds, programs alternating within each round. Each program "
+        "starts cold in its own process; wall time is the whole process (start-up included).",
+        "",
+    ]
+    if server:
+        lines += [
+            f"Site: the pages pre-rendered to files, served by nginx {server.get('nginx', '')} "
+            f"with {server.get('nginx_workers', 1)} worker on 127.0.0.1. Capacity with wrk "
+            f"(1 thread, {crawl['concurrency']} connections): {cap_text or 'not measured'}. "
+            "'server busy' is the nginx worker's CPU time over the program's wall time: far "
+            "below 100%, so the site is not the bottleneck.",
+            "",
+        ]
+    same = crawl.get("same_rows_everywhere")
+    lines += [
+        "Rows check: "
+        + (
+            "every run of every program produced exactly the expected rows (same set, "
+            "no duplicates) and fetched every page once with status 200."
+            if same
+            else "**some runs produced different rows; those runs are left out of the "
+            "speeds** (see problems below)."
+        ),
+        "",
+    ]
+    summary = crawl["summary"]
+    rows = []
+    for name, label in crawl["programs"].items():
+        s = summary["programs"][name]
+        rows.append(
+            [
+                label,
+                _spread(s["pages_per_s"]),
+                _spread(s["cpu_ms_per_page"], 3),
+                _spread(s["max_rss_mb"]),
+                _spread(s["wall"], 1),
+                _spread(s["server_busy"], 0, 100) + "%" if s["server_busy"]["median"] else "–",
+                f"{s['runs_ok']}/{s['runs']}",
+            ]
+        )
+    lines += _table(
+        [
+            "program",
+            "pages/s",
+            "CPU ms/page",
+            "peak RSS MB",
+            "wall s",
+            "server busy",
+            "runs ok",
+        ],
+        rows,
+    )
+    lines += ["Median (min–max) over the rounds. Ratios, per round then median (min–max):", ""]
+    ratio_rows = []
+    for key, r in summary["ratios"].items():
+        name, ref = key.split("/")
+        ratio_rows.append(
+            [
+                f"{crawl['programs'].get(name, name)} ÷ {crawl['programs'].get(ref, ref)}",
+                _spread(r["pages_per_s"], 2),
+                _spread(r["cpu_per_page"], 2),
+            ]
+        )
+    lines += _table(["ratio", "pages/s", "CPU per page"], ratio_rows)
+    problems = [(r["round"], r["program"], p) for r in crawl["runs"] for p in r["problems"]]
+    if problems:
+        lines += ["Problems:", ""]
+        lines += [f"- round {rnd}, {prog}: {p}" for rnd, prog, p in problems] + [""]
+    for note in crawl.get("notes", []):
+        lines += [f"Note: {note}.", ""]
+    lines += ["Commands (URL and RUN filled in by the harness):", "", "```"]
+    lines += [f"{name}: {cmd}" for name, cmd in crawl["commands"].items()]
+    lines += ["```", ""]
+    profile = crawl.get("profile")
+    if profile:
+        lines += _profile_section(
+            f"Where scrapeline's time goes (one extra run under cProfile, "
+            f"{profile.get('wall', 0):.1f} s wall)",
+            profile,
+        )
+
+    sl = _scrapeline_name(crawl)
+    ratios = summary["ratios"]
+    off = ratios.get(f"{sl}/baseline", {})
+    speed = off.get("pages_per_s", {}).get("median")
+    cpu = off.get("cpu_per_page", {}).get("median")
+    vs_scrapy = ratios.get(f"{sl}/scrapy", {}).get("pages_per_s", {}).get("median")
+    on = ratios.get("scrapeline_archive_on/baseline", {}).get("pages_per_s", {}).get("median")
+    rss = summary["programs"].get(sl, {}).get("max_rss_mb", {}).get("max")
+    has_switch = "scrapeline_archive_on" in crawl["programs"]
+    targets += [
+        Target(
+            "crawl, durable, archive off: pages/s vs baseline",
+            "≥ 0.8×",
+            f"{_num(speed, 2)}×",
+            None if speed is None else speed >= 0.8,
+        ),
+        Target(
+            "crawl, durable, archive off: pages/s vs Scrapy",
+            "≥ 10×",
+            f"{_num(vs_scrapy, 1)}×",
+            None if vs_scrapy is None else vs_scrapy >= 10,
+        ),
+        Target(
+            "crawl, archive on: pages/s vs baseline",
+            "≥ 0.6×",
+            f"{_num(on, 2)}×" if has_switch else "no archive switch in this build",
+            (on >= 0.6 if on is not None else None) if has_switch else None,
+        ),
+        Target(
+            "crawl: CPU per page vs baseline",
+            "≤ 1.3×",
+            f"{_num(cpu, 2)}×",
+            None if cpu is None else cpu <= 1.3,
+        ),
+        Target(
+            "crawl: peak RSS of scrapeline (10k crawl, worst round)",
+            "≤ 150 MB",
+            f"{_num(rss)} MB",
+            None if rss is None else rss <= 150,
+        ),
+    ]
+    return lines
+
+
+def engine_section(engine: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 2. Engine overhead", ""]
+    lines += [
+        f"{engine['items']:,} items × {engine['stages']} stages (`second` after `first`) = "
+        f"{engine['transitions_per_run']:,} transitions (an (item, stage) task taken from "
+        f"pending to done) per run; the real Runner, SQLite ledger (file, WAL, group commit) "
+        f"and FetchClient, over an in-process FakeFetcher; {engine['workers']} workers; "
+        f"{engine['rounds']} rounds, variants alternating. `noop`: the stages return at once; "
+        "`fetch`: each also awaits one `ctx.fetch` of a fake page. Rates are over the stage "
+        "phase (discovery of the items timed apart); a fresh process per run; no console "
+        "or log-file reporter attached.",
+        "",
+    ]
+    rows = []
+    for variant, s in engine["summary"].items():
+        rows.append(
+            [
+                f"`{variant}`",
+                _spread(s["transitions_per_s"]),
+                _spread(s["us_per_transition"], 1),
+                _spread(s["cpu_us_per_transition"], 1),
+                _spread(s["transitions_per_s_whole_run"]),
+                _spread(s["discovery_s"], 2),
+                _spread(s["max_rss_mb"]),
+            ]
+        )
+    lines += _table(
+        [
+            "variant",
+            "transitions/s",
+            "µs/transition",
+            "CPU µs/transition",
+            "whole run, transitions/s",
+            f"discovery of {engine['items']:,} items, s",
+            "peak RSS MB",
+        ],
+        rows,
+    )
+    lines += ["Command:", "", "```", engine["command"], "```", ""]
+    for variant, document in engine.get("profile", {}).items():
+        lines += _profile_section(
+            f"Where the time goes, `{variant}` (one extra run under cProfile: "
+            f"{_num(document.get('transitions_per_s_profiled'))} transitions/s profiled)",
+            document,
+        )
+    noop = engine["summary"].get("noop", {}).get("transitions_per_s", {}).get("median")
+    targets.append(
+        Target(
+            "engine: item-stage transitions per second (no-op stages)",
+            "≥ 30,000/s",
+            f"{_num(noop)}/s",
+            None if noop is None else noop >= 30_000,
+        )
+    )
+    return lines
+
+
+def ledger_section(ledger: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 3. Ledger scale", ""]
+    lines += [
+        "A ledger of N items of `bench/pipelines/ledger_pipe.py` (one stage), filled through "
+        "the ledger API (`add_items` in batches of 20,000, then `claim` + `complete` of the "
+        "first half, one small record each), copied fresh for every measurement (page "
+        f"cache warm). {ledger['reps']} repetitions each. *Run → first fetch*: from starting "
+        "`scrapeline run` to the first request reaching the site (discovery's listing page); "
+        "*→ first item fetch*: to the first stage request (work resumed). The run then works "
+        f"{ledger['work_after_first_item_fetch_s']:g} s and is stopped with SIGINT; its peak "
+        "RSS covers all of that.",
+        "",
+    ]
+    floor = ledger.get("startup_floor_s")
+    if floor:
+        lines += [
+            f"Start-up floor: `scrapeline --help` takes {_spread(floor, 2)} s (Python, imports).",
+            "",
+        ]
+    rows = []
+    for size, info in ledger["per_size"].items():
+        rows.append(
+            [
+                f"{int(size):,}",
+                _num(info["ledger_mb"]),
+                _spread(info["status_wall"], 2),
+                _spread(info["status_rss_mb"]),
+                _spread(info["to_first_fetch"], 2),
+                _spread(info["to_first_item_fetch"], 2),
+                _spread(info["run_rss_mb"]),
+                _num(info["fill_seconds"], 1),
+            ]
+        )
+    lines += _table(
+        [
+            "items",
+            "ledger MB",
+            "`status` s",
+            "`status` RSS MB",
+            "run → first fetch s",
+            "run → first item fetch s",
+            "run RSS MB",
+            "fill s",
+        ],
+        rows,
+    )
+    problems = [p for info in ledger["per_size"].values() for p in info.get("problems", [])]
+    if problems:
+        lines += ["Problems:", ""] + [f"- {p}" for p in problems] + [""]
+    lines += ["Commands:", "", "```"]
+    lines += [f"{k}: {v}" for k, v in ledger["commands"].items()] + ["```", ""]
+    big = ledger["per_size"].get(str(10**6))
+    if big:
+        first = big["to_first_fetch"].get("median")
+        first_item = big["to_first_item_fetch"].get("median")
+        status = big["status_wall"].get("median")
+        rss = max(x for x in (big["status_rss_mb"].get("max"), big["run_rss_mb"].get("max")) if x)
+        targets += [
+            Target(
+                "1M ledger: run start → first fetch (listing) / → first item fetch",
+                "≤ 2 s",
+                f"{_num(first, 2)} s / {_num(first_item, 2)} s",
+                None if first_item is None else first_item <= 2 and (first or 0) <= 2,
+            ),
+            Target(
+                "1M ledger: `scrapeline status`",
+                "≤ 1 s",
+                f"{_num(status, 2)} s",
+                None if status is None else status <= 1,
+            ),
+            Target(
+                "1M ledger: peak RSS (run and status, worst)",
+                "≤ 150 MB",
+                f"{_num(rss)} MB",
+                rss <= 150,
+            ),
+        ]
+    else:
+        targets.append(Target("1M ledger", "–", "not measured", None))
+    return lines
+
+
+def rate_section(rate: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 4. Rate fidelity", ""]
+    lines += [
+        "`bench/pipelines/rate_pipe.py` with `rate=R` (8 workers) against the rehearsal site "
+        f"(in-process, no latency), about {rate['seconds']:g} s of work per R (at least 30 "
+        f"requests), {rate['rounds']} rounds. Arrival times are taken by the site. Achieved "
+        "rate = (n − 1) / (last − first arrival); the window count is the most arrivals in "
+        "any [t, t + 1 s).",
+        "",
+    ]
+    rows = []
+    ok_rate = ok_window = True
+    worst = None
+    for r, s in rate["summary"].items():
+        ratio = s["achieved_over_rate"]
+        rows.append(
+            [
+                f"{r}/s",
+                ", ".join(str(n) for n in s["requests"]),
+                _spread(ratio, 3),
+                str(s["max_in_1s_window"]),
+                "yes" if s["max_in_1s_window"] > int(r) else "no",
+            ]
+        )
+        low = ratio.get("min")
+        if low is not None:
+            worst = low if worst is None else min(worst, low)
+            ok_rate = ok_rate and low >= 0.95
+        ok_window = ok_window and s["max_in_1s_window"] <= int(r)
+    lines += _table(["R", "requests", "achieved ÷ R", "max in any 1 s", "above R?"], rows, "lrrrc")
+    lines += ["Command:", "", "```", rate["command"], "```", ""]
+    targets += [
+        Target(
+            "rate: achieved ≥ 0.95 R (worst run over all R)",
+            "≥ 0.95",
+            f"{_num(worst, 3)}",
+            None if worst is None else ok_rate,
+        ),
+        Target(
+            "rate: never above R in any 1-s window",
+            "≤ R",
+            "never above" if ok_window else "above R in some window",
+            ok_window,
+        ),
+    ]
+    return lines
+
+
+def resume_section(resume: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 5. Resume cost", ""]
+    lines += [
+        f"The bundled pipeline on one data dir against the rehearsal site ({resume['source']}, "
+        f"{resume['latency_s'] * 1000:g} ms latency, 8 workers): {resume['kills']} runs each "
+        f"SIGKILLed after a random delay of {resume['delay_range_s'][0]:g}–"
+        f"{resume['delay_range_s'][1]:g} s from its start (seed {resume['seed']}; "
+        f"{resume['kills_mid_run']} of them still running when killed), then one run to the "
+        "end. The site records every request.",
+        "",
+    ]
+    rows = [
+        ["duplicate fetches of items already done", str(resume["duplicate_fetches_of_done_items"])],
+        ["duplicated records", str(resume["duplicated_records"])],
+        ["items lost", str(resume["items_lost"])],
+        ["kills that left records and done marks apart", str(resume["torn_commits"])],
+        ["tasks not done after the last run", str(resume["tasks_not_done_at_end"])],
+        ["last run's exit code", str(resume["final_exit_code"])],
+        ["pages of in-flight items fetched again (allowed)", str(resume["redone_in_flight_pages"])],
+    ]
+    lines += _table(["", "count"], rows)
+    expected = resume["expected_rows"]
+    lines += [
+        f"Expected rows: {expected['matches']:,} `matches`, {expected['halves']:,} `halves`. "
+        + (
+            "The final tables equal them exactly."
+            if not resume["row_differences"]
+            else "Differences: " + "; ".join(resume["row_differences"])
+        ),
+        "",
+        "Command:",
+        "",
+        "```",
+        resume["command"],
+        "```",
+        "",
+    ]
+    zero = (
+        resume["duplicate_fetches_of_done_items"] == 0
+        and resume["duplicated_records"] == 0
+        and resume["items_lost"] == 0
+    )
+    targets.append(
+        Target(
+            f"resume after {resume['kills']} SIGKILLs: duplicate fetches / records / lost",
+            "0 / 0 / 0",
+            f"{resume['duplicate_fetches_of_done_items']} / {resume['duplicated_records']} / "
+            f"{resume['items_lost']}",
+            zero and resume["final_exit_code"] == 0,
+        )
+    )
+    return lines
+
+
+SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] = [
+    ("crawl", crawl_section),
+    ("engine", engine_section),
+    ("ledger", ledger_section),
+    ("rate", rate_section),
+    ("resume", resume_section),
+]
+
+
+def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
+    targets: list[Target] = []
+    body: list[str] = []
+    for name, section in SECTIONS:
+        if name in results:
+            body += section(results[name], targets)
+        else:
+            body += [f"## {name}", "", "Not run yet: `python -m bench " + name + "`.", ""]
+    any_result = next(iter(results.values()), {})
+    machine = any_result.get("machine", {})
+    dates = sorted(r.get("date", "") for r in results.values())
+    crawl = results.get("crawl", {})
+    nginx = crawl.get("server", {}).get("nginx")
+    scrapy = next((v for k, v in crawl.get("programs", {}).items() if k == "scrapy"), None)
+    head = [
+        "# Benchmark results" + (" (smoke: tiny sizes, timings meaningless)" if smoke else ""),
+        "",
+        "Written by `python -m bench report` from the results of `make bench` "
+        "(`python -m bench all`); do not edit by hand. How each benchmark works: "
+        "bench/README.md.",
+        "",
+        f"- Date: {dates[0][:10] if dates else '–'}"
+        + (f" to {dates[-1][:10]}" if dates and dates[-1][:10] != dates[0][:10] else ""),
+        f"- Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+        f"{machine.get('memory_gb', '?')} GB, {machine.get('os', '?')}, "
+        f"kernel {machine.get('kernel', '?')}; shared and noisy, hence rounds and medians",
+        f"- scrapeline {machine.get('scrapeline', '?')} at commit {machine.get('commit', '?')}; "
+        f"Python {machine.get('python', '?')}, SQLite {machine.get('sqlite', '?')}, "
+        f"aiohttp {machine.get('aiohttp', '?')}, selectolax {machine.get('selectolax', '?')}"
+        + (f", {scrapy}" if scrapy else "")
+        + (f", nginx {nginx}" if nginx else ""),
+        "- Reproduce: `make bench` (all five and this page, about 15–20 minutes); one "
+        "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume), then "
+        "`make bench ARGS=report`.",
+        "",
+        "## Targets",
+        "",
+    ]
+    verdict = {True: "met", False: "**missed**", None: "not measured"}
+    head += _table(
+        ["target", "goal", "measured", ""],
+        [[t.what, t.goal, t.measured, verdict[t.met]] for t in targets],
+        "lrrc",
+    )
+    return "\n".join(head + body).rstrip() + "\n"
+
+
+def write(mode: Mode) -> Path:
+    results = load_results(mode.results)
+    text = render(results, smoke=mode.smoke)
+    path = (mode.results / "RESULTS.md") if mode.smoke else (BENCH / "RESULTS.md")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
