@@ -271,6 +271,7 @@ def one_run(
         "pages": ok_pages,
         "request_span": span,
         "pages_per_s": ok_pages / measured.wall if measured.wall else 0.0,
+        "span_pages_per_s": ok_pages / span if span else 0.0,
         "cpu_ms_per_page": 1000 * measured.cpu / ok_pages if ok_pages else None,
         "server_cpu": nginx_cpu,
         "server_busy": nginx_cpu / measured.wall if measured.wall else 0.0,
@@ -294,7 +295,14 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             "runs": len([r for r in runs if r["program"] == name]),
             **{
                 key: spread([r[key] for r in mine])
-                for key in ("pages_per_s", "cpu_ms_per_page", "max_rss_mb", "wall", "server_busy")
+                for key in (
+                    "pages_per_s",
+                    "span_pages_per_s",
+                    "cpu_ms_per_page",
+                    "max_rss_mb",
+                    "wall",
+                    "server_busy",
+                )
             },
         }
     ratios: dict[str, Any] = {}

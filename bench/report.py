@@ -152,6 +152,7 @@ def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
             [
                 label,
                 _spread(s["pages_per_s"]),
+                _spread(s.get("span_pages_per_s")),
                 _spread(s["cpu_ms_per_page"], 3),
                 _spread(s["max_rss_mb"]),
                 _spread(s["wall"], 1),
@@ -163,6 +164,7 @@ def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
         [
             "program",
             "pages/s",
+            "pages/s, first→last request",
             "CPU ms/page",
             "peak RSS MB",
             "wall s",
