@@ -1,8 +1,8 @@
 """Requests and responses: the values that cross the fetcher interface.
 
-    >>> r = Response(url="http://127.0.0.1/x", status=200, headers={}, body=b"<p class=a>hi</p>")
-    >>> r.one("p.a").text()
-    'hi'
+>>> r = Response(url="http://127.0.0.1/x", status=200, headers={}, body=b"<p class=a>hi</p>")
+>>> r.one("p.a").text()
+'hi'
 """
 
 from __future__ import annotations
