@@ -206,10 +206,11 @@ def _headline(summary: Summary) -> Text:
 
 
 def _stage_table(summary: Summary) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("stage")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("stage", no_wrap=True)
     for name in ("discovered", "done", "skipped", "failed", "pending", "p50", "p95", "time"):
-        table.add_column(name, justify="right")
+        # no_wrap: a header cut to "discover…" on an 80-column console reads as noise
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     timings = {timing.stage: timing for timing in summary.timings}
     for row in summary.stages:
         timing = timings.get(row.stage)
