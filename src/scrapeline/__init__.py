@@ -22,6 +22,7 @@ from scrapeline.errors import (
     UsageError,
     ValidationError,
 )
+from scrapeline.fetch.contract import Expect
 from scrapeline.fetch.response import Response
 from scrapeline.pipeline import Item, Pipeline, Record, offsets, page_numbers
 
@@ -31,6 +32,7 @@ __all__ = [
     "ConfigError",
     "Context",
     "ContractError",
+    "Expect",
     "FetchError",
     "HTTPError",
     "Item",

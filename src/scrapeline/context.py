@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from scrapeline.errors import ValidationError
+from scrapeline.fetch.contract import Expect
 from scrapeline.fetch.response import Response
 from scrapeline.pipeline import Item, Key
 
@@ -40,7 +41,17 @@ class Fetch(Protocol):
 class Context:
     """Per-call context. Cheap to create: one per task."""
 
-    __slots__ = ("_fetch", "children", "config", "emits", "item", "log", "run_id", "stage")
+    __slots__ = (
+        "_fetch",
+        "children",
+        "config",
+        "emits",
+        "expect",
+        "item",
+        "log",
+        "run_id",
+        "stage",
+    )
 
     def __init__(
         self,
@@ -51,6 +62,7 @@ class Context:
         stage: str | None = None,
         item: Item | None = None,
         emits: str | None = None,
+        expect: Expect | None = None,
     ) -> None:
         self._fetch = fetch
         self.config = config
@@ -58,6 +70,8 @@ class Context:
         self.stage = stage
         self.item = item
         self.emits = emits
+        self.expect = expect
+        """The declared contract of the stage or discovery, applied to every fetch."""
         self.children: list[Item] = []
         self.log = log
 
@@ -65,16 +79,22 @@ class Context:
         self,
         url: str,
         *,
-        expect: Any = None,
+        expect: Expect | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         """GET ``url`` (relative to the pipeline's base_url) through the fetch layer.
 
+        The response must meet ``expect``, or else the contract the stage (or
+        discovery) declared; ``expect=Expect()`` checks only for a 200.
         Raises a FetchError subclass once retries are exhausted or for a
-        non-retryable answer (404, 403, a broken contract)."""
+        non-retryable answer (404, 403, a broken contract: ContractError)."""
         key = None if self.item is None else str(self.item.key)
         return await self._fetch.get(
-            url, stage=self.stage, item_key=key, expect=expect, headers=headers
+            url,
+            stage=self.stage,
+            item_key=key,
+            expect=self.expect if expect is None else expect,
+            headers=headers,
         )
 
     def emit(self, item: Item | None = None, /, *, key: Key | None = None, **data: Any) -> None:

@@ -45,6 +45,7 @@ from scrapeline.errors import PipelineError, ValidationError
 
 if TYPE_CHECKING:
     from scrapeline.context import Context
+    from scrapeline.fetch.contract import Expect
 
 Key: TypeAlias = str | int
 """An item's key: a string or an integer, unique within its kind."""
@@ -133,6 +134,8 @@ class Discovery:
     kind: str
     pages: Pages
     fn: DiscoverFn
+    expect: Expect | None = None
+    """The contract every listing page must meet (``ctx.fetch`` applies it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,9 @@ class Stage:
     version: int = 1
     """Parser version: records remember it; raise it when the parse changes."""
     timeout: float | None = None
+    expect: Expect | None = None
+    """The contract every response this stage fetches must meet, unless a
+    ``ctx.fetch(url, expect=...)`` call gives its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,14 +224,19 @@ class Pipeline:
         return table
 
     def discover(
-        self, kind: str, *, pages: Pages | None = None
+        self, kind: str, *, pages: Pages | None = None, expect: Expect | None = None
     ) -> Callable[[DiscoverFn], DiscoverFn]:
+        """Declare a discovery of items of ``kind`` over a listing paginated by ``pages``.
+
+        ``expect`` is the contract each listing page must meet: a page that breaks
+        it is a ``contract`` error, never an empty page that ends the walk."""
+
         def register(fn: DiscoverFn) -> DiscoverFn:
             if not inspect.isasyncgenfunction(fn):
                 raise PipelineError(
                     f"discovery {fn.__name__!r} must be an async generator (async def ... yield)"
                 )
-            self.discoveries.append(Discovery(fn.__name__, kind, pages or offsets(), fn))
+            self.discoveries.append(Discovery(fn.__name__, kind, pages or offsets(), fn, expect))
             return fn
 
         return register
@@ -239,14 +250,22 @@ class Pipeline:
         emits: str | None = None,
         version: int = 1,
         timeout: float | None = None,
+        expect: Expect | None = None,
     ) -> Callable[[StageFn], StageFn]:
+        """Declare a stage run once per item of kind ``on``.
+
+        ``expect`` declares what a good response looks like (status, content type,
+        CSS selectors, JSON keys); every ``ctx.fetch`` of the stage checks it unless
+        the call passes its own ``expect=``. A response that breaks it fails the
+        item with category ``contract`` instead of being parsed into empty data."""
+
         def register(fn: StageFn) -> StageFn:
             if name in self.stages:
                 raise PipelineError(f"stage {name!r} is declared twice")
             if not inspect.iscoroutinefunction(fn):
                 raise PipelineError(f"stage {name!r} must be an async function")
             deps = (after,) if isinstance(after, str) else tuple(after)
-            self.stages[name] = Stage(name, on, fn, deps, emits, version, timeout)
+            self.stages[name] = Stage(name, on, fn, deps, emits, version, timeout, expect)
             return fn
 
         return register

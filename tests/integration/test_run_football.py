@@ -185,15 +185,17 @@ async def test_failed_items_do_not_stop_the_run_and_are_retried_next_run(
     assert_complete(tmp_path, subset)
 
 
-async def test_a_page_that_does_not_parse_fails_with_category_parse(
+async def test_a_page_that_breaks_its_contract_fails_with_category_contract(
     start_site, subset, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     site = await start_site(subset[:40], faults=Faults(broken=0.1), seed=3)
     recorder = Recorder()
     outcome = await crawl(site, tmp_path, recorder=recorder, max_consecutive_failures=0)
     failed = recorder.of(ev.TaskFailed)
-    assert failed and {f.category for f in failed} == {"parse"}
-    assert "h1 .score" in failed[0].message
+    # overview declares expect=Expect(selectors=("#match", "h1 .score")): the page
+    # without its heading is a broken contract, not a page parsed into empty data
+    assert failed and {(f.stage, f.category) for f in failed} == {("overview", "contract")}
+    assert "no element matches 'h1 .score'" in failed[0].message
     assert outcome.exit_code == 1
 
 

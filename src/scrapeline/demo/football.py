@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from scrapeline import Context, Item, ParseError, Pipeline, Record, offsets
+from scrapeline import Context, Expect, Item, ParseError, Pipeline, Record, offsets
 
 pipe = Pipeline("football", base_url="http://127.0.0.1:8000", workers=4)
 pipe.table("matches", key="match_id")
@@ -29,7 +29,7 @@ def goals(text: str, url: str) -> tuple[int, int] | None:
     return int(home), int(away)
 
 
-@pipe.discover("match", pages=offsets(step=100))
+@pipe.discover("match", pages=offsets(step=100), expect=Expect(selectors=("table#results",)))
 async def results(ctx: Context, offset: int) -> AsyncIterator[Item]:
     page = await ctx.fetch(f"/results?offset={offset}")
     for row in page.css("tr.match"):
@@ -37,7 +37,7 @@ async def results(ctx: Context, offset: int) -> AsyncIterator[Item]:
         yield Item(key=int(row.attributes["data-id"] or 0), date=date.text() if date else None)
 
 
-@pipe.stage("overview", on="match", emits="half")
+@pipe.stage("overview", on="match", emits="half", expect=Expect(selectors=("#match", "h1 .score")))
 async def overview(ctx: Context, item: Item) -> Record:
     page = await ctx.fetch(f"/matches/{item.key}")
     ft = goals(page.text_of("h1 .score"), page.url)
@@ -61,7 +61,7 @@ async def overview(ctx: Context, item: Item) -> Record:
     )
 
 
-@pipe.stage("half_stats", on="half", after="overview")
+@pipe.stage("half_stats", on="half", after="overview", expect=Expect(selectors=("#half",)))
 async def half_stats(ctx: Context, item: Item) -> Record:
     match_id, half = item.data["match_id"], item.data["half"]
     page = await ctx.fetch(f"/matches/{match_id}/halves/{half}")

@@ -305,7 +305,7 @@ class Runner:
             if self._stopping:
                 reason = "interrupted"
                 break
-            ctx = Context(fetch=self.fetch, config=opts.config, run_id=self.run_id)
+            ctx = Context(fetch=self.fetch, config=opts.config, run_id=self.run_id, expect=d.expect)
             try:
                 batch = [_new_item(it, d.kind) async for it in d.fn(ctx, position)]
             except RunHalted as exc:
@@ -467,6 +467,7 @@ class Runner:
             stage=stage.name,
             item=item,
             emits=stage.emits,
+            expect=stage.expect,
         )
         try:
             result = await stage.fn(ctx, item)
