@@ -366,6 +366,9 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+from scrapeline.cli import check as _check  # noqa: E402,F401  (registers `check`)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,439 @@
+"""``scrapeline check``: does the site still look the way the pipeline expects?
+
+One sample per step, fetched live, before a long run finds out the hard way::
+
+    report = asyncio.run(check_pipeline(pipe, base_url="http://127.0.0.1:8000"))
+    for step in report.steps:
+        print(step.name, step.ok, [f.problems for f in step.fetches])
+    raise SystemExit(0 if report.ok else 1)
+
+What it does, in order:
+
+1. Each discovery fetches its first listing page (``pages.first``, or ``start``).
+   The items on it are the samples of their kind, the **last** one first: on a
+   listing sorted newest first, that is the oldest, the most likely to be complete
+   (played, with its stats pages).
+2. Each stage runs on a sample item of its kind, in declaration order once a sample
+   exists. What a stage emits becomes the samples of the child kinds, so
+   ``half_stats`` runs on a half that ``overview`` found on a real match page. A
+   stage that should emit a kind nothing has found yet is tried on up to
+   ``samples`` items until one emits it (a match not played yet has no halves);
+   it stops at the first sample that fails. A stage left without a sample is
+   reported as not checked, which fails the check.
+3. Every request goes through the pipeline's own fetch client (allow-list,
+   politeness, retries), and each response's contract is recorded: the status,
+   then the content type, selectors and JSON keys the stage or discovery declared
+   (or the ``expect=`` of that one ``ctx.fetch`` call). A response that breaks it
+   raises :class:`~scrapeline.errors.ContractError` in the stage, as in a run.
+4. What the stage returned is checked as a run would before committing: Records of
+   declared tables with their key columns, children that are JSON.
+
+Contract: nothing is written. No ledger, no data dir, no archive; records and
+children are counted and dropped. The report is ``ok`` when every step ran, every
+contract held and every sample parsed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from scrapeline.context import Context
+from scrapeline.errors import (
+    ContractError,
+    ItemError,
+    ItemTimeout,
+    ParseError,
+    ScrapelineError,
+    ValidationError,
+    categorize,
+)
+from scrapeline.fetch.client import FetchClient
+from scrapeline.fetch.contract import Expect, check_contract, contract_problems
+from scrapeline.fetch.response import Response
+from scrapeline.pipeline import Discovery, Item, Key, Pipeline, Record, Stage, as_records
+
+DEFAULT_SAMPLES = 3
+"""At most this many items are tried to find a sample of a child kind."""
+DEFAULT_TIMEOUT = 120.0
+"""Seconds one step may take unless its stage declares a timeout."""
+
+_CONTRACT_PREFIX = "response breaks its contract: "
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchCheck:
+    """One response a step fetched, and what its contract made of it."""
+
+    url: str
+    status: int | None
+    """None when no response came back (connection refused, timeout)."""
+    declared: bool
+    """Whether a contract was declared for this fetch."""
+    problems: tuple[str, ...] = ()
+    """How the response breaks its contract (empty: it holds, or none was declared)."""
+    error: str | None = None
+    """Why there is no usable response (``category: message``), e.g. a 404 or a refused
+    connection; the contract could not be checked."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "status": self.status,
+            "contract": "none" if not self.declared else "broken" if self.problems else "holds",
+            "problems": list(self.problems),
+            "error": self.error,
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepCheck:
+    """A discovery's first page, or a stage on one sample item."""
+
+    name: str
+    step: str
+    """``"discovery"`` or ``"stage"``."""
+    kind: str
+    item: Key | None = None
+    """The sample item's key (None for a discovery)."""
+    position: int | None = None
+    """The listing position fetched (None for a stage)."""
+    fetches: tuple[FetchCheck, ...] = ()
+    category: str | None = None
+    """Why the step failed: ``contract``, ``parse``, ``validation``, ``http_4xx`` ..."""
+    error: str | None = None
+    records: int = 0
+    items: Mapping[str, int] = field(default_factory=dict)
+    """Items found (discovery) or emitted (stage), per kind."""
+    skipped: str | None = None
+    """Why the step could not be checked (no sample item of its kind)."""
+
+    @property
+    def contract_ok(self) -> bool:
+        return all(f.ok for f in self.fetches)
+
+    @property
+    def parse_ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def ok(self) -> bool:
+        return self.skipped is None and self.contract_ok and self.parse_ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "step": self.step,
+            "kind": self.kind,
+            "item": self.item,
+            "position": self.position,
+            "ok": self.ok,
+            "contract_ok": self.contract_ok,
+            "parse_ok": self.parse_ok,
+            "category": self.category,
+            "error": self.error,
+            "records": self.records,
+            "items": dict(self.items),
+            "skipped": self.skipped,
+            "fetches": [f.as_dict() for f in self.fetches],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckReport:
+    pipeline: str
+    base_url: str | None
+    steps: tuple[StepCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline,
+            "base_url": self.base_url,
+            "ok": self.ok,
+            "steps": [s.as_dict() for s in self.steps],
+        }
+
+
+class _RecordingFetch:
+    """The fetch a checked step's Context uses: the client's, plus a note of each contract.
+
+    The client is asked only for the contract's statuses, so that the response comes
+    back and every problem can be listed; the full contract is then checked here and
+    raised exactly as the client would have raised it in a run."""
+
+    def __init__(self, client: FetchClient) -> None:
+        self._client = client
+        self.fetches: list[FetchCheck] = []
+
+    async def get(
+        self,
+        url: str,
+        *,
+        stage: str | None = None,
+        item_key: str | None = None,
+        expect: Expect | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        declared = expect is not None
+        statuses = None if expect is None else Expect(status=expect.status)
+        try:
+            response = await self._client.get(
+                url, stage=stage, item_key=item_key, expect=statuses, headers=headers
+            )
+        except ContractError as error:  # a status the contract does not want
+            problem = error.message.removeprefix(_CONTRACT_PREFIX)
+            self._note(url, error.url, error.status, declared, problems=(problem,))
+            raise
+        except ItemError as error:
+            self._note(url, error.url, error.status, declared, error=_describe(error))
+            raise
+        except ScrapelineError as error:  # HostDown: the host is given up on
+            self._note(url, None, None, declared, error=str(error))
+            raise
+        problems = () if expect is None else tuple(contract_problems(expect, response))
+        self._note(url, response.url, response.status, declared, problems=problems)
+        if expect is not None and problems:
+            check_contract(expect, response)
+        return response
+
+    def _note(
+        self,
+        asked: str,
+        url: str | None,
+        status: int | None,
+        declared: bool,
+        *,
+        problems: tuple[str, ...] = (),
+        error: str | None = None,
+    ) -> None:
+        self.fetches.append(
+            FetchCheck(
+                url=url or asked, status=status, declared=declared, problems=problems, error=error
+            )
+        )
+
+
+def _describe(error: BaseException) -> str:
+    category, message = categorize(error)
+    return f"{category}: {message}"
+
+
+async def check_pipeline(
+    pipeline: Pipeline,
+    *,
+    base_url: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    start: int | None = None,
+    samples: int = DEFAULT_SAMPLES,
+    timeout: float = DEFAULT_TIMEOUT,
+    client: FetchClient | None = None,
+) -> CheckReport:
+    """Fetch one sample per discovery and stage and report which contracts hold.
+
+    ``base_url`` points the pipeline at another copy of the site; ``start`` is the
+    listing position to sample (default: each discovery's first). The fetch client
+    is the pipeline's own unless ``client`` is given (it is closed either way).
+    Raises a UsageError for a pipeline that cannot run; everything the site does
+    wrong ends up in the report.
+    """
+    if base_url:
+        pipeline.use_base_url(base_url)
+    pipeline.validate()
+    if client is None:
+        from scrapeline.service import make_fetch_client
+
+        client = make_fetch_client(pipeline)
+    checker = _Checker(pipeline, client, dict(config or {}), max(1, samples), timeout)
+    try:
+        steps = await checker.run(start)
+    finally:
+        await client.close()
+    return CheckReport(pipeline=pipeline.name, base_url=pipeline.base_url, steps=tuple(steps))
+
+
+class _Checker:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        client: FetchClient,
+        config: Mapping[str, Any],
+        samples: int,
+        timeout: float,
+    ) -> None:
+        self.pipeline = pipeline
+        self.client = client
+        self.config = config
+        self.samples = samples
+        self.timeout = timeout
+        self.found: dict[str, list[Item]] = {}
+        """Sample items per kind, the preferred one first."""
+
+    async def run(self, start: int | None) -> list[StepCheck]:
+        steps: list[StepCheck] = []
+        for discovery in self.pipeline.discoveries:
+            step, items = await self._discover(discovery, start)
+            steps.append(step)
+            for item in reversed(items):
+                self._add(item)
+        todo = list(self.pipeline.stages.values())
+        while todo:
+            stage = next((s for s in todo if self.found.get(s.kind)), None)
+            if stage is None:
+                break
+            todo.remove(stage)
+            steps.extend(await self._check_stage(stage))
+        steps.extend(
+            StepCheck(name=s.name, step="stage", kind=s.kind, skipped=self._no_sample(s.kind))
+            for s in todo
+        )
+        return steps
+
+    def _no_sample(self, kind: str) -> str:
+        emitters = [s.name for s in self.pipeline.stages.values() if s.emits == kind]
+        if emitters:
+            return f"no sample {kind!r} item: {' or '.join(emitters)} emitted none"
+        return f"no sample {kind!r} item: no discovery found one and no stage emitted one"
+
+    def _add(self, item: Item) -> None:
+        if item.kind is not None:
+            self.found.setdefault(item.kind, []).append(item)
+
+    async def _check_stage(self, stage: Stage) -> list[StepCheck]:
+        wanted = stage.emits
+        if wanted is None or self.found.get(wanted) or not self.pipeline.stages_of(wanted):
+            wanted = None  # one sample is enough
+        steps: list[StepCheck] = []
+        for item in self.found[stage.kind][: self.samples if wanted else 1]:
+            step, children = await self._run_stage(stage, item)
+            steps.append(step)
+            for child in children:
+                self._add(child)
+            if wanted is None or self.found.get(wanted) or not step.ok:
+                break  # a broken sample is reported as it is, not hidden by the next one
+        return steps
+
+    async def _discover(self, d: Discovery, start: int | None) -> tuple[StepCheck, list[Item]]:
+        position = d.pages.first if start is None else start
+        fetch = _RecordingFetch(self.client)
+        ctx = Context(fetch=fetch, config=self.config, run_id=0, expect=d.expect)
+        items: list[Item] = []
+        failure: tuple[str, str] | None = None
+        try:
+            async with asyncio.timeout(self.timeout) as deadline:
+                async for found in d.fn(ctx, position):
+                    if not isinstance(found, Item):
+                        raise ValidationError(
+                            f"discovery must yield Item objects, not {type(found).__name__}"
+                        )
+                    items.append(found if found.kind else dataclasses.replace(found, kind=d.kind))
+            if not items:
+                raise ParseError(f"{d.name} found no items on its first page ({position})")
+        except Exception as exc:
+            failure = _failure(exc, deadline.expired(), self.timeout)
+        return (
+            StepCheck(
+                name=d.name,
+                step="discovery",
+                kind=d.kind,
+                position=position,
+                fetches=tuple(fetch.fetches),
+                category=failure[0] if failure else None,
+                error=failure[1] if failure else None,
+                items=_per_kind(items),
+            ),
+            items,
+        )
+
+    async def _run_stage(self, stage: Stage, item: Item) -> tuple[StepCheck, list[Item]]:
+        fetch = _RecordingFetch(self.client)
+        ctx = Context(
+            fetch=fetch,
+            config=self.config,
+            run_id=0,
+            stage=stage.name,
+            item=item,
+            emits=stage.emits,
+            expect=stage.expect,
+        )
+        records = 0
+        children: list[Item] = []
+        failure: tuple[str, str] | None = None
+        limit = stage.timeout or self.timeout
+        try:
+            async with asyncio.timeout(limit) as deadline:
+                result = await stage.fn(ctx, item)
+            checked = as_records(result, stage.name)
+            for record in checked:
+                self._validate(record)
+            records = len(checked)
+            parent = (item.kind or stage.kind, item.key)
+            for child in ctx.children:
+                orjson.dumps(child.data)
+                if child.parent is None:
+                    child = dataclasses.replace(child, parent=parent)
+                children.append(child)
+        except Exception as exc:
+            failure = _failure(exc, deadline.expired(), limit)
+        return (
+            StepCheck(
+                name=stage.name,
+                step="stage",
+                kind=stage.kind,
+                item=item.key,
+                fetches=tuple(fetch.fetches),
+                category=failure[0] if failure else None,
+                error=failure[1] if failure else None,
+                records=records,
+                items=_per_kind(children),
+            ),
+            children,
+        )
+
+    def _validate(self, record: Record) -> None:
+        """What the run checks before it commits a record."""
+        table = self.pipeline.tables.get(record.table)
+        if table is None:
+            raise ValidationError(
+                f"record for undeclared table {record.table!r}: "
+                f"declare it with pipe.table({record.table!r}, key=...)"
+            )
+        try:
+            orjson.dumps(record.data)
+        except TypeError as exc:
+            raise ValidationError(f"record for {record.table!r} is not JSON: {exc}") from None
+        table.primary_key(record.data)
+
+
+def _failure(exc: Exception, expired: bool, limit: float) -> tuple[str, str]:
+    if expired and isinstance(exc, TimeoutError):
+        exc = ItemTimeout(f"took longer than {limit:g} s")
+    category, message = categorize(exc)
+    if isinstance(exc, ContractError):
+        message = exc.message.removeprefix(_CONTRACT_PREFIX)
+    return str(category), message
+
+
+def _per_kind(items: Sequence[Item]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        kind = item.kind or "?"
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts

@@ -1,0 +1,115 @@
+"""``scrapeline check PIPELINE``: fetch one sample per step and say which contracts hold.
+
+Exit codes: 0 every contract holds and every sample parses · 1 something is broken
+· 2 usage or config error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from scrapeline.check import CheckReport, FetchCheck, StepCheck
+from scrapeline.cli.main import (
+    BaseUrlOpt,
+    JsonOpt,
+    PipelineArg,
+    SetOpt,
+    _config,
+    _errors,
+    _print_json,
+    app,
+)
+from scrapeline.loader import load_pipeline
+
+PositionOpt = Annotated[
+    int | None,
+    typer.Option("--start-offset", min=0, help="Listing position to sample [default: the first]."),
+]
+
+
+@app.command()
+def check(
+    pipeline: PipelineArg,
+    base_url: BaseUrlOpt = None,
+    start_offset: PositionOpt = None,
+    set_: SetOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Fetch one sample per discovery and stage; report which response contracts hold.
+
+    A quick way to learn that the site changed its layout before a long run.
+    Writes nothing: no ledger, no data dir."""
+    from scrapeline.check import check_pipeline
+
+    with _errors():
+        pipe = load_pipeline(pipeline)
+        config = _config(set_)
+        report = asyncio.run(
+            check_pipeline(pipe, base_url=base_url, config=config, start=start_offset)
+        )
+    if json:
+        _print_json(report.as_dict())
+    else:
+        _render(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _render(report: CheckReport) -> None:
+    console = Console(highlight=False)
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, soft_wrap=True)
+
+    say(f"check {report.pipeline} against {report.base_url or '(no base_url)'}")
+    for step in report.steps:
+        say(_step_line(step))
+        for fetch in step.fetches:
+            say(f"    {_fetch_line(fetch)}")
+        if step.error and step.fetches and step.contract_ok:  # not shown on a fetch line
+            say(f"    {step.category}: {step.error}")
+    broken = [s for s in report.steps if not s.ok]
+    if broken:
+        say(f"{len(broken)} of {len(report.steps)} checks failed · exit {report.exit_code}")
+    else:
+        say(f"all {len(report.steps)} checks hold · exit {report.exit_code}")
+
+
+def _step_line(step: StepCheck) -> str:
+    mark = "✓" if step.ok else "-" if step.skipped else "✗"
+    if step.step == "discovery":
+        title = f"{mark} discovery {step.name} ({step.kind} listing at {step.position})"
+    else:
+        sample = "" if step.item is None else f" ({step.kind} {step.item})"
+        title = f"{mark} stage {step.name}{sample}"
+    if step.skipped:
+        return f"{title}: not checked, {step.skipped}"
+    if any(f.problems for f in step.fetches):
+        verdict = "contract broken"
+    elif not step.contract_ok:
+        verdict = "fetch failed"
+    elif step.error:
+        verdict = f"{step.category}: {step.error}" if not step.fetches else "does not parse"
+    else:
+        found = ", ".join(
+            f"{n} {kind} item{'' if n == 1 else 's'}" for kind, n in step.items.items()
+        )
+        records = f"{step.records} record{'s' if step.records != 1 else ''}"
+        verdict = f"parsed: {records}" + (f", {found}" if found else "")
+        if step.step == "discovery":
+            verdict = f"found {found or 'no items'}"
+    return f"{title}: {verdict}"
+
+
+def _fetch_line(fetch: FetchCheck) -> str:
+    status = "no response" if fetch.status is None else str(fetch.status)
+    if fetch.error:
+        return f"GET {fetch.url} → {status}: {fetch.error}"
+    if not fetch.declared:
+        return f"GET {fetch.url} → {status}, no contract declared"
+    if fetch.problems:
+        return f"GET {fetch.url} → {status}, contract broken: " + "; ".join(fetch.problems)
+    return f"GET {fetch.url} → {status}, contract holds"
