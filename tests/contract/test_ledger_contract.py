@@ -320,6 +320,8 @@ OPS = st.lists(
         st.tuples(st.just("release"), st.integers(0, 3)),
         st.tuples(st.just("reset"), st.just(0)),
         st.tuples(st.just("rescrape"), st.lists(st.integers(0, 6), max_size=3)),
+        st.tuples(st.just("redo"), st.sampled_from(["overview", "report", "half_stats"])),
+        st.tuples(st.just("redo_outdated"), st.sampled_from(["overview", "half_stats"])),
     ),
     max_size=25,
 )
@@ -339,8 +341,17 @@ def apply(ledger: Ledger, ops: list[tuple[str, object]]) -> tuple[object, ...]:
                 kids = (
                     [NewItem(kind="half", key=f"{task.key}h")] if task.stage == "overview" else []
                 )
+                version = 1 + task.id % 2
                 ledger.complete(
-                    [done(task, owner="w", records=[record("t", str(task.id))], children=kids)],
+                    [
+                        done(
+                            task,
+                            owner="w",
+                            records=[record("t", str(task.id))],
+                            children=kids,
+                            version=version,
+                        )
+                    ],
                     run,
                     0.0,
                 )
@@ -354,6 +365,10 @@ def apply(ledger: Ledger, ops: list[tuple[str, object]]) -> tuple[object, ...]:
             ledger.rescrape("match", list(arg))  # type: ignore[call-overload]
             held.clear()
             ledger.release_all_running()
+        elif op == "redo":
+            ledger.redo(str(arg))
+        elif op == "redo_outdated":
+            ledger.redo(str(arg), older_than_version=2)
     return (ledger.counts(), list(ledger.records("t")), ledger.pending_count())
 
 
@@ -384,3 +399,118 @@ def test_claim_can_be_limited_to_some_stages(ledger: Ledger) -> None:
     only = ledger.claim("w1", 10, 0.0, 60.0, stages=["lineups"])
     assert sorted((t.stage, t.key) for t in only) == [("lineups", 1), ("lineups", 2)]
     assert {t.stage for t in claim_all(ledger)} == {"overview"}
+
+
+# -- re-parse and retention -------------------------------------------------------
+
+
+def settle_all(ledger: Ledger, run: int, *, version: int = 1, now: float = 1.0) -> None:
+    """Complete every claimable task (overview emits one half per match)."""
+    while tasks := claim_all(ledger, now=now):
+        ledger.complete(
+            [
+                done(
+                    t,
+                    records=[record(t.stage, str(t.key), v=version)],
+                    children=[NewItem(kind="half", key=f"{t.key}-1")]
+                    if t.stage == "overview"
+                    else [],
+                    version=version,
+                )
+                for t in tasks
+            ],
+            run,
+            now,
+        )
+
+
+def test_redo_puts_a_stages_done_tasks_back_to_pending_and_nothing_else(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    settle_all(ledger, run)
+    assert ledger.pending_count() == 0
+    assert ledger.redo("overview") == 2
+    counts = ledger.counts()
+    assert counts["overview"] == {**counts["overview"], "pending": 2, "done": 0}
+    assert counts["half_stats"]["done"] == 2 and counts["report"]["done"] == 2
+    assert list(ledger.records("overview")) == [{"v": 1}, {"v": 1}]  # kept until overwritten
+    again = claim_all(ledger, now=2.0)
+    assert sorted((t.stage, t.key) for t in again) == [("overview", 1), ("overview", 2)]
+    assert all(t.attempts == 1 for t in again)
+    # completing again upserts the records and re-emits the children without resetting them
+    ledger.complete(
+        [done(t, records=[record("overview", str(t.key), v=2)], version=2) for t in again], run, 3
+    )
+    assert list(ledger.records("overview")) == [{"v": 2}, {"v": 2}]
+    assert ledger.counts()["half_stats"]["done"] == 2
+    assert ledger.redo("lineups", older_than_version=1) == 0
+    assert ledger.redo("nothing-done-here") == 0
+
+
+def test_redo_outdated_takes_only_tasks_settled_by_a_lower_version(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2, 3), run)
+    tasks = by_stage(claim_all(ledger), "overview")
+    ledger.complete(
+        [done(t, version=1 if t.key == 2 else 3) for t in tasks]
+        + [done(t) for t in claim_all(ledger)],
+        run,
+        1.0,
+    )
+    assert ledger.redo("overview", older_than_version=3) == 1
+    assert [t.key for t in by_stage(claim_all(ledger, now=2.0), "overview")] == [2]
+    assert ledger.redo("overview", older_than_version=3) == 0  # running, not done
+    assert ledger.redo("overview", older_than_version=4) == 2
+
+
+def test_redo_waits_for_a_dependency_that_is_not_done(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    settle_all(ledger, run)
+    assert ledger.redo("overview") == 1
+    assert ledger.redo("half_stats") == 1
+    assert ledger.counts()["half_stats"]["waiting"] == 1
+    settle_all(ledger, run, now=2.0)
+    assert ledger.pending_count() == 0
+
+
+def test_forget_attempts_drops_the_history_of_runs_ended_before(ledger: Ledger) -> None:
+    old = ledger.begin_run("p", {}, 10.0, 1)
+    ledger.add_items(matches(1, 2), old)
+    a, b = by_stage(claim_all(ledger), "overview")
+    ledger.complete([done(a, duration=0.5)], old, 11.0)
+    ledger.end_run(old, RunStatus.DONE, 20.0, {"done": 1})
+    new = ledger.begin_run("p", {}, 30.0, 1)
+    ledger.complete([done(b, duration=1.5)], new, 31.0)
+    assert ledger.forget_attempts(20.0) == 0  # ended at 20: not before 20
+    assert ledger.forget_attempts(25.0) == 1
+    assert ledger.report(old).durations == {}
+    assert ledger.report(new).durations == {"overview": [1.5]}  # still running: kept
+    assert [r.summary for r in ledger.runs()] == [{}, {"done": 1}]  # runs themselves stay
+    assert ledger.counts()["overview"]["done"] == 2
+
+
+def test_a_ledger_from_before_task_versions_takes_them_from_its_records(tmp_path: Path) -> None:
+    import sqlite3
+
+    from scrapeline.ledger.schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(MIGRATIONS[0] + "PRAGMA user_version=1;")
+    db.executescript(
+        "INSERT INTO items(id, kind, key) VALUES (1, 'match', 1), (2, 'match', 2), (3, 'match', 3);"
+        "INSERT INTO tasks(item_id, stage, status) VALUES (1, 'overview', 'done'),"
+        " (2, 'overview', 'done'), (3, 'overview', 'done'), (1, 'lineups', 'pending');"
+        "INSERT INTO records(tbl, pk, item_id, stage, version, run_id, data) VALUES"
+        " ('m', '1', 1, 'overview', 2, 1, '{}'), ('m', '2', 2, 'overview', 1, 1, '{}');"
+    )
+    db.close()
+    ledger = SqliteLedger(path)
+    try:
+        ledger.prepare(football_graph())
+        # match 2 was parsed by version 1; match 3 left no record: counted as version 1
+        assert ledger.redo("overview", older_than_version=2) == 2
+        assert sorted(t.key for t in by_stage(claim_all(ledger), "overview")) == [2, 3]
+    finally:
+        ledger.close()

@@ -94,6 +94,7 @@ class Completion:
     started: float = 0.0
     duration: float = 0.0
     version: int = 1
+    """The stage's parser version; the task and its records remember it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,6 +191,20 @@ class Ledger(Protocol):
 
     def rescrape(self, kind: str, keys: Sequence[Key]) -> int:
         """Every task of these items and of their descendants → PENDING or WAITING."""
+
+    def redo(self, stage: str, *, older_than_version: int | None = None) -> int:
+        """DONE tasks of ``stage`` → PENDING (WAITING if a dependency is not done).
+
+        With ``older_than_version``, only tasks settled by a lower stage version
+        (tasks settled before versions were kept count as version 1). Records stay
+        until the task completes again and overwrites them; other stages and the
+        items' children are untouched. Returns how many tasks were reset."""
+
+    def forget_attempts(self, before: float) -> int:
+        """Delete the attempts of runs that ended before ``before`` (Unix time).
+
+        The runs themselves, with their summaries, stay. Returns how many
+        attempts were deleted."""
 
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         """The subset of keys already in the ledger for that kind."""

@@ -44,6 +44,8 @@ class _Task:
     expires: float = 0.0
     category: str | None = None
     message: str | None = None
+    version: int | None = None
+    """The stage version that settled it DONE."""
 
 
 @dataclass(slots=True)
@@ -156,6 +158,33 @@ class MemoryLedger:
                 t.status = self._initial_status(t.stage, ref)
         return n
 
+    def redo(self, stage: str, *, older_than_version: int | None = None) -> int:
+        chosen = [
+            t
+            for t in self.tasks.values()
+            if t.stage == stage
+            and t.status is Status.DONE
+            and (older_than_version is None or (t.version or 1) < older_than_version)
+        ]
+        for t in chosen:
+            t.status, t.owner, t.attempts = Status.WAITING, None, 0
+            t.category = t.message = None
+        for t in chosen:
+            t.status = self._initial_status(t.stage, t.item)
+        return len(chosen)
+
+    def forget_attempts(self, before: float) -> int:
+        ended = {
+            r.id
+            for r in self.runs_.values()
+            if r.status is not RunStatus.RUNNING
+            and (r.ended_at if r.ended_at is not None else r.started_at) < before
+        }
+        kept = [a for a in self.attempts if a.run_id not in ended]
+        forgotten = len(self.attempts) - len(kept)
+        self.attempts = kept
+        return forgotten
+
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         return {k for k in keys if (kind, k) in self.items}
 
@@ -210,6 +239,7 @@ class MemoryLedger:
                 results.append(False)
                 continue
             t.status, t.owner, t.category, t.message = Status.DONE, None, None, None
+            t.version = c.version
             for table, pk, data in rows:
                 self.tables.setdefault(table, {})[pk] = data
             self.add_items([replace(ch, parent=ch.parent or t.item) for ch in c.children], run_id)

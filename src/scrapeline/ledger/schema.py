@@ -73,6 +73,14 @@ MIGRATIONS: tuple[str, ...] = (
         finished INTEGER NOT NULL
     );
     """,
+    # 2: the parser version that settled a task DONE (re-parse only outdated ones).
+    # Done tasks of older ledgers get the lowest version among their records.
+    """
+    ALTER TABLE tasks ADD COLUMN version INTEGER;
+    UPDATE tasks SET version = v.version
+    FROM (SELECT item_id, stage, min(version) AS version FROM records GROUP BY item_id, stage) AS v
+    WHERE tasks.status = 'done' AND v.item_id = tasks.item_id AND v.stage = tasks.stage;
+    """,
 )
 
 

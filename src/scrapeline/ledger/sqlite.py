@@ -187,6 +187,27 @@ class SqliteLedger:
                 total += len(rows)
             return total
 
+    def redo(self, stage: str, *, older_than_version: int | None = None) -> int:
+        outdated = "" if older_than_version is None else " AND coalesce(version, 1) < ?"
+        params = (stage,) if older_than_version is None else (stage, older_than_version)
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0, "
+                f"category=NULL, message=NULL WHERE stage=? AND status='done'{outdated} "
+                "RETURNING id, item_id, stage",
+                params,
+            ).fetchall()
+            self._promote(db, rows)
+            return len(rows)
+
+    def forget_attempts(self, before: float) -> int:
+        with self._tx() as db:
+            return db.execute(
+                "DELETE FROM attempts WHERE run_id IN (SELECT id FROM runs "
+                "WHERE status!='running' AND coalesce(ended_at, started_at) < ?)",
+                (before,),
+            ).rowcount
+
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         try:
             return self._known(self.db, kind, keys)
@@ -243,18 +264,18 @@ class SqliteLedger:
             return []
         with self._tx() as db:
             held: dict[int, Any] = {}
-            by_owner: dict[str, list[int]] = {}
+            by_owner: dict[tuple[str, int], list[int]] = {}
             for c in completions:
-                by_owner.setdefault(c.owner, []).append(c.task.id)
-            for owner, ids in by_owner.items():
+                by_owner.setdefault((c.owner, c.version), []).append(c.task.id)
+            for (owner, version), ids in by_owner.items():
                 for chunk in _chunks(ids):
                     marks = ",".join("?" * len(chunk))
                     # the lease check and the DONE mark in one statement
                     for tid, item_id in db.execute(
                         "UPDATE tasks SET status='done', owner=NULL, expires=NULL, category=NULL, "
-                        f"message=NULL WHERE id IN ({marks}) AND status='running' AND owner=? "
-                        "RETURNING id, item_id",
-                        (*chunk, owner),
+                        f"message=NULL, version=? WHERE id IN ({marks}) AND status='running' "
+                        "AND owner=? RETURNING id, item_id",
+                        (version, *chunk, owner),
                     ).fetchall():
                         held[tid] = (item_id,)
             ok = [c for c in completions if c.task.id in held]
