@@ -92,6 +92,7 @@ class ConsoleReporter:
     ) -> None:
         self._console = console if console is not None else Console()
         self._use_progress = self._console.is_terminal if progress is None else progress
+        self._plain = not self._use_progress and not self._console.is_terminal
         self._clock = clock
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -217,6 +218,11 @@ class ConsoleReporter:
 
     def _print(self, text: Text) -> None:
         self._ensure_bar()
+        if self._plain:
+            # A pipe or a file: no styles to render, so skip rich's layout work
+            # (it is most of the cost of a line, and there is a line per item).
+            self._console.file.write(text.plain + "\n")
+            return
         # soft_wrap: a long line stays one line in a log or a pipe.
         self._console.print(text, soft_wrap=True, highlight=False)
 
