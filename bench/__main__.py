@@ -48,7 +48,7 @@ def _ledger(args: argparse.Namespace, mode: Mode) -> Result:
     from bench import ledger_scale
 
     if mode.smoke:
-        return ledger_scale.run(mode, sizes=(1_000,), reps=1)
+        return ledger_scale.run(mode, sizes=(1_000,), reps=1, work_after=0.2)
     sizes = tuple(int(float(s)) for s in args.sizes.split(","))
     return ledger_scale.run(mode, sizes=sizes, reps=args.rounds or 3)
 

@@ -50,6 +50,8 @@ from bench.common import (
 SCRAPY_VERSION = "2.19.0"
 SCRAPY_VENV = WORK / "scrapy-venv"
 PROFILE_DIR = WORK / "profile-crawl"
+ROBOTS = "/robots.txt"
+"""Asked for by scrapeline before its first page; not a page of the crawl."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -204,11 +206,12 @@ class _InThreadSite:
     def cpu_seconds(self) -> float:
         return 0.0
 
-    def take(self) -> tuple[int, int, float]:
+    def take(self) -> tuple[int, int, int, float]:
         arrivals = self.site.arrivals[self._seen :]
         self._seen += len(arrivals)
+        robots = sum(1 for _, target in arrivals if target == ROBOTS)
         span = arrivals[-1][0] - arrivals[0][0] if len(arrivals) > 1 else 0.0
-        return len(arrivals), len(arrivals), span
+        return len(arrivals), len(arrivals) - robots, robots, span
 
 
 class _NginxSite:
@@ -228,11 +231,12 @@ class _NginxSite:
     def cpu_seconds(self) -> float:
         return self.nginx.cpu_seconds()
 
-    def take(self) -> tuple[int, int, float]:
+    def take(self) -> tuple[int, int, int, float]:
         hits = self.nginx.rotate()
-        ok = sum(1 for h in hits if h.status == 200)
+        robots = sum(1 for h in hits if h.target == ROBOTS)
+        ok = sum(1 for h in hits if h.status == 200 and h.target != ROBOTS)
         span = hits[-1].at - hits[0].at if len(hits) > 1 else 0.0
-        return len(hits), ok, span
+        return len(hits), ok, robots, span
 
 
 def one_run(
@@ -243,7 +247,7 @@ def one_run(
     site.take()  # whatever came before is not this run's
     nginx_before = site.cpu_seconds()
     measured = run_measured(program.argv(site.url, run_dir), out=run_dir / "output.txt")
-    pages, ok_pages, span = site.take()
+    requests, ok_pages, robots, span = site.take()
     nginx_cpu = site.cpu_seconds() - nginx_before
     problems: list[str] = []
     if measured.returncode != 0:
@@ -267,7 +271,8 @@ def one_run(
         "user": measured.user,
         "system": measured.system,
         "max_rss_mb": measured.max_rss_mb,
-        "requests": pages,
+        "requests": requests,
+        "robots_txt_requests": robots,
         "pages": ok_pages,
         "request_span": span,
         "pages_per_s": ok_pages / measured.wall if measured.wall else 0.0,

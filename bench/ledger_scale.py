@@ -154,7 +154,9 @@ def measure_status(pristine: Path, scratch: Path, size: int) -> dict[str, Any]:
     }
 
 
-def measure_resume(pristine: Path, scratch: Path, size: int) -> dict[str, Any]:
+def measure_resume(
+    pristine: Path, scratch: Path, size: int, work_after: float = WORK_AFTER_FIRST_FETCH
+) -> dict[str, Any]:
     from bench.sites import ThingsSite, serve_app
 
     data = scratch / "run"
@@ -180,7 +182,7 @@ def measure_resume(pristine: Path, scratch: Path, size: int) -> dict[str, Any]:
                     first_item = at
                     break
         if first_item is not None:
-            time.sleep(WORK_AFTER_FIRST_FETCH)
+            time.sleep(work_after)
         child.send(signal.SIGINT)
         measured = child.wait(timeout=60)
     started = child.started
@@ -200,7 +202,13 @@ def measure_resume(pristine: Path, scratch: Path, size: int) -> dict[str, Any]:
     }
 
 
-def run(mode: Mode, *, sizes: tuple[int, ...] = (10**4, 10**5, 10**6), reps: int = 3) -> Result:
+def run(
+    mode: Mode,
+    *,
+    sizes: tuple[int, ...] = (10**4, 10**5, 10**6),
+    reps: int = 3,
+    work_after: float = WORK_AFTER_FIRST_FETCH,
+) -> Result:
     say(f"ledger: sizes {', '.join(f'{s:,}' for s in sizes)}, {reps} repetitions")
     floor = [run_measured(scrapeline_cmd("--help")) for _ in range(reps)]
     say(
@@ -213,12 +221,12 @@ def run(mode: Mode, *, sizes: tuple[int, ...] = (10**4, 10**5, 10**6), reps: int
         statuses, resumes = [], []
         for rep in range(reps):
             statuses.append(measure_status(pristine, scratch, size))
-            resumes.append(measure_resume(pristine, scratch, size))
+            resumes.append(measure_resume(pristine, scratch, size, work_after))
             s, r = statuses[-1], resumes[-1]
             first_item = r["to_first_item_fetch"]
             say(
                 f"    {size:>9,} rep {rep + 1}: status {s['wall']:.2f} s "
-                f"({s['max_rss_mb']:.0f} MB); run → first fetch "
+                f"({s['max_rss_mb']:.0f} MB); run → first request "
                 f"{r['to_first_fetch'] or float('nan'):.2f} s, → first item fetch "
                 f"{first_item if first_item is not None else float('nan'):.2f} s, "
                 f"rss {r['max_rss_mb'] or float('nan'):.0f} MB"
@@ -258,7 +266,7 @@ def run(mode: Mode, *, sizes: tuple[int, ...] = (10**4, 10**5, 10**6), reps: int
                 "status": f"scrapeline status {rel(PIPE_FILE)} --data-dir DIR --json",
                 "run": f"scrapeline run {rel(PIPE_FILE)} --base-url URL --data-dir DIR --workers 8",
             },
-            "work_after_first_item_fetch_s": WORK_AFTER_FIRST_FETCH,
+            "work_after_first_item_fetch_s": work_after,
             "per_size": per_size,
         },
     )

@@ -25,11 +25,18 @@ from typing import Any
 TOP = 25
 
 
-def top_functions(stats: pstats.Stats, sort: str, limit: int = TOP) -> list[dict[str, Any]]:
-    """The ``limit`` costliest functions by ``sort`` ('tottime' or 'cumulative')."""
+def top_functions(
+    stats: pstats.Stats, sort: str, limit: int = TOP, only: str | None = None
+) -> list[dict[str, Any]]:
+    """The ``limit`` costliest functions by ``sort`` ('tottime' or 'cumulative').
+
+    ``only``: functions whose file path contains it (e.g. ``/src/scrapeline/``).
+    """
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     rows = []
     for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in raw.items():
+        if only is not None and only not in filename:
+            continue
         rows.append(
             {
                 "function": f"{_short(filename)}:{line}({name})",
@@ -52,14 +59,61 @@ def _short(filename: str) -> str:
     return filename.rsplit("/", 1)[-1] if filename.startswith("/") else filename
 
 
-def summarise(profile: cProfile.Profile, total_hint: float | None = None) -> dict[str, Any]:
-    stream = io.StringIO()
-    stats = pstats.Stats(profile, stream=stream)
+_BUILTIN_GROUPS = (
+    ("'poll' of 'select.epoll'", "waiting: event loop idle (epoll)"),
+    ("'get' of '_queue.SimpleQueue'", "waiting: writer thread idle (queue)"),
+    ("acquire", "waiting: locks"),
+    ("sqlite3.", "sqlite3 (C)"),
+    ("socket", "sockets (C)"),
+    ("selectolax", "selectolax (C)"),
+    ("orjson", "orjson (C)"),
+)
+
+
+def component(filename: str, name: str) -> str:
+    """Which part of the program a profiled function belongs to, for a breakdown."""
+    if filename == "~":
+        for mark, group in _BUILTIN_GROUPS:
+            if mark in name:
+                return group
+        return "other built-ins (C)"
+    if filename.startswith("<frozen"):
+        return "imports"
+    if filename.startswith("<"):
+        return "generated code (dataclass __init__ ...)"
+    if "/src/scrapeline/" in filename:
+        parts = filename.split("/src/scrapeline/", 1)[1].split("/")
+        return "scrapeline." + (parts[0] if len(parts) > 1 else parts[0].removesuffix(".py"))
+    if "/site-packages/" in filename:
+        return filename.split("/site-packages/", 1)[1].split("/")[0].removesuffix(".py")
+    if "/lib/python3" in filename:
+        tail = filename.split("/lib/python3", 1)[1].split("/")
+        return "stdlib " + (tail[1].removesuffix(".py") if len(tail) > 1 else "?")
+    return filename.rsplit("/", 1)[-1]
+
+
+def by_component(stats: pstats.Stats) -> list[dict[str, Any]]:
+    """Own time summed per component, costliest first."""
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    totals: dict[str, float] = {}
+    for (filename, _line, name), (_cc, _calls, tottime, _cumtime, _callers) in raw.items():
+        group = component(filename, name)
+        totals[group] = totals.get(group, 0.0) + tottime
+    ordered = sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
+    return [{"component": k, "tottime": round(v, 4)} for k, v in ordered]
+
+
+def summarise(profile: cProfile.Profile) -> dict[str, Any]:
+    stats = pstats.Stats(profile, stream=io.StringIO())
     total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
     return {
         "total_tottime": round(total, 3),
+        "by_component": by_component(stats),
         "by_tottime": top_functions(stats, "tottime"),
         "by_cumtime": top_functions(stats, "cumulative"),
+        "scrapeline_by_cumtime": top_functions(
+            stats, "cumulative", limit=40, only="/src/scrapeline/"
+        ),
     }
 
 

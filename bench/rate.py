@@ -5,7 +5,8 @@ site (in a thread, no latency) with enough work for about 10 s at R (30 requests
 for R = 2/s). The site records the arrival time of every request, listing pages
 included. Reported per R:
 
-- achieved rate: (n - 1) / (last arrival - first arrival), and its ratio to R;
+- achieved rate: (n - 1) / (last arrival - first arrival), and its ratio to R
+  (every request counts, ``/robots.txt`` included: the site sees them all);
 - the largest number of arrivals in any 1-second window ``[t, t + 1)``,
   which must never exceed R.
 """
@@ -74,12 +75,14 @@ def one_rate(mode: Mode, rate: int, seconds: float, round_no: int) -> dict[str, 
     problems = []
     if measured.returncode != 0:
         problems.append(f"exit code {measured.returncode}: {tail(scratch / 'output.txt', 5)}")
-    if n != count + pages:
-        problems.append(f"{n} requests, expected {count + pages}")
+    robots = sum(1 for _, target in site.arrivals if target == "/robots.txt")
+    if n - robots != count + pages:
+        problems.append(f"{n - robots} pages fetched, expected {count + pages}")
     record = {
         "rate": rate,
         "round": round_no,
         "requests": n,
+        "robots_txt_requests": robots,
         "span_s": span,
         "achieved": achieved,
         "achieved_over_rate": achieved / rate,

@@ -47,10 +47,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = ""
 
 
 def _profile_rows(profile: dict[str, Any], key: str, limit: int) -> list[list[str]]:
+    """Rows of a function table; 'share' is own time (or cumulative, for a cumtime list)."""
     total = profile.get("total_tottime") or 0.0
+    field = "cumtime" if "cumtime" in key else "tottime"
     rows = []
     for row in profile.get(key, [])[:limit]:
-        share = f"{100 * row['tottime'] / total:.0f}%" if total else ""
+        share = f"{100 * row[field] / total:.0f}%" if total else ""
         rows.append(
             [
                 f"`{row['function']}`",
@@ -64,22 +66,19 @@ def _profile_rows(profile: dict[str, Any], key: str, limit: int) -> list[list[st
 
 
 def _idle_share(profile: dict[str, Any]) -> float | None:
-    """Share of a thread's profiled time spent waiting (epoll, queue get, lock)."""
+    """Share of a thread's profiled time spent waiting (epoll, the writer's queue, locks)."""
     total = profile.get("total_tottime") or 0.0
     if not total:
         return None
     waiting = sum(
-        row["tottime"]
-        for row in profile.get("by_tottime", [])
-        if any(
-            mark in row["function"]
-            for mark in ("'poll' of 'select.epoll'", "'get' of '_queue", "acquire")
-        )
+        c["tottime"]
+        for c in profile.get("by_component", [])
+        if c["component"].startswith("waiting")
     )
     return waiting / total
 
 
-def _profile_section(title: str, document: dict[str, Any], limit: int = 12) -> list[str]:
+def _profile_section(title: str, document: dict[str, Any], limit: int = 10) -> list[str]:
     lines = [f"**{title}**", ""]
     header = ["function", "calls", "own s", "share", "cum s"]
     for thread, label in (("loop_thread", "event-loop thread"), ("writer_thread", "ledger writer")):
@@ -90,10 +89,27 @@ def _profile_section(title: str, document: dict[str, Any], limit: int = 12) -> l
         idle_text = f"; waiting (epoll / queue) {idle:.0%} of it" if idle is not None else ""
         lines.append(
             f"{label}: {profile.get('total_tottime', 0):.2f} s profiled{idle_text}. "
-            f"Top {limit} by own time:"
+            f"Own time by component, then the top {limit} functions by own time:"
         )
         lines.append("")
+        total = profile.get("total_tottime") or 0.0
+        components = [
+            [c["component"], f"{c['tottime']:.2f}", f"{100 * c['tottime'] / total:.0f}%"]
+            for c in profile.get("by_component", [])[:10]
+            if total
+        ]
+        if components:
+            lines += _table(["component", "own s", "share"], components, "lrr")
         lines += _table(header, _profile_rows(profile, "by_tottime", limit), "lrrrr")
+        if thread == "loop_thread" and profile.get("scrapeline_by_cumtime"):
+            lines += [
+                "scrapeline's own functions by cumulative time (callees included; "
+                "coroutine calls count once per resumption):",
+                "",
+            ]
+            lines += _table(
+                header, _profile_rows(profile, "scrapeline_by_cumtime", limit + 6), "lrrrr"
+            )
     return lines
 
 
@@ -309,8 +325,8 @@ def ledger_section(ledger: dict[str, Any], targets: list[Target]) -> list[str]:
         "A ledger of N items of `bench/pipelines/ledger_pipe.py` (one stage), filled through "
         "the ledger API (`add_items` in batches of 20,000, then `claim` + `complete` of the "
         "first half, one small record each), copied fresh for every measurement (page "
-        f"cache warm). {ledger['reps']} repetitions each. *Run → first fetch*: from starting "
-        "`scrapeline run` to the first request reaching the site (discovery's listing page); "
+        f"cache warm). {ledger['reps']} repetitions each. *Run → first request*: from starting "
+        "`scrapeline run` to its first request reaching the site (robots.txt or the listing); "
         "*→ first item fetch*: to the first stage request (work resumed). The run then works "
         f"{ledger['work_after_first_item_fetch_s']:g} s and is stopped with SIGINT; its peak "
         "RSS covers all of that.",
@@ -342,7 +358,7 @@ def ledger_section(ledger: dict[str, Any], targets: list[Target]) -> list[str]:
             "ledger MB",
             "`status` s",
             "`status` RSS MB",
-            "run → first fetch s",
+            "run → first request s",
             "run → first item fetch s",
             "run RSS MB",
             "fill s",
@@ -362,7 +378,7 @@ def ledger_section(ledger: dict[str, Any], targets: list[Target]) -> list[str]:
         rss = max(x for x in (big["status_rss_mb"].get("max"), big["run_rss_mb"].get("max")) if x)
         targets += [
             Target(
-                "1M ledger: run start → first fetch (listing) / → first item fetch",
+                "1M ledger: run start → first request / → first item fetch",
                 "≤ 2 s",
                 f"{_num(first, 2)} s / {_num(first_item, 2)} s",
                 None if first_item is None else first_item <= 2 and (first or 0) <= 2,
