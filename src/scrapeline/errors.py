@@ -16,11 +16,14 @@ adapter that sees them, and kept as ``__cause__``.
     └── ItemError             one item failed; carries category, retryable, url, host, status
         ├── FetchError
         │   ├── NetworkError        network      (retryable)
+        │   │   └── ProxyError      network      (the proxy, not the site: unreachable,
+        │   │                                     refused our credentials, all benched)
         │   ├── FetchTimeout        timeout      (retryable)
         │   ├── HTTPError           http_4xx / http_5xx (5xx and 408/425 retryable)
         │   │   ├── RateLimited     rate_limited (429, retryable, retry_after)
         │   │   └── Blocked         blocked      (403 or an anti-bot page)
         │   ├── HostNotAllowed      forbidden_host
+        │   ├── RobotsDisallowed    robots       (robots.txt disallows the URL; not retried)
         │   └── ContractError       contract     (the response is not what the stage declared)
         ├── ParseError              parse
         ├── ValidationError         validation
@@ -30,6 +33,8 @@ adapter that sees them, and kept as ``__cause__``.
 from __future__ import annotations
 
 from enum import StrEnum
+
+from scrapeline.secrets import strip_credentials
 
 
 class Category(StrEnum):
@@ -42,6 +47,8 @@ class Category(StrEnum):
     HTTP_5XX = "http_5xx"
     BLOCKED = "blocked"
     FORBIDDEN_HOST = "forbidden_host"
+    ROBOTS = "robots"
+    """robots.txt disallows the URL for our user agent."""
     PARSE = "parse"
     VALIDATION = "validation"
     CONTRACT = "contract"
@@ -129,7 +136,8 @@ class ItemError(ScrapelineError):
             parts.append(self.url)
         if self.attempts and self.attempts > 1:
             parts.append(f"after {self.attempts} attempts")
-        return " · ".join(parts)
+        # A URL may carry user:password@; no message that is stored or shown does.
+        return strip_credentials(" · ".join(parts))
 
 
 class FetchError(ItemError):
@@ -139,6 +147,11 @@ class FetchError(ItemError):
 class NetworkError(FetchError):
     category = Category.NETWORK
     retryable = True
+
+
+class ProxyError(NetworkError):
+    """The proxy failed, not the site: unreachable, refused our credentials, or every
+    proxy is benched. Counts against the proxy's health, never the host's breaker."""
 
 
 class FetchTimeout(FetchError):
@@ -173,6 +186,13 @@ class Blocked(HTTPError):
 
 class HostNotAllowed(FetchError):
     category = Category.FORBIDDEN_HOST
+
+
+class RobotsDisallowed(FetchError):
+    """robots.txt disallows the URL for our user agent: nothing was sent."""
+
+    category = Category.ROBOTS
+    retryable = False
 
 
 class ContractError(FetchError):

@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
 from scrapeline.errors import PipelineError, ValidationError
+from scrapeline.fetch.proxies import parse_proxy
+from scrapeline.secrets import MIN_SECRET_LENGTH, collect_secrets
 
 if TYPE_CHECKING:
     from scrapeline.context import Context
@@ -176,6 +178,11 @@ class Pipeline:
         concurrency: int = 8,
         max_attempts: int = 4,
         headers: Mapping[str, str] | None = None,
+        user_agent: str | None = None,
+        cookies: Mapping[str, str] | None = None,
+        proxies: Sequence[str] = (),
+        robots: bool = True,
+        secrets: Sequence[str] = (),
     ) -> None:
         """Declare a pipeline.
 
@@ -185,6 +192,14 @@ class Pipeline:
         between requests, or a (min, max) range drawn with jitter), and at most
         ``concurrency`` requests in flight. ``max_attempts`` bounds retries of
         transient failures. ``workers`` is the default number of items in flight.
+
+        Identity: ``user_agent`` and ``headers`` go with every request; ``cookies``
+        are sent to ``base_url``'s host from the first request, and cookies the
+        site sets are kept for the run. ``proxies`` (``http://[user:pass@]host:port``)
+        take turns, a failing one is benched. robots.txt is honoured unless
+        ``robots=False``. ``secrets`` are extra values (API keys in URLs, tokens)
+        kept out of logs, the console and the ledger, besides the ones found in
+        sensitive headers, cookies and proxy URLs (:meth:`secret_values`).
         """
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise PipelineError(f"pipeline name must be letters, digits, - or _: {name!r}")
@@ -202,9 +217,34 @@ class Pipeline:
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.headers = dict(headers or {})
+        self.user_agent = user_agent
+        self.cookies = dict(cookies or {})
+        self.proxies: tuple[str, ...] = (proxies,) if isinstance(proxies, str) else tuple(proxies)
+        for proxy in self.proxies:
+            parse_proxy(proxy)  # ConfigError now, not at the first request
+        self.robots = robots
+        self.secrets: tuple[str, ...] = (secrets,) if isinstance(secrets, str) else tuple(secrets)
+        for number, secret in enumerate(self.secrets, start=1):
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise PipelineError(
+                    f"secret number {number} is shorter than {MIN_SECRET_LENGTH} characters: "
+                    "too short to hide from logs without hiding ordinary text"
+                )
         self.discoveries: list[Discovery] = []
         self.stages: dict[str, Stage] = {}
         self.tables: dict[str, Table] = {}
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every value to keep out of logs, the console and the ledger: ``secrets``,
+        plus what :func:`~scrapeline.secrets.collect_secrets` finds in sensitive
+        headers, cookies and the credentials of proxies and ``base_url``."""
+        return collect_secrets(
+            headers=self.headers,
+            cookies=self.cookies,
+            proxies=self.proxies,
+            urls=[self.base_url] if self.base_url else [],
+            extra=self.secrets,
+        )
 
     def use_base_url(self, base_url: str) -> None:
         """Point the pipeline at another site (a rehearsal copy, a mirror)."""

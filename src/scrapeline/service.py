@@ -21,6 +21,7 @@ from scrapeline.errors import DataDirError
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.limits import Politeness
 from scrapeline.fetch.retry import RetryPolicy
+from scrapeline.fetch.transport import DEFAULT_USER_AGENT
 from scrapeline.ledger.base import RunInfo
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
@@ -55,6 +56,7 @@ async def run_pipeline(
     if fetch_options.base_url:
         pipeline.use_base_url(fetch_options.base_url)
     graph = pipeline.graph()
+    secrets = pipeline.secret_values()  # kept out of the log, the console and the ledger
     shutdown = shutdown or Shutdown()
     with DataDir(data_dir) as dd:
         ledger = SqliteLedger(dd.ledger)
@@ -67,7 +69,7 @@ async def run_pipeline(
             ledger.release_all_running()
 
             def open_log(run_id: int) -> str:
-                path, handler = open_run_log(dd.path, run_id, datetime.now())
+                path, handler = open_run_log(dd.path, run_id, datetime.now(), secrets=secrets)
                 handlers.append(handler)
                 return str(path)
 
@@ -80,6 +82,7 @@ async def run_pipeline(
                 shutdown=shutdown,
                 data_dir=str(dd.path),
                 on_begin=open_log,
+                secrets=secrets,
             )
             shutdown.install()
             try:
@@ -94,7 +97,8 @@ async def run_pipeline(
 
 
 def make_fetch_client(pipeline: Pipeline) -> FetchClient:
-    """The fetch client a pipeline's stages use, from its declared hosts and politeness."""
+    """The fetch client a pipeline's stages use, from its declared hosts, politeness,
+    identity (user agent, headers, cookies), proxies and robots.txt choice."""
     return FetchClient(
         base_url=pipeline.base_url,
         hosts=pipeline.hosts,
@@ -102,6 +106,11 @@ def make_fetch_client(pipeline: Pipeline) -> FetchClient:
             rate=pipeline.rate, delay=pipeline.delay, concurrency=pipeline.concurrency
         ),
         retry=RetryPolicy(max_attempts=pipeline.max_attempts),
+        user_agent=pipeline.user_agent or DEFAULT_USER_AGENT,
+        headers=pipeline.headers,
+        cookies=pipeline.cookies,
+        proxies=pipeline.proxies,
+        robots=pipeline.robots,
     )
 
 

@@ -72,8 +72,8 @@ async def test_every_contract_holds_on_the_healthy_site(start_site, tmp_path: Pa
     assert overview.records == 1 and overview.items == {"half": 2}
     assert half.item == f"{overview.item}-1" and half.records == 1
     assert half.fetches[0].url == f"{site.url}/matches/{overview.item}/halves/1"
-    # one request per step, nothing written anywhere
-    assert sum(site.hits.values()) == 3
+    # one request per step (and robots.txt once), nothing written anywhere
+    assert site.hits["/robots.txt"] == 1 and site.hits.total() == 1 + 3
     assert list(tmp_path.iterdir()) == []
 
 
@@ -121,7 +121,7 @@ async def test_a_listing_that_breaks_its_contract_leaves_the_stages_unchecked(
     assert listing.category == "contract" and listing.items == {}
     assert listing.fetches[0].problems == ("no element matches 'table#fixtures'",)
     assert overview.skipped and not report.ok
-    assert site.hits.total() == 1
+    assert site.hits.total() == 1 + 1  # robots.txt, the listing
 
 
 async def test_an_error_status_and_a_wanted_status(start_site) -> None:  # type: ignore[no-untyped-def]

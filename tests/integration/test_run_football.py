@@ -130,7 +130,8 @@ async def test_second_run_is_incremental_and_fetches_nothing_done(
     recorder = Recorder()
     outcome = await crawl(site, tmp_path, recorder=recorder)
     assert outcome.exit_code == 0
-    assert sum(site.hits.values()) - before == 1  # page 0 only: every key known, stop
+    # robots.txt (once a run) and page 0 only: every key known, stop
+    assert sum(site.hits.values()) - before == 1 + 1
     assert recorder.of(ev.DiscoveryFinished)[0].reason == "known page"
     assert recorder.of(ev.TaskDone) == []
 
@@ -303,7 +304,7 @@ async def test_second_interrupt_cancels_in_flight_and_releases(
     )
     shutdown = Shutdown()
     run = asyncio.ensure_future(crawl(site, tmp_path, shutdown=shutdown, workers=4))
-    while sum(site.hits.values()) < 5:  # listing fetched, four matches in flight
+    while sum(site.hits.values()) < 6:  # robots.txt, the listing, four matches in flight
         await asyncio.sleep(0.05)
     shutdown.request("SIGINT")
     await asyncio.sleep(0.2)

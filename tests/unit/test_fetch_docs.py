@@ -12,9 +12,12 @@ MODULES = [
     "scrapeline.fetch.contract",
     "scrapeline.fetch.events",
     "scrapeline.fetch.limits",
+    "scrapeline.fetch.proxies",
     "scrapeline.fetch.retry",
+    "scrapeline.fetch.robots",
     "scrapeline.fetch.status",
     "scrapeline.fetch.transport",
+    "scrapeline.secrets",
 ]
 
 

@@ -6,13 +6,20 @@ through the same fixed steps, with state per host (created on first use):
 1. **Allow-list.** The URL is resolved against ``base_url``; a host that was not
    declared (``hosts`` or ``base_url``'s host) raises :class:`HostNotAllowed` and
    nothing is sent. Redirects are followed here, hop by hop, so each hop passes
-   this check and the steps below.
+   this check and the steps below. With ``robots=True``, the host's ``/robots.txt``
+   is fetched once (through the steps below) and a URL it disallows raises
+   :class:`RobotsDisallowed` before anything is sent; its ``Crawl-delay`` becomes
+   the least gap between the host's request starts (:mod:`~scrapeline.fetch.robots`).
 2. **Breaker.** If the host's breaker is open, wait for the cooldown (one trial
    request goes first); a host that is down raises :class:`HostDown` (a
    :class:`RunHalted`: the run stops, naming the host and its last errors).
 3. **Limiter.** Take a slot of the host's :class:`HostLimiter` (rate, delay,
    concurrency, pauses).
 4. **Transport.** ``fetcher.fetch(request)``; it raises only NetworkError/FetchTimeout.
+   With ``proxies``, each request goes through the next healthy proxy of a
+   :class:`~scrapeline.fetch.proxies.ProxyPool`, which hears how it went; a
+   :class:`ProxyError` (the proxy, not the host) moves on to the next proxy at once
+   and does not count against the host's breaker.
 5. **Status.** :func:`~scrapeline.fetch.status.classify`: 2xx/3xx are usable; 429 is
    :class:`RateLimited` and pauses the whole host (Retry-After, or a growing pause);
    403 or an anti-bot page is :class:`Blocked`; other 4xx/5xx are :class:`HTTPError`.
@@ -45,6 +52,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence, Set
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from urllib.parse import urljoin, urlsplit
@@ -54,7 +62,9 @@ from scrapeline.errors import (
     FetchError,
     HostNotAllowed,
     NetworkError,
+    ProxyError,
     RateLimited,
+    RobotsDisallowed,
 )
 from scrapeline.fetch.breaker import (
     Breaker,
@@ -76,6 +86,7 @@ from scrapeline.fetch.events import (
     RetryScheduled,
 )
 from scrapeline.fetch.limits import Clock, HostLimiter, Politeness, Sleep
+from scrapeline.fetch.proxies import ProxyPool
 from scrapeline.fetch.response import Request, Response
 from scrapeline.fetch.retry import (
     RetryPolicy,
@@ -83,6 +94,7 @@ from scrapeline.fetch.retry import (
     retry_delay,
     should_retry,
 )
+from scrapeline.fetch.robots import RobotsRules, agent_token, robots_url, rules_for_status
 from scrapeline.fetch.status import (
     DEFAULT_BLOCK_MARKERS,
     REDIRECT_STATUSES,
@@ -91,12 +103,15 @@ from scrapeline.fetch.status import (
     header,
     is_host_failure,
 )
-from scrapeline.fetch.transport import Fetcher, HttpFetcher
+from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher, HttpFetcher
 
 DEFAULT_HOST = "*"
 """Key of a ``politeness`` mapping that applies to declared hosts not named in it."""
 
 _SCHEMES = ("http", "https")
+# robots.txt: every answer is handed back except redirects (followed) and 429 (pauses
+# the host and is retried, like any 429).
+_ROBOTS_ANSWERS = frozenset(range(200, 600)) - REDIRECT_STATUSES - {429}
 _NOT_NEEDED = datetime(1970, 1, 1, tzinfo=UTC)
 _ERROR_CHARS = 200
 
@@ -120,7 +135,7 @@ def host_name(entry: str) -> str:
 class _Host:
     """Everything the client keeps about one host."""
 
-    __slots__ = ("breaker", "changed", "limiter", "name")
+    __slots__ = ("breaker", "changed", "limiter", "name", "robots", "robots_lock")
 
     def __init__(self, name: str, limiter: HostLimiter) -> None:
         self.name = name
@@ -128,6 +143,9 @@ class _Host:
         self.breaker = Breaker(host=name)
         self.changed = asyncio.Event()
         """Set (and replaced) whenever the breaker's state or trial changes."""
+        self.robots: RobotsRules | None = None
+        """The host's robots.txt rules once fetched (None: not yet)."""
+        self.robots_lock = asyncio.Lock()
 
 
 class FetchClient:
@@ -137,6 +155,12 @@ class FetchClient:
     to politeness (the key ``"*"`` covering hosts not named). ``clock`` is monotonic
     seconds, ``wall_clock`` the current UTC time (for Retry-After dates), ``rng`` the
     source of jitter. The client owns ``fetcher`` and closes it in :meth:`close`.
+
+    Identity: ``user_agent``, ``headers`` and ``cookies`` (sent to ``base_url``'s host,
+    or to every host without one) configure the HttpFetcher the client builds when no
+    ``fetcher`` is given; ``user_agent`` is also what robots.txt groups are matched
+    against. ``proxies`` (URLs, or a :class:`ProxyPool`) route every request through
+    the next healthy proxy. ``robots=True`` honours each host's robots.txt.
     """
 
     def __init__(
@@ -156,6 +180,11 @@ class FetchClient:
         sleep: Sleep = asyncio.sleep,
         max_redirects: int = 10,
         block_markers: BlockMarkers | None = DEFAULT_BLOCK_MARKERS,
+        user_agent: str = DEFAULT_USER_AGENT,
+        headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
+        proxies: Sequence[str] | ProxyPool = (),
+        robots: bool = False,
     ) -> None:
         allowed = {host_name(h) for h in hosts}
         self._base_url = base_url
@@ -181,9 +210,24 @@ class FetchClient:
         self._max_redirects = max_redirects
         self._markers = block_markers
         self._hosts: dict[str, _Host] = {}
+        self._robots = robots
+        self._agent = user_agent
+        self._proxies: ProxyPool | None = (
+            proxies
+            if isinstance(proxies, ProxyPool)
+            else ProxyPool(proxies, clock=clock, logger=self._log)
+            if proxies
+            else None
+        )
         if fetcher is None:
             total = sum(self._politeness_of(h).concurrency for h in self._allowed)
-            fetcher = HttpFetcher(limit=max(total, 1))
+            fetcher = HttpFetcher(
+                limit=max(total, 1),
+                user_agent=user_agent,
+                headers=headers,
+                cookies=cookies,
+                cookie_url=self._origin,
+            )
         self._fetcher = fetcher
 
     def _split_politeness(
@@ -214,6 +258,11 @@ class FetchClient:
     def hosts(self) -> frozenset[str]:
         """The declared hosts: the only ones requests may go to."""
         return self._allowed
+
+    @property
+    def proxies(self) -> ProxyPool | None:
+        """The proxy pool requests go through (None: direct)."""
+        return self._proxies
 
     def breaker_of(self, host: str) -> Breaker:
         """The current breaker of ``host`` (closed if nothing was sent to it yet)."""
@@ -334,12 +383,16 @@ class FetchClient:
         stage: str | None,
         item_key: str | None,
         wanted: Set[int],
+        *,
+        robots: bool = True,
     ) -> tuple[Response, _Host]:
         """Send, following redirects hop by hop (each hop through every step)."""
         previous: str | None = None
         for _ in range(self._max_redirects + 1):
             if previous is not None:
                 host = self._host_for(url, redirected_from=previous)
+            if robots and self._robots:
+                await self._check_robots(host, url)
             request = Request(url=url, headers=headers, stage=stage, item_key=item_key)
             response = await self._send(host, request, wanted)
             if response.status not in REDIRECT_STATUSES or response.status in wanted:
@@ -357,9 +410,14 @@ class FetchClient:
         try:
             await limiter.acquire()
             try:
-                response = await self._fetcher.fetch(request)
+                response = await self._transport(request)
             finally:
                 limiter.release()
+        except ProxyError:
+            # The proxies failed, not the host: the breaker hears nothing of it.
+            if is_trial:
+                self._set_breaker(host, release_trial(host.breaker))
+            raise
         except FetchError as error:
             self._settle(host, error)
             raise
@@ -374,6 +432,92 @@ class FetchClient:
         if problem is not None:
             raise problem
         return response
+
+    async def _transport(self, request: Request) -> Response:
+        """The fetcher, through the next healthy proxy when there are proxies.
+
+        The pool hears how each request went. A :class:`ProxyError` (the proxy is
+        unreachable or refuses us: nothing reached the host) moves on to the next
+        proxy at once, at most once per proxy; any other error is the attempt's.
+        """
+        pool = self._proxies
+        if pool is None:
+            return await self._fetcher.fetch(request)
+        failed: ProxyError | None = None
+        for _ in pool.proxies:
+            proxy = pool.pick()  # ProxyError when every proxy is benched
+            try:
+                response = await self._fetcher.fetch(replace(request, proxy=proxy.url))
+            except ProxyError as error:
+                pool.report(proxy, ok=False, reason=error.message)
+                failed = error
+                continue
+            except FetchError as error:
+                pool.report(proxy, ok=False, reason=error.message)
+                raise
+            pool.report(proxy, ok=True)
+            return response
+        assert failed is not None
+        raise failed
+
+    async def _check_robots(self, host: _Host, url: str) -> None:
+        """Raise RobotsDisallowed when the host's robots.txt disallows ``url``."""
+        rules = host.robots
+        if rules is None:
+            rules = await self._load_robots(host, url)
+        if not rules.allows_url(url):
+            raise RobotsDisallowed(
+                f"robots.txt of {host.name} disallows this URL for {agent_token(self._agent)!r} "
+                "(Pipeline(robots=False) turns the check off)",
+                url=url,
+            )
+
+    async def _load_robots(self, host: _Host, url: str) -> RobotsRules:
+        """Fetch and parse the host's robots.txt, once: concurrent callers wait for it.
+
+        A transport error or a 429 propagates and nothing is kept, so the next request
+        tries again; any other answer is kept for the client's lifetime.
+        """
+        async with host.robots_lock:
+            if host.robots is not None:
+                return host.robots
+            target = robots_url(url)
+            try:
+                response, _ = await self._follow(
+                    host, target, {}, None, None, _ROBOTS_ANSWERS, robots=False
+                )
+            except HostNotAllowed as error:
+                self._log.warning(
+                    "%s: robots.txt is not on a declared host (%s); every path is allowed",
+                    host.name,
+                    error.message,
+                )
+                rules = RobotsRules()
+            else:
+                rules = rules_for_status(response.status, response.text, self._agent)
+                if response.status >= 500:
+                    self._log.warning(
+                        "%s answered %d for robots.txt; every path is allowed",
+                        host.name,
+                        response.status,
+                    )
+                else:
+                    self._log.debug(
+                        "%s: robots.txt answered %d: %d rules for %r, crawl-delay %s",
+                        host.name,
+                        response.status,
+                        len(rules.rules),
+                        agent_token(self._agent),
+                        rules.crawl_delay,
+                    )
+            delay = rules.crawl_delay
+            if delay and delay > host.limiter.politeness.min_interval:
+                host.limiter.at_least(delay)
+                self._log.info(
+                    "%s asks for %g s between requests (robots.txt Crawl-delay)", host.name, delay
+                )
+            host.robots = rules
+            return rules
 
     async def _admit(self, host: _Host) -> bool:
         """Wait until the host's breaker lets a request through; True if it is the trial."""

@@ -193,6 +193,7 @@ class HostLimiter:
         rps = self.politeness.requests_per_second
         self._interval = RATE_MARGIN / rps if rps else 0.0
         self._delay = self.politeness.delay_range
+        self._floor = 0.0
         self._unscheduled = self._interval == 0.0 and self._delay is None
         self._slots = asyncio.Semaphore(self.politeness.concurrency)
         self._turn = asyncio.Lock()
@@ -209,6 +210,22 @@ class HostLimiter:
     def paused_until(self) -> float:
         """The monotonic time before which no request starts (``-inf`` when not paused)."""
         return self._paused_until
+
+    @property
+    def min_gap(self) -> float:
+        """The floor set by :meth:`at_least` (0 when none)."""
+        return self._floor
+
+    def at_least(self, seconds: float) -> None:
+        """Keep at least ``seconds`` between request starts from now on, whatever the
+        politeness says (a robots.txt ``Crawl-delay``). Kept exactly, like a delay.
+        Only raises the floor. The next start is at least ``seconds`` from now: the
+        request that brought the news (robots.txt) counts as the last one."""
+        if seconds > self._floor:
+            self._floor = seconds
+            self._unscheduled = False
+            soonest = self._clock() + seconds
+            self._due = soonest if self._due is None else max(self._due, soonest)
 
     def pause_until(self, deadline: float) -> None:
         """Start no request to this host before ``deadline`` (monotonic clock). Only extends."""
@@ -239,7 +256,7 @@ class HostLimiter:
                     break
                 # Re-check after waking: a pause may have been set meanwhile.
                 await self._sleep(at - now)
-            gap = draw_gap(self._interval, self._delay, self._rng)
+            gap = max(draw_gap(self._interval, self._delay, self._rng), self._floor)
             rate_bound = gap == self._interval and gap > 0
             tolerance = min(RATE_TOLERANCE, gap / 2) if rate_bound else 0.0
             self._due = advance(due=self._due, started=now, gap=gap, tolerance=tolerance)

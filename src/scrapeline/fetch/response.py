@@ -19,13 +19,17 @@ from scrapeline.errors import ParseError
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
-    """One HTTP request. ``stage`` and ``item_key`` only label it (logs, archive)."""
+    """One HTTP request. ``stage`` and ``item_key`` only label it (logs, archive).
+
+    ``proxy`` is the proxy URL to send it through (credentials included), chosen by
+    the client; None goes direct."""
 
     url: str
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
     stage: str | None = None
     item_key: str | None = None
+    proxy: str | None = field(default=None, repr=False)
 
 
 @dataclass(kw_only=True, eq=False)

@@ -39,6 +39,7 @@ from scrapeline.errors import (
     FetchTimeout,
     HTTPError,
     NetworkError,
+    ProxyError,
     RateLimited,
 )
 from scrapeline.fetch.response import Response
@@ -178,8 +179,11 @@ def is_host_failure(error: FetchError | None) -> bool:
     """Whether a failure says the *host* is in trouble (counts toward its breaker).
 
     Connection errors, timeouts, 5xx, 429 and blocks do; a 404 or a broken contract is
-    the host answering normally, as does any usable response (``None``).
+    the host answering normally, as does any usable response (``None``). A
+    :class:`ProxyError` says nothing about the host: the client handles it apart.
     """
+    if isinstance(error, ProxyError):
+        return False
     if isinstance(error, NetworkError):
         return error.retryable  # an invalid URL says nothing about the host
     if isinstance(error, FetchTimeout | RateLimited | Blocked):

@@ -13,6 +13,9 @@ Contract, held by one shared test for every implementation:
 - It raises only :class:`NetworkError` (connection refused, reset, dropped, DNS) or
   :class:`FetchTimeout` (no complete response in time); the underlying exception is
   kept as ``__cause__``. Nothing above this module sees ``aiohttp`` exceptions.
+  Through a proxy (``request.proxy``), a proxy that cannot be reached, refuses the
+  tunnel or answers 407 (our credentials) raises :class:`ProxyError`, a NetworkError.
+  No message carries credentials from a URL.
 - ``close`` is idempotent; ``fetch`` after ``close`` raises RuntimeError.
 
 :class:`HttpFetcher` is the real one (aiohttp, one session, pooled connections).
@@ -29,7 +32,12 @@ and benchmarks::
 
 The real one, with a server at hand::
 
-    fetcher = HttpFetcher(timeout=10.0, user_agent="mybot/1.0 (+mailto:me@example.org)")
+    fetcher = HttpFetcher(
+        timeout=10.0,
+        user_agent="mybot/1.0 (+mailto:me@example.org)",
+        cookies={"consent": "yes"},           # sent to cookie_url's host (all hosts if None)
+        cookie_url="http://127.0.0.1:8000",
+    )
     try:
         response = await fetcher.fetch(Request(url="http://127.0.0.1:8000/"))
     finally:
@@ -46,10 +54,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol, TypeAlias
 
 import aiohttp
+from yarl import URL
 
-from scrapeline.errors import FetchTimeout, NetworkError
+from scrapeline.errors import FetchTimeout, NetworkError, ProxyError
 from scrapeline.fetch.limits import Sleep
 from scrapeline.fetch.response import Request, Response
+from scrapeline.secrets import strip_credentials
 
 DEFAULT_USER_AGENT = "scrapeline/0.1 (+https://github.com/scrapeline)"
 DEFAULT_HEADERS: Mapping[str, str] = {
@@ -68,7 +78,7 @@ class Fetcher(Protocol):
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return strip_credentials(f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__)
 
 
 def _headers(raw: Mapping[str, str]) -> dict[str, str]:
@@ -88,6 +98,12 @@ class HttpFetcher:
     5 s many servers use, so that a slow, polite crawl rarely sends a request down a
     connection the server has just closed. The session is created on first use,
     inside the running event loop. Each ``fetch`` puts exactly one request on the wire.
+
+    Every request carries ``user_agent`` and ``headers`` (over :data:`DEFAULT_HEADERS`).
+    The session has one cookie jar, for the fetcher's lifetime (a run): cookies a site
+    sets are sent back to it, and ``cookies`` are sent from the start to ``cookie_url``'s
+    host (to every host when None). The jar accepts cookies from IP-address hosts too
+    (aiohttp's default jar refuses them): the client only talks to declared hosts.
     """
 
     def __init__(
@@ -98,12 +114,16 @@ class HttpFetcher:
         headers: Mapping[str, str] | None = None,
         limit: int = 100,
         keepalive_timeout: float = 4.0,
+        cookies: Mapping[str, str] | None = None,
+        cookie_url: str | None = None,
     ) -> None:
         self.timeout = timeout
         self.user_agent = user_agent
         self.limit = limit
         self.keepalive_timeout = keepalive_timeout
         self._headers = {**DEFAULT_HEADERS, **(headers or {}), "User-Agent": user_agent}
+        self._cookies = dict(cookies or {})
+        self._cookie_url = URL(cookie_url) if cookie_url else URL()
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -114,8 +134,12 @@ class HttpFetcher:
             connector = aiohttp.TCPConnector(
                 limit=self.limit, limit_per_host=0, keepalive_timeout=self.keepalive_timeout
             )
+            jar = aiohttp.CookieJar(unsafe=True)
+            if self._cookies:
+                jar.update_cookies(self._cookies, response_url=self._cookie_url)
             session = aiohttp.ClientSession(
                 connector=connector,
+                cookie_jar=jar,
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 raise_for_status=False,
@@ -138,7 +162,14 @@ class HttpFetcher:
                 request.url,
                 headers=request.headers or None,
                 allow_redirects=False,
+                proxy=request.proxy,
             ) as raw:
+                if raw.status == 407 and request.proxy is not None:
+                    raise ProxyError(
+                        f"proxy {strip_credentials(request.proxy)} refused our credentials "
+                        "(407 Proxy Authentication Required)",
+                        url=request.url,
+                    )
                 body = await raw.read()
                 return Response(
                     url=request.url,
@@ -155,6 +186,9 @@ class HttpFetcher:
             raise NetworkError(
                 f"invalid URL: {_one_line(exc)}", url=request.url, retryable=False
             ) from exc
+        except (aiohttp.ClientProxyConnectionError, aiohttp.ClientHttpProxyError) as exc:
+            proxy = strip_credentials(request.proxy or "")
+            raise ProxyError(f"proxy {proxy} failed: {_one_line(exc)}", url=request.url) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkError(_one_line(exc), url=request.url) from exc
 

@@ -13,8 +13,8 @@ it is written (``logging.FileHandler`` flushes on every emit), so the file is
 complete up to the moment of a Ctrl+C or a kill. What a person watching sees
 is the :class:`~scrapeline.observe.console.ConsoleReporter`'s job, not this one's.
 
-Secrets (tokens, passwords from the config) are replaced by ``***`` in every
-record the file gets, by :class:`RedactingFilter`.
+Secrets (tokens, passwords from the config) and the credentials in any URL are
+replaced by ``***`` in every record the file gets, by :class:`RedactingFilter`.
 """
 
 from __future__ import annotations
@@ -39,20 +39,10 @@ from scrapeline.runner.events import (
     TaskFailed,
     WorkQueued,
 )
+from scrapeline.secrets import redact
 
 LOGGER_NAME = "scrapeline"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-REDACTED = "***"
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every occurrence of every non-empty secret replaced by ``***``.
-
-    Longer secrets go first, so a secret that contains another is hidden whole.
-    """
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
 
 
 class RedactingFilter(logging.Filter):
@@ -64,11 +54,9 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
-        self._secrets = tuple(s for s in secrets if s)
+        self._secrets = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         record.msg = redact(record.getMessage(), self._secrets)
         record.args = None
         if record.exc_info and not record.exc_text:

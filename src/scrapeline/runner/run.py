@@ -54,6 +54,7 @@ from scrapeline.pipeline import Discovery, Item, Pipeline, Stage, as_records
 from scrapeline.runner import events as ev
 from scrapeline.runner.policies import ConsecutiveFailures, claim_size
 from scrapeline.runner.shutdown import Shutdown
+from scrapeline.secrets import redact
 
 log = logging.getLogger("scrapeline.runner")
 T = TypeVar("T")
@@ -130,8 +131,11 @@ class Runner:
         on_begin: Callable[[int], str | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.pipeline = pipeline
+        self._secrets = tuple(secrets)
+        """Hidden from every failure message and halt reason (ledger, events)."""
         self.ledger = ledger
         self.fetch = fetch
         self.options = options
@@ -264,6 +268,7 @@ class Runner:
     def _halt(self, reason: str) -> None:
         if self._stopping:
             return
+        reason = redact(reason, self._secrets)
         self._halted = True
         self._stop_reason = reason
         log.warning("halting: %s", reason)
@@ -313,7 +318,7 @@ class Runner:
                 reason = "halted"
                 break
             except Exception as exc:
-                message = f"{d.name} at {position}: {categorize(exc)[1]}"
+                message = redact(f"{d.name} at {position}: {categorize(exc)[1]}", self._secrets)
                 self._discovery_errors.append(message)
                 self._emit(ev.Log(level=logging.ERROR, message=f"discovery {message}"))
                 reason = "error"
@@ -485,6 +490,7 @@ class Runner:
         category, message = categorize(exc)
         if isinstance(exc, ItemError) and exc.attempts:
             message = str(exc)
+        message = redact(message, self._secrets)
         log.debug("%s %s %s failed: %s", task.kind, task.key, task.stage, message, exc_info=exc)
         return _Settled(
             task, False, started, self.clock() - started, category=category, message=message
@@ -505,7 +511,8 @@ class Runner:
 
     def _settle(self, settled: _Settled) -> None:
         self._buffer.append(settled)
-        reason = self._failures.record(ok=settled.ok)
+        # robots.txt refusing a URL is our own choice, not a sign of a ban or an outage
+        reason = self._failures.record(ok=settled.ok or settled.category == Category.ROBOTS)
         if reason:
             self._halt(reason)
         if len(self._buffer) >= self.options.commit_every:

@@ -5,6 +5,8 @@ Public API for your own tests as well as scrapeline's:
 - :class:`RehearsalSite`, :func:`serve_in_thread`, :func:`serve_forever`: the
   site (aiohttp.web on 127.0.0.1, deterministic for a seed);
 - :class:`Faults`, :class:`Fault`, :func:`decide`: fault injection;
+- :class:`ForwardProxy`: an HTTP forward proxy (credentials, a broken mode) that
+  :func:`serve_in_thread` runs too;
 - :class:`Match`, :func:`load_sample`, :func:`load_full`,
   :func:`find_full_dataset`: the openfootball data it serves.
 
@@ -28,11 +30,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scrapeline.testing.faults import Fault, Faults, decide
     from scrapeline.testing.football import Match, find_full_dataset, load_full, load_sample
+    from scrapeline.testing.proxy import ForwardProxy
     from scrapeline.testing.site import RehearsalSite, serve_forever, serve_in_thread
 
 __all__ = [
     "Fault",
     "Faults",
+    "ForwardProxy",
     "Match",
     "RehearsalSite",
     "decide",
@@ -51,6 +55,7 @@ _HOME = {
     "find_full_dataset": "football",
     "load_full": "football",
     "load_sample": "football",
+    "ForwardProxy": "proxy",
     "RehearsalSite": "site",
     "serve_forever": "site",
     "serve_in_thread": "site",

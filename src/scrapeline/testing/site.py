@@ -57,7 +57,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Self
+from typing import Protocol, Self
 
 from aiohttp import web
 
@@ -410,11 +410,23 @@ class RehearsalSite:
 # -- running it outside an event loop ---------------------------------------------------
 
 
+class Servable(Protocol):
+    """What :func:`serve_in_thread` runs: the site, or a :class:`ForwardProxy`."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def start(self, host: str = ..., port: int = ...) -> str: ...
+
+    async def stop(self) -> None: ...
+
+
 @contextmanager
-def serve_in_thread(site: RehearsalSite, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve_in_thread(site: Servable, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run ``site`` in a background thread with its own event loop; yield its base URL.
 
-    For synchronous code (the CLI demo, subprocess-based tests, benchmarks).
+    For synchronous code (the CLI demo, subprocess-based tests, benchmarks). Works for
+    anything :class:`Servable`: the rehearsal site, the test proxy.
     Start-up errors (e.g. the port is taken) are raised here; on exit the site
     is stopped and the thread joined.
     """
