@@ -9,13 +9,17 @@ bench/RESULTS.md from the results in bench/.work/results/).
 from __future__ import annotations
 
 import argparse
+import io
+import os
+import subprocess
 import sys
+import tarfile
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import Mode, Result, say
+from bench.common import REPO, SOURCE_ENV, WORK, Mode, Result, say
 
 FULL = Mode(smoke=False)
 SMOKE = Mode(smoke=True)
@@ -136,10 +140,48 @@ def _smoke_checks() -> int:
     return 1 if problems else 0
 
 
+def _reexec_at(rev: str, argv: list[str]) -> int:
+    """Run this same command again with scrapeline's ``src/`` exported at ``rev``.
+
+    Other people's unfinished edits in the working tree then do not leak into the
+    numbers, and RESULTS.md names the exact commit measured.
+    """
+    done = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        say(f"--at {rev}: not a commit: {done.stderr.strip()}")
+        return 2
+    sha = done.stdout.strip()
+    tree = WORK / "source" / sha[:12]
+    if not (tree / "src" / "scrapeline" / "__init__.py").exists():
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", "--format=tar", sha, "src"],
+            capture_output=True,
+            check=True,
+        )
+        tree.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tree, filter="data")
+    say(f"measuring scrapeline at {sha[:12]} (exported to {tree.relative_to(REPO)})")
+    env = {
+        **os.environ,
+        SOURCE_ENV: sha[:12],
+        "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(REPO)]),
+    }
+    return subprocess.run([sys.executable, "-m", "bench", *argv], env=env, cwd=REPO).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "command", choices=["all", *BENCHMARKS, "smoke", "report"], help="what to run"
+        "command",
+        nargs="?",
+        default="all",
+        choices=["all", *BENCHMARKS, "smoke", "report"],
+        help="what to run (default: all)",
     )
     parser.add_argument("--rounds", type=int, help="rounds (repetitions) per benchmark")
     parser.add_argument("--matches", type=int, default=10_000, help="crawl: matches (10,000)")
@@ -152,7 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1e4,1e5,1e6", help="ledger: item counts (1e4,1e5,1e6)")
     parser.add_argument("--kills", type=int, default=20, help="resume: SIGKILLs (20)")
     parser.add_argument("--seed", type=int, default=20_250_101, help="resume: random seed")
+    parser.add_argument(
+        "--at",
+        metavar="REV",
+        help="measure scrapeline as committed at REV (e.g. HEAD), not the working tree",
+    )
     args = parser.parse_args(argv)
+    if args.at and not os.environ.get(SOURCE_ENV):
+        return _reexec_at(args.at, sys.argv[1:] if argv is None else argv)
 
     if args.command == "report":
         return _report(FULL)

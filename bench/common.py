@@ -31,6 +31,8 @@ REPO = BENCH.parent
 WORK = BENCH / ".work"
 PYTHON = sys.executable
 PIPELINE = "scrapeline.demo.football"
+SOURCE_ENV = "BENCH_SCRAPELINE_AT"
+"""Set (to a commit) when ``--at REV`` runs scrapeline from an export of that commit."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -387,8 +389,12 @@ def machine() -> dict[str, Any]:
                 os_name = line.split("=", 1)[1].strip('"')
     except OSError:
         pass
-    commit = _cmd_output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
-    dirty = _cmd_output(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"])
+    exported = os.environ.get(SOURCE_ENV)
+    if exported:
+        commit, dirty = f"{exported} (exported clean with --at)", ""
+    else:
+        commit = _cmd_output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+        dirty = _cmd_output(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"])
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -400,7 +406,7 @@ def machine() -> dict[str, Any]:
         "scrapeline": _version("scrapeline"),
         "aiohttp": _version("aiohttp"),
         "selectolax": _version("selectolax"),
-        "commit": commit + (" (src/ has uncommitted changes)" if dirty else ""),
+        "commit": commit + (" + uncommitted changes in src/" if dirty else ""),
     }
 
 

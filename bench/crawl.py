@@ -78,11 +78,13 @@ def ensure_scrapy() -> Path:
     say(f"  creating {rel(SCRAPY_VENV)} with Scrapy {SCRAPY_VERSION} ...")
     shutil.rmtree(SCRAPY_VENV, ignore_errors=True)
     subprocess.run([PYTHON, "-m", "venv", str(SCRAPY_VENV)], check=True)
-    subprocess.run(
+    done = subprocess.run(
         [str(python), "-m", "pip", "install", "-q", f"scrapy=={SCRAPY_VERSION}"],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"pip install scrapy=={SCRAPY_VERSION} failed: {done.stderr[-2000:]}")
     stamp.write_text(SCRAPY_VERSION + "\n")
     return python
 
