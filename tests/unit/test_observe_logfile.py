@@ -81,6 +81,23 @@ def test_file_gets_debug_from_any_scrapeline_logger_before_close(
     assert datetime.fromisoformat(got[0]["time"]).tzinfo is not None
 
 
+def test_debug_lines_are_batched_but_never_lost(tmp_path: Path) -> None:
+    path, handler = open_run_log(tmp_path, 1, STARTED)
+    log = logging.getLogger("scrapeline.run")
+    log.debug("item 1 done")
+    log.debug("item 2 done")
+    assert records(path) == [] or len(records(path)) <= 2  # may still be buffered
+    log.info("page 2 discovered")  # an INFO line takes the DEBUG lines with it
+    assert [r["message"] for r in records(path)] == [
+        "item 1 done",
+        "item 2 done",
+        "page 2 discovered",
+    ]
+    log.debug("item 3 done")
+    close_run_log(handler)  # closing flushes whatever is left
+    assert records(path)[-1]["message"] == "item 3 done"
+
+
 def test_close_detaches_and_restores_the_logger_level(tmp_path: Path) -> None:
     logger = logging.getLogger("scrapeline")
     before = logger.level
