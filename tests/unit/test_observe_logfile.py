@@ -86,7 +86,6 @@ def test_debug_lines_are_batched_but_never_lost(tmp_path: Path) -> None:
     log = logging.getLogger("scrapeline.run")
     log.debug("item 1 done")
     log.debug("item 2 done")
-    assert records(path) == [] or len(records(path)) <= 2  # may still be buffered
     log.info("page 2 discovered")  # an INFO line takes the DEBUG lines with it
     assert [r["message"] for r in records(path)] == [
         "item 1 done",
