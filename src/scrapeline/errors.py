@@ -12,6 +12,7 @@ adapter that sees them, and kept as ``__cause__``.
     │   ├── PipelineError     declaration or graph problems, file that won't import
     │   └── DataDirError      not writable, or in use by another run (DataDirBusy)
     ├── LedgerError           the ledger could not be read or written (disk full, corrupt)
+    ├── ArchiveError          the raw archive could not be read or written
     ├── RunHalted             the run stopped itself (breaker); exit_code 3
     └── ItemError             one item failed; carries category, retryable, url, host, status
         ├── FetchError
@@ -24,7 +25,8 @@ adapter that sees them, and kept as ``__cause__``.
         │   │   └── Blocked         blocked      (403 or an anti-bot page)
         │   ├── HostNotAllowed      forbidden_host
         │   ├── RobotsDisallowed    robots       (robots.txt disallows the URL; not retried)
-        │   └── ContractError       contract     (the response is not what the stage declared)
+        │   ├── ContractError       contract     (the response is not what the stage declared)
+        │   └── ArchiveMiss         archive_miss (a re-parse found no archived response)
         ├── ParseError              parse
         ├── ValidationError         validation
         └── ItemTimeout             timeout      (the whole item took longer than --item-timeout)
@@ -52,6 +54,8 @@ class Category(StrEnum):
     PARSE = "parse"
     VALIDATION = "validation"
     CONTRACT = "contract"
+    ARCHIVE_MISS = "archive_miss"
+    """A re-parse found no usable archived response for the URL (nothing is fetched)."""
     ERROR = "error"
     """An exception the stage did not expect (a bug in the stage)."""
 
@@ -86,6 +90,10 @@ class DataDirBusy(DataDirError):
 
 class LedgerError(ScrapelineError):
     """The ledger could not be read or written."""
+
+
+class ArchiveError(ScrapelineError):
+    """The raw archive could not be read or written (disk full, missing or corrupt body)."""
 
 
 class RunHalted(ScrapelineError):
@@ -197,6 +205,13 @@ class RobotsDisallowed(FetchError):
 
 class ContractError(FetchError):
     category = Category.CONTRACT
+
+
+class ArchiveMiss(FetchError):
+    """A re-parse asked for a URL the archive holds no usable response for."""
+
+    category = Category.ARCHIVE_MISS
+    retryable = False
 
 
 class ParseError(ItemError):

@@ -29,7 +29,10 @@ through the same fixed steps, with state per host (created on first use):
    retried after :func:`~scrapeline.fetch.retry.retry_delay`, each retry logged at
    DEBUG and reported as a :class:`RetryScheduled` event. The error finally raised
    carries ``attempts``, ``url`` and ``status``.
-7. **Contract.** With ``expect``, :func:`check_contract` runs on the usable response;
+7. **Archive.** With an ``archive``, a 2xx response is handed to it (before the
+   contract check, so that a page breaking it is kept too: a re-parse may still
+   use it); :class:`~scrapeline.fetch.archive.Archive` writes it off the event loop.
+8. **Contract.** With ``expect``, :func:`check_contract` runs on the usable response;
    a :class:`ContractError` is not retried.
 
 ::
@@ -55,6 +58,7 @@ from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 from scrapeline.errors import (
@@ -132,6 +136,20 @@ def host_name(entry: str) -> str:
     return name
 
 
+class ResponseArchive(Protocol):
+    """Where usable responses are kept: :class:`~scrapeline.fetch.archive.Archive`."""
+
+    def store(
+        self,
+        response: Response,
+        *,
+        url: str | None = None,
+        stage: str | None = None,
+        item_key: str | None = None,
+        request_headers: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+
 class _Host:
     """Everything the client keeps about one host."""
 
@@ -175,6 +193,7 @@ class FetchClient:
         rng: random.Random | None = None,
         logger: logging.Logger | None = None,
         on_event: Callable[[FetchEvent], None] | None = None,
+        archive: ResponseArchive | None = None,
         clock: Clock = time.monotonic,
         wall_clock: Callable[[], datetime] = _utcnow,
         sleep: Sleep = asyncio.sleep,
@@ -204,6 +223,7 @@ class FetchClient:
         self._rng = rng or random.Random()
         self._log = logger or logging.getLogger("scrapeline.fetch")
         self._on_event = on_event
+        self._archive = archive
         self._clock = clock
         self._wall_clock = wall_clock
         self._sleep = sleep
@@ -303,6 +323,14 @@ class FetchClient:
                 await self._before_retry(error, attempt, target, stage, item_key)
                 continue
             response.attempts = attempt
+            if self._archive is not None and 200 <= response.status < 300:
+                self._archive.store(
+                    response,
+                    url=target,
+                    stage=stage,
+                    item_key=item_key,
+                    request_headers=sent_headers or None,
+                )
             if expect is not None:
                 try:
                     check_contract(expect, response)
