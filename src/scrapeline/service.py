@@ -18,6 +18,7 @@ from typing import Any
 
 from scrapeline.datadir import DataDir
 from scrapeline.errors import DataDirError
+from scrapeline.fetch.archive import Archive
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.limits import Politeness
 from scrapeline.fetch.retry import RetryPolicy
@@ -40,6 +41,7 @@ class FetchOptions:
     base_url: str | None = None
     """Overrides the pipeline's base_url (its host joins the declared hosts)."""
     archive: bool = True
+    """Keep every usable response in DATA_DIR/archive (``--no-archive`` turns it off)."""
 
 
 async def run_pipeline(
@@ -61,7 +63,8 @@ async def run_pipeline(
     with DataDir(data_dir) as dd:
         ledger = SqliteLedger(dd.ledger)
         handlers: list[Any] = []
-        client = make_fetch_client(pipeline)
+        archive = open_archive(dd, pipeline) if fetch_options.archive else None
+        client = make_fetch_client(pipeline, archive=archive)
         try:
             ledger.prepare(graph)
             # We hold the data-dir lock: whatever is still RUNNING belongs to a
@@ -69,6 +72,8 @@ async def run_pipeline(
             ledger.release_all_running()
 
             def open_log(run_id: int) -> str:
+                if archive is not None:
+                    archive.run_id = run_id  # labels what it stores from now on
                 path, handler = open_run_log(dd.path, run_id, datetime.now(), secrets=secrets)
                 handlers.append(handler)
                 return str(path)
@@ -91,12 +96,23 @@ async def run_pipeline(
                 shutdown.restore()
         finally:
             await client.close()
-            ledger.close()
-            for handler in handlers:
-                close_run_log(handler)
+            try:
+                if archive is not None:
+                    archive.close()  # writes what is still queued
+            finally:
+                ledger.close()
+                for handler in handlers:
+                    close_run_log(handler)
 
 
-def make_fetch_client(pipeline: Pipeline) -> FetchClient:
+def open_archive(dd: DataDir, pipeline: Pipeline) -> Archive:
+    """The data dir's archive, ready to store what ``pipeline`` fetches."""
+    archive = Archive(dd.archive, secrets=pipeline.secret_values())
+    archive.remember_base_url(pipeline.base_url)
+    return archive
+
+
+def make_fetch_client(pipeline: Pipeline, *, archive: Archive | None = None) -> FetchClient:
     """The fetch client a pipeline's stages use, from its declared hosts, politeness,
     identity (user agent, headers, cookies), proxies and robots.txt choice."""
     return FetchClient(
@@ -106,6 +122,7 @@ def make_fetch_client(pipeline: Pipeline) -> FetchClient:
             rate=pipeline.rate, delay=pipeline.delay, concurrency=pipeline.concurrency
         ),
         retry=RetryPolicy(max_attempts=pipeline.max_attempts),
+        archive=archive,
         user_agent=pipeline.user_agent or DEFAULT_USER_AGENT,
         headers=pipeline.headers,
         cookies=pipeline.cookies,

@@ -80,6 +80,13 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="A config value for the stages (ctx.config), KEY=VALUE."),
 ]
+ArchiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--archive/--no-archive",
+        help="Keep every response body in DATA_DIR/archive (what `scrapeline reparse` uses).",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PipelineArg = Annotated[
     str, typer.Argument(help="The pipeline file (path/to/pipeline.py) or module:name.")
@@ -118,6 +125,7 @@ def _run(
     options: RunOptions,
     base_url: str | None,
     *,
+    archive: bool = True,
     after: Callable[[Outcome], None] | None = None,
 ) -> NoReturn:
     from scrapeline.observe.console import ConsoleReporter
@@ -131,7 +139,7 @@ def _run(
                     pipe,
                     data_dir,
                     options,
-                    fetch_options=FetchOptions(base_url=base_url),
+                    fetch_options=FetchOptions(base_url=base_url, archive=archive),
                     subscribers=[reporter],
                 )
             )
@@ -184,6 +192,7 @@ def run(
     grace: GraceOpt = 30.0,
     base_url: BaseUrlOpt = None,
     set_: SetOpt = None,
+    archive: ArchiveOpt = True,
 ) -> None:
     """Run a pipeline: discover new items, then run every stage that is not done."""
     with _errors():
@@ -202,7 +211,7 @@ def run(
         )
     from scrapeline.service import default_data_dir
 
-    _run(pipe, data_dir or default_data_dir(pipe), options, base_url)
+    _run(pipe, data_dir or default_data_dir(pipe), options, base_url, archive=archive)
 
 
 @app.command()
@@ -278,6 +287,7 @@ def demo(
         bool, typer.Option("--latency/--no-latency", help="Answer with realistic latency.")
     ] = True,
     set_: SetOpt = None,
+    archive: ArchiveOpt = True,
 ) -> None:
     """Crawl the built-in rehearsal site with the bundled football pipeline. No network needed."""
     from scrapeline.demo.football import pipe
@@ -300,7 +310,14 @@ def demo(
     site = RehearsalSite() if latency else RehearsalSite(latency=None)
     with serve_in_thread(site) as url:
         Console(highlight=False).print(f"rehearsal site at {url}", markup=False)
-        _run(pipe, target, options, url, after=lambda outcome: _demo_epilogue(target, outcome))
+        _run(
+            pipe,
+            target,
+            options,
+            url,
+            archive=archive,
+            after=lambda outcome: _demo_epilogue(target, outcome),
+        )
 
 
 def _demo_epilogue(data_dir: Path, outcome: Outcome) -> None:
@@ -366,6 +383,7 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+from scrapeline.cli import archive as _archive  # noqa: E402,F401  (registers reparse, prune)
 from scrapeline.cli import check as _check  # noqa: E402,F401  (registers `check`)
 
 
