@@ -164,6 +164,17 @@ async def test_end_offset_bounds_the_walk_and_next_run_continues(
     assert_complete(tmp_path, subset)
 
 
+async def test_a_walk_stopped_after_its_first_page_goes_on_from_the_next(  # type: ignore[no-untyped-def]
+    start_site, subset, tmp_path
+) -> None:
+    site = await start_site(subset)
+    await crawl(site, tmp_path, end=0)
+    recorder = Recorder()
+    await crawl(site, tmp_path, recorder=recorder)
+    assert [e.position for e in recorder.of(ev.PageDiscovered)] == [0, 100, 200]
+    assert_complete(tmp_path, subset)
+
+
 async def test_failed_items_do_not_stop_the_run_and_are_retried_next_run(
     start_site, subset, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]

@@ -339,7 +339,7 @@ class Runner:
             )
             position += d.pages.step
             if new == 0 and not full:
-                if furthest is not None and furthest > position:
+                if furthest is not None and furthest >= position:
                     log.info("discovery %s: resuming a cut-short walk at %s", d.name, furthest)
                     position, furthest = furthest, None
                     continue
