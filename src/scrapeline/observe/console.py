@@ -108,6 +108,17 @@ class ConsoleReporter:
 
     def __call__(self, event: Event) -> None:
         match event:
+            case TaskDone() if self._plain:  # the common case, kept cheap: no styling
+                self._settle()
+                total = "?" if self._total is None else str(self._total)
+                text = (
+                    f"[{self._settled:>{len(total)}}/{total}] {event.kind} {event.key} "
+                    f"✓ {event.stage} ({format_duration(event.duration)})"
+                )
+                left = self._eta()
+                if left is not None:
+                    text += f"  eta {format_duration(left)}"
+                self._console.file.write(text + "\n")
             case TaskDone():
                 self._settle()
                 line = self._item_line(event.kind, event.key, "✓", "green", event.stage)
