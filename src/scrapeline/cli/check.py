@@ -7,12 +7,11 @@ Exit codes: 0 every contract holds and every sample parses · 1 something is bro
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from scrapeline.check import CheckReport, FetchCheck, StepCheck
 from scrapeline.cli.main import (
     BaseUrlOpt,
     JsonOpt,
@@ -24,6 +23,9 @@ from scrapeline.cli.main import (
     app,
 )
 from scrapeline.loader import load_pipeline
+
+if TYPE_CHECKING:  # the check service pulls in the HTTP client: imported when used
+    from scrapeline.check import CheckReport, FetchCheck, StepCheck
 
 PositionOpt = Annotated[
     int | None,
