@@ -53,6 +53,14 @@ class Mode:
         return path
 
 
+def load_average() -> float | None:
+    """The 1-minute load average (other work on this shared machine), or None."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def say(message: str) -> None:
     print(message, flush=True)
 
@@ -426,6 +434,7 @@ class Result:
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "smoke": self.mode.smoke,
             "machine": machine(),
+            "load_average_at_end": load_average(),
             **self.data,
         }
         path.write_text(json.dumps(document, indent=2, default=str) + "\n")

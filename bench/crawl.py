@@ -36,6 +36,7 @@ from bench.common import (
     compare,
     expected_records,
     fingerprint,
+    load_average,
     load_matches,
     rel,
     rows_from_jsonl,
@@ -247,6 +248,7 @@ def one_run(
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     site.take()  # whatever came before is not this run's
+    load = load_average()
     nginx_before = site.cpu_seconds()
     measured = run_measured(program.argv(site.url, run_dir), out=run_dir / "output.txt")
     requests, ok_pages, robots, span = site.take()
@@ -282,6 +284,7 @@ def one_run(
         "cpu_ms_per_page": 1000 * measured.cpu / ok_pages if ok_pages else None,
         "server_cpu": nginx_cpu,
         "server_busy": nginx_cpu / measured.wall if measured.wall else 0.0,
+        "load_average_before": load,
     }
     flag = "ok" if record["ok"] else "ROWS DIFFER: " + "; ".join(problems)
     say(

@@ -13,6 +13,7 @@ included. Reported per R:
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -21,6 +22,7 @@ from bench.common import (
     Child,
     Mode,
     Result,
+    load_average,
     load_matches,
     max_in_window,
     rel,
@@ -43,11 +45,22 @@ def plan(rate: float, seconds: float = TARGET_SECONDS) -> tuple[int, int, int]:
     return total - pages, page, pages
 
 
+def _worst_window(times: list[float], window: float = 1.0) -> list[float]:
+    """Arrival offsets (ms) inside the fullest 1-s window: to see what crowded it."""
+    best: list[float] = []
+    for i, t in enumerate(times):
+        inside = [u for u in times[i:] if u < t + window]
+        if len(inside) > len(best):
+            best = inside
+    return [round(1000 * (u - best[0]), 2) for u in best]
+
+
 def one_rate(mode: Mode, rate: int, seconds: float, round_no: int) -> dict[str, Any]:
     from bench.sites import RecordingSite
     from scrapeline.testing import serve_in_thread
 
     count, page, pages = plan(rate, seconds)
+    load = load_average()
     matches, _ = load_matches(count, sample=True)
     site = RecordingSite(matches, page_size=page, latency=None)
     scratch = mode.scratch(f"rate/{rate}")
@@ -72,6 +85,7 @@ def one_rate(mode: Mode, rate: int, seconds: float, round_no: int) -> dict[str, 
     span = times[-1] - times[0] if n > 1 else 0.0
     achieved = (n - 1) / span if span else 0.0
     window = max_in_window(times)
+    gaps = sorted(b - a for a, b in itertools.pairwise(times))
     problems = []
     if measured.returncode != 0:
         problems.append(f"exit code {measured.returncode}: {tail(scratch / 'output.txt', 5)}")
@@ -88,6 +102,11 @@ def one_rate(mode: Mode, rate: int, seconds: float, round_no: int) -> dict[str, 
         "achieved_over_rate": achieved / rate,
         "max_in_1s_window": window,
         "over_rate": window > rate,
+        "smallest_gap_ms": 1000 * gaps[0] if gaps else None,
+        "gap_p1_ms": 1000 * gaps[len(gaps) // 100] if gaps else None,
+        "interval_ms": 1000 / rate,
+        "worst_window_ms": _worst_window(times) if window > rate else None,
+        "load_average_before": load,
         "exit_code": measured.returncode,
         "problems": problems,
     }

@@ -431,6 +431,43 @@ def rate_section(rate: dict[str, Any], targets: list[Target]) -> list[str]:
             ok_rate = ok_rate and low >= 0.95
         ok_window = ok_window and s["max_in_1s_window"] <= int(r)
     lines += _table(["R", "requests", "achieved ÷ R", "max in any 1 s", "above R?"], rows, "lrrrc")
+    run_rows = []
+    for run in rate.get("runs", []):
+        run_rows.append(
+            [
+                f"{run['rate']}/s",
+                str(run["round"]),
+                f"{run['achieved_over_rate']:.3f}",
+                str(run["max_in_1s_window"]),
+                f"{_num(run.get('smallest_gap_ms'), 1)} / {_num(run.get('interval_ms'), 1)}",
+                _num(run.get("load_average_before"), 1),
+            ]
+        )
+    if run_rows and "interval_ms" in rate["runs"][0]:
+        lines += ["Each run:", ""]
+        lines += _table(
+            [
+                "R",
+                "round",
+                "achieved ÷ R",
+                "max in any 1 s",
+                "smallest gap between arrivals / 1/R, ms",
+                "load average",
+            ],
+            run_rows,
+        )
+    for run in rate.get("runs", []):
+        if run.get("worst_window_ms"):
+            offsets = run["worst_window_ms"]
+            lines += [
+                f"R = {run['rate']}/s, round {run['round']}: {len(offsets)} arrivals within "
+                f"{offsets[-1]:.1f} ms, at (ms from the first) "
+                + ", ".join(f"{o:g}" for o in offsets)
+                + ". Arrival times are taken by the site's event loop in the harness "
+                "process, so a delay on this shared machine (see the load average) moves "
+                "them as well as the client's starts.",
+                "",
+            ]
     lines += ["Command:", "", "```", rate["command"], "```", ""]
     targets += [
         Target(
@@ -538,7 +575,7 @@ def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
         f"- Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
         f"{machine.get('memory_gb', '?')} GB, {machine.get('os', '?')}, "
         f"kernel {machine.get('kernel', '?')}; shared and noisy, hence rounds and medians",
-        f"- scrapeline {machine.get('scrapeline', '?')} at commit {machine.get('commit', '?')}; "
+        f"- scrapeline {machine.get('scrapeline', '?')} (the commit of each run is below); "
         f"Python {machine.get('python', '?')}, SQLite {machine.get('sqlite', '?')}, "
         f"aiohttp {machine.get('aiohttp', '?')}, selectolax {machine.get('selectolax', '?')}"
         + (f", {scrapy}" if scrapy else "")
@@ -547,6 +584,19 @@ def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
         "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume), then "
         "`make bench ARGS=report`.",
         "",
+    ]
+    runs_rows = [
+        [
+            name,
+            r.get("date", "–").replace("T", " ").replace("+00:00", " UTC"),
+            r.get("machine", {}).get("commit", "?"),
+            _num(r.get("load_average_at_end"), 1),
+        ]
+        for name, r in results.items()
+    ]
+    head += ["Runs (the load average shows how busy the shared machine was):", ""]
+    head += _table(["benchmark", "finished", "scrapeline commit", "load average"], runs_rows)
+    head += [
         "## Targets",
         "",
     ]
