@@ -252,8 +252,8 @@ def load_matches(count: int, *, sample: bool = False) -> tuple[list[Any], str]:
     full = None if sample else find_full_dataset()
     if full is not None:
         return list(load_full(full)[:count]), f"full openfootball set, {count:,} newest"
-    sample = load_sample()
-    return list(sample[:count]), f"packaged sample, {min(count, len(sample)):,} newest"
+    packaged = load_sample()
+    return list(packaged[:count]), f"packaged sample, {min(count, len(packaged)):,} newest"
 
 
 def expected_records(matches: Iterable[Any]) -> dict[str, set[tuple[Any, ...]]]:

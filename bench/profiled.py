@@ -126,7 +126,7 @@ def profile_writer_thread(writer: cProfile.Profile) -> None:
             kwargs["initializer"] = writer.enable
             super().__init__(*args, **kwargs)
 
-    run_module.ThreadPoolExecutor = ProfiledExecutor  # type: ignore[misc]
+    setattr(run_module, "ThreadPoolExecutor", ProfiledExecutor)  # noqa: B010
 
 
 def main(argv: list[str]) -> int:

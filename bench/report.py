@@ -75,7 +75,7 @@ def _idle_share(profile: dict[str, Any]) -> float | None:
         for c in profile.get("by_component", [])
         if c["component"].startswith("waiting")
     )
-    return waiting / total
+    return float(waiting / total)
 
 
 def _profile_section(title: str, document: dict[str, Any], limit: int = 10) -> list[str]:

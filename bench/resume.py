@@ -130,7 +130,7 @@ def run(
             item_pages = [p for p in fetched if p.startswith("/matches/")]
             duplicates = [p for p in item_pages if p in done_before]
             done_after = _done_paths(db)
-            record = {
+            record: dict[str, Any] = {
                 "run": attempt + 1,
                 "kill_after_s": delay,
                 "killed": killed,

@@ -20,8 +20,8 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import scrapy
-from scrapy.crawler import CrawlerProcess
+import scrapy  # type: ignore[import-not-found]  # in its own virtualenv
+from scrapy.crawler import CrawlerProcess  # type: ignore[import-not-found]
 
 
 def _text(response: Any, selector: str) -> str:
@@ -35,7 +35,7 @@ def _goals(text: str) -> tuple[int, int] | None:
     return int(home), int(away)
 
 
-class FootballSpider(scrapy.Spider):
+class FootballSpider(scrapy.Spider):  # type: ignore[misc]
     name = "football"
 
     def __init__(self, base_url: str, end_offset: int | None, **kwargs: Any) -> None:

@@ -36,12 +36,12 @@ def main(argv: list[str]) -> int:
         if not child:
             pending.append(signum)
             return
-        sent = signal.SIGKILL if signum == signal.SIGUSR1 else signum
+        sent: int = signal.SIGKILL if signum == signal.SIGUSR1 else signum
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, sent)
 
-    for signum in FORWARDED:
-        signal.signal(signum, forward)
+    for forwarded in FORWARDED:
+        signal.signal(forwarded, forward)
     started = time.monotonic()
     t0 = time.perf_counter()
     child = os.fork()
@@ -51,8 +51,8 @@ def main(argv: list[str]) -> int:
         except OSError as exc:
             os.write(2, f"spawn.py: cannot run {command[0]}: {exc}\n".encode())
         os._exit(127)
-    for signum in pending:
-        forward(signum, None)
+    for early in pending:
+        forward(early, None)
     _, status, usage = os.wait4(child, 0)
     wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
