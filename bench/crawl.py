@@ -209,6 +209,8 @@ class _InThreadSite:
     def cpu_seconds(self) -> float:
         return 0.0
 
+    connections: int | None = None
+
     def take(self) -> tuple[int, int, int, float]:
         arrivals = self.site.arrivals[self._seen :]
         self._seen += len(arrivals)
@@ -234,8 +236,11 @@ class _NginxSite:
     def cpu_seconds(self) -> float:
         return self.nginx.cpu_seconds()
 
+    connections: int | None = None
+
     def take(self) -> tuple[int, int, int, float]:
         hits = self.nginx.rotate()
+        self.connections = len({h.connection for h in hits})
         robots = sum(1 for h in hits if h.target == ROBOTS)
         ok = sum(1 for h in hits if h.status == 200 and h.target != ROBOTS)
         span = hits[-1].at - hits[0].at if len(hits) > 1 else 0.0
@@ -277,6 +282,7 @@ def one_run(
         "max_rss_mb": measured.max_rss_mb,
         "requests": requests,
         "robots_txt_requests": robots,
+        "connections": site.connections,
         "pages": ok_pages,
         "request_span": span,
         "pages_per_s": ok_pages / measured.wall if measured.wall else 0.0,
@@ -304,8 +310,9 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             "runs_ok": len(mine),
             "runs": len([r for r in runs if r["program"] == name]),
             **{
-                key: spread([r[key] for r in mine])
+                key: spread([r[key] for r in mine if r.get(key) is not None])
                 for key in (
+                    "connections",
                     "pages_per_s",
                     "span_pages_per_s",
                     "cpu_ms_per_page",

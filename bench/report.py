@@ -173,6 +173,7 @@ def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
                 _spread(s["max_rss_mb"]),
                 _spread(s["wall"], 1),
                 _spread(s["server_busy"], 0, 100) + "%" if s["server_busy"]["median"] else "–",
+                _spread(s.get("connections")),
                 f"{s['runs_ok']}/{s['runs']}",
             ]
         )
@@ -185,6 +186,7 @@ def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
             "peak RSS MB",
             "wall s",
             "server busy",
+            "connections",
             "runs ok",
         ],
         rows,

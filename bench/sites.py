@@ -173,7 +173,7 @@ http {{
     fastcgi_temp_path {prefix}/tmp/fastcgi;
     uwsgi_temp_path {prefix}/tmp/uwsgi;
     scgi_temp_path {prefix}/tmp/scgi;
-    log_format bench '$msec $status $request_uri';
+    log_format bench '$msec $status $connection $request_uri';
     access_log {prefix}/access.log bench buffer=256k flush=5s;
     map $arg_offset $results_page {{
         ""            0;
@@ -196,6 +196,8 @@ class Hit:
     at: float
     """Seconds since the epoch, millisecond resolution (nginx's $msec)."""
     status: int
+    connection: int
+    """nginx's connection serial number: how many connections a program opened."""
     target: str
 
 
@@ -297,8 +299,10 @@ class Nginx:
         time.sleep(0.05)  # the workers reopen after the master
         hits: list[Hit] = []
         for line in taken.read_text().splitlines():
-            at, status, target = line.split(" ", 2)
-            hits.append(Hit(at=float(at), status=int(status), target=target))
+            at, status, connection, target = line.split(" ", 3)
+            hits.append(
+                Hit(at=float(at), status=int(status), connection=int(connection), target=target)
+            )
         taken.unlink()
         return hits
 
