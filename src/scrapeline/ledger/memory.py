@@ -211,17 +211,23 @@ class MemoryLedger:
         lease: float,
         stages: Sequence[str] | None = None,
     ) -> list[Task]:
-        claimed: list[Task] = []
-        for t in self.tasks.values():
-            if len(claimed) >= limit:
-                break
-            if stages is not None and t.stage not in stages:
-                continue
-            if t.status is Status.PENDING or (t.status is Status.RUNNING and t.expires <= now):
-                t.status, t.owner, t.expires = Status.RUNNING, owner, now + lease
-                t.attempts += 1
-                claimed.append(self._task_value(t))
-        return claimed
+        # The same choice as SQLite's index walk: pending tasks by (stage, id),
+        # then expired leases by (stage, id); handed back in id order.
+        def wanted(t: _Task) -> bool:
+            return stages is None or t.stage in stages
+
+        pending = [t for t in self.tasks.values() if t.status is Status.PENDING and wanted(t)]
+        expired = [
+            t
+            for t in self.tasks.values()
+            if t.status is Status.RUNNING and t.expires <= now and wanted(t)
+        ]
+        chosen = sorted(pending, key=lambda t: (t.stage, t.id))[:limit]
+        chosen += sorted(expired, key=lambda t: (t.stage, t.id))[: limit - len(chosen)]
+        for t in chosen:
+            t.status, t.owner, t.expires = Status.RUNNING, owner, now + lease
+            t.attempts += 1
+        return [self._task_value(t) for t in sorted(chosen, key=lambda t: t.id)]
 
     def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
         # Check the whole batch before changing anything: like a rolled-back

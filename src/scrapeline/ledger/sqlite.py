@@ -103,17 +103,27 @@ class SqliteLedger:
             self._views = {
                 r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='view'")
             }
+            known = dict(db.execute("SELECT name, kind FROM stages").fetchall())
             for node in graph.stages.values():
-                # Stages new to this graph get tasks for the items that already exist.
+                if known.get(node.name) == node.kind:
+                    continue
+                # A stage new to this ledger gets tasks for the items that already
+                # exist, ready at once where their dependencies are done.
                 db.execute(
                     "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
                     "SELECT id, ?, 'waiting' FROM items WHERE kind=?",
                     (node.name, node.kind),
                 )
-            waiting = db.execute(
-                "SELECT t.id, t.item_id, t.stage FROM tasks t WHERE t.status='waiting'"
-            ).fetchall()
-            self._promote(db, waiting)
+                waiting = db.execute(
+                    "SELECT id, item_id, stage FROM tasks WHERE status='waiting' AND stage=?",
+                    (node.name,),
+                ).fetchall()
+                self._promote(db, waiting)
+                db.execute(
+                    "INSERT INTO stages(name, kind) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET kind=excluded.kind",
+                    (node.name, node.kind),
+                )
 
     def close(self) -> None:
         try:
@@ -244,15 +254,16 @@ class SqliteLedger:
         with self._tx() as db:
             rows = db.execute(
                 "UPDATE tasks SET status='running', owner=?, expires=?, attempts=attempts+1 "
-                f"WHERE id IN (SELECT id FROM tasks WHERE status='pending'{only} ORDER BY id "
-                "LIMIT ?) RETURNING id",
+                # index order, (stage, id): no sort over every pending task
+                f"WHERE id IN (SELECT id FROM tasks WHERE status='pending'{only} LIMIT ?) "
+                "RETURNING id",
                 (owner, now + lease, *params, limit),
             ).fetchall()
             if len(rows) < limit:
                 rows += db.execute(
                     "UPDATE tasks SET owner=?, expires=?, attempts=attempts+1 "
                     "WHERE id IN (SELECT id FROM tasks WHERE status='running' AND expires<=?"
-                    f"{only} ORDER BY id LIMIT ?) RETURNING id",
+                    f"{only} LIMIT ?) RETURNING id",
                     (owner, now + lease, now, *params, limit - len(rows)),
                 ).fetchall()
             if not rows:
@@ -355,7 +366,7 @@ class SqliteLedger:
     def counts(self) -> dict[str, dict[str, int]]:
         out = {s: {st.value: 0 for st in Status} for s in self.graph.stages}
         for stage, status, n in self._read(
-            "SELECT stage, status, count(*) FROM tasks GROUP BY stage, status"
+            "SELECT stage, status, count(*) FROM tasks GROUP BY status, stage"
         ):
             out.setdefault(stage, {st.value: 0 for st in Status})[status] = n
         return out
