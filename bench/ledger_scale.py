@@ -157,13 +157,14 @@ def measure_status(pristine: Path, scratch: Path, size: int) -> dict[str, Any]:
 def measure_resume(
     pristine: Path, scratch: Path, size: int, work_after: float = WORK_AFTER_FIRST_FETCH
 ) -> dict[str, Any]:
-    from bench.sites import ThingsSite, serve_app
+    from bench.sites import ThingsSite, serve_app, warm_up
 
     data = scratch / "run"
     _copy(pristine, data)
     site = ThingsSite(size)
     problems: list[str] = []
     with serve_app(site.app()) as url:
+        warm_up(url, site.arrivals)
         argv = scrapeline_cmd(
             "run", str(PIPE_FILE), "--base-url", url, "--data-dir", str(data), "--workers", "8"
         )

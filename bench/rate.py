@@ -56,7 +56,7 @@ def _worst_window(times: list[float], window: float = 1.0) -> list[float]:
 
 
 def one_rate(mode: Mode, rate: int, seconds: float, round_no: int) -> dict[str, Any]:
-    from bench.sites import RecordingSite
+    from bench.sites import RecordingSite, warm_up
     from scrapeline.testing import serve_in_thread
 
     count, page, pages = plan(rate, seconds)
@@ -65,6 +65,7 @@ def one_rate(mode: Mode, rate: int, seconds: float, round_no: int) -> dict[str, 
     site = RecordingSite(matches, page_size=page, latency=None)
     scratch = mode.scratch(f"rate/{rate}")
     with serve_in_thread(site) as url:
+        warm_up(url, site.arrivals)
         child = Child(
             scrapeline_cmd(
                 "run",

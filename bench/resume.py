@@ -50,10 +50,13 @@ def _done_paths(db: Path) -> set[str]:
         return set()
     paths: set[str] = set()
     with sqlite3.connect(db) as conn:
-        rows = conn.execute(
-            "SELECT t.stage, i.key FROM tasks t JOIN items i ON i.id = t.item_id "
-            "WHERE t.status = 'done'"
-        ).fetchall()
+        try:
+            rows = conn.execute(
+                "SELECT t.stage, i.key FROM tasks t JOIN items i ON i.id = t.item_id "
+                "WHERE t.status = 'done'"
+            ).fetchall()
+        except sqlite3.OperationalError:  # killed before its schema was committed
+            return set()
     for stage, key in rows:
         if stage == "overview":
             paths.add(f"/matches/{key}")
@@ -64,8 +67,14 @@ def _done_paths(db: Path) -> set[str]:
 
 
 def _count(db: Path, sql: str) -> int:
+    """``sql``'s count; 0 while the table does not exist (a run killed before its schema)."""
     with sqlite3.connect(db) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+        try:
+            return int(conn.execute(sql).fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return 0
+            raise
 
 
 def _atomic(db: Path) -> dict[str, int]:
@@ -74,10 +83,7 @@ def _atomic(db: Path) -> dict[str, int]:
         return {}
     out = {}
     for table, stage in (("matches", "overview"), ("halves", "half_stats")):
-        try:
-            rows = _count(db, f"SELECT count(*) FROM {table}")
-        except sqlite3.OperationalError:  # no view yet: no row was ever written
-            rows = 0
+        rows = _count(db, f"SELECT count(*) FROM {table}")  # no view: no row written yet
         done = _count(db, f"SELECT count(*) FROM tasks WHERE stage='{stage}' AND status='done'")
         out[f"{table}_rows"] = rows
         out[f"{stage}_done"] = done
