@@ -362,8 +362,14 @@ def capacity(url: str, crawl_pages: dict[str, str], connections: int) -> dict[st
 
 
 def profile_scrapeline(url: str, crawl: Crawl) -> dict[str, Any]:
-    """One extra scrapeline run under cProfile (not timed): where its time goes."""
+    """One extra scrapeline run under cProfile (not timed): where its time goes.
+
+    With the archive off when there is a switch: the variant the main targets are about.
+    """
     import json
+
+    switch = archive_switch()
+    extra = switch[1] if switch else []
 
     shutil.rmtree(PROFILE_DIR, ignore_errors=True)
     PROFILE_DIR.mkdir(parents=True)
@@ -381,6 +387,7 @@ def profile_scrapeline(url: str, crawl: Crawl) -> dict[str, Any]:
         str(crawl.concurrency),
         "--end-offset",
         str(crawl.end_offset),
+        *extra,
     ]
     measured = run_measured(argv, out=PROFILE_DIR / "output.txt")
     path = PROFILE_DIR / "profile.json"
@@ -389,6 +396,7 @@ def profile_scrapeline(url: str, crawl: Crawl) -> dict[str, Any]:
         return {}
     document: dict[str, Any] = json.loads(path.read_text())
     document["note"] = "cProfile of one extra run (about 2x slower than unprofiled)"
+    document["options"] = " ".join(extra) or "default options"
     return document
 
 

@@ -51,7 +51,10 @@ def _profile_rows(profile: dict[str, Any], key: str, limit: int) -> list[list[st
     total = profile.get("total_tottime") or 0.0
     field = "cumtime" if "cumtime" in key else "tottime"
     rows = []
-    for row in profile.get(key, [])[:limit]:
+    listed = profile.get(key, [])
+    if field == "cumtime" and total:  # entry points (main, run) hold everything: no news
+        listed = [row for row in listed if row["cumtime"] < 0.95 * total]
+    for row in listed[:limit]:
         share = f"{100 * row[field] / total:.0f}%" if total else ""
         rows.append(
             [
@@ -214,8 +217,9 @@ def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
     lines += ["```", ""]
     profile = crawl.get("profile")
     if profile:
+        options = f", `{profile['options']}`" if profile.get("options") else ""
         lines += _profile_section(
-            f"Where scrapeline's time goes (one extra run under cProfile, "
+            f"Where scrapeline's time goes (one extra run under cProfile{options}, "
             f"{profile.get('wall', 0):.1f} s wall)",
             profile,
         )
