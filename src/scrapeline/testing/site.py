@@ -10,6 +10,10 @@ over real HTTP (aiohttp.web), deterministically for a given seed:
 ``GET /matches/{id}``                  one match (404 unknown or held back)
 ``GET /matches/{id}/halves/{n}``       goals of half ``n`` in 1, 2 (404 when the
                                        match's halves are unknown)
+``GET /js/matches/{id}?delay=MS``      the match page built by JavaScript: an empty
+                                       shell whose script inserts the ``#match``
+                                       block after ``MS`` milliseconds (default
+                                       200), for browser fetchers
 ``GET /robots.txt``                    ``robots_txt`` (text/plain)
 ``GET /``                              a link to the listing
 =====================================  ==============================================
@@ -50,6 +54,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import html
+import json
 import re
 import signal
 import threading
@@ -69,6 +74,7 @@ __all__ = [
     "DEFAULT_ROBOTS_TXT",
     "RehearsalSite",
     "half_page",
+    "js_match_page",
     "listing_page",
     "match_page",
     "serve_forever",
@@ -163,6 +169,20 @@ def half_page(match: Match, half: int) -> str:
         f'<span class="goals2">{goals2}</span> <span class="team2">{_e(m.team2)}</span></div>\n'
     )
     return _document(f"{m.team1} – {m.team2}, half {half}", body)
+
+
+def js_match_page(match: Match, *, delay_ms: int = 200) -> str:
+    """The match page as a JavaScript app: the ``#match`` block of :func:`match_page`
+    appears ``delay_ms`` after the page loads; before that the body holds ``#app`` only."""
+    static = match_page(match)
+    block = static[static.index('<div id="match"') : static.rindex("</div>") + len("</div>")]
+    literal = json.dumps(block).replace("</", "<\\/")  # no "</script>" inside the script
+    body = (
+        '<div id="app"></div>\n'
+        f"<script>setTimeout(function () {{ document.getElementById('app').outerHTML = "
+        f"{literal}; }}, {int(delay_ms)});</script>\n"
+    )
+    return _document(f"{match.team1} – {match.team2}", body)
 
 
 _INDEX_PAGE = _document("Rehearsal site", '<p><a href="/results">Results</a></p>\n')
@@ -288,6 +308,7 @@ class RehearsalSite:
         app.router.add_get("/results", self._listing)
         app.router.add_get(r"/matches/{id:\d+}", self._match)
         app.router.add_get(r"/matches/{id:\d+}/halves/{half}", self._half)
+        app.router.add_get(r"/js/matches/{id:\d+}", self._js_match)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -398,6 +419,13 @@ class RehearsalSite:
     async def _match(self, request: web.Request) -> web.StreamResponse:
         match = self._visible(request)
         return _page(match_page(match, broken=request.get(_BROKEN_KEY, False)))
+
+    async def _js_match(self, request: web.Request) -> web.StreamResponse:
+        match = self._visible(request)
+        raw_delay = request.query.get("delay", "200")
+        if _OFFSET.fullmatch(raw_delay) is None:
+            raise web.HTTPBadRequest(text=f"delay must be whole milliseconds: {raw_delay!r}")
+        return _page(js_match_page(match, delay_ms=int(raw_delay)))
 
     async def _half(self, request: web.Request) -> web.StreamResponse:
         match = self._visible(request)
