@@ -9,6 +9,7 @@ Modules, one concept each:
 
 - ``client``    FetchClient: the steps above, in that order
 - ``transport`` the Fetcher protocol; HttpFetcher (aiohttp) and FakeFetcher
+- ``browser``   BrowserFetcher: pages rendered by headless Chromium (``[browser]`` extra)
 - ``limits``    Politeness and HostLimiter: rate, delay, concurrency, pauses
 - ``retry``     RetryPolicy, full-jitter backoff, Retry-After (pure)
 - ``breaker``   the per-host circuit breaker and HostDown (pure)
