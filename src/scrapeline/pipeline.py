@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 Key: TypeAlias = str | int
 """An item's key: a string or an integer, unique within its kind."""
 
+FETCHERS = ("http", "browser")
+"""What ``Pipeline(fetcher=...)`` accepts: aiohttp, or headless Chromium."""
+
 
 @dataclass(frozen=True, slots=True)
 class Item:
@@ -183,6 +186,8 @@ class Pipeline:
         proxies: Sequence[str] = (),
         robots: bool = True,
         secrets: Sequence[str] = (),
+        fetcher: str = "http",
+        ready_selector: str | None = None,
     ) -> None:
         """Declare a pipeline.
 
@@ -200,7 +205,18 @@ class Pipeline:
         ``robots=False``. ``secrets`` are extra values (API keys in URLs, tokens)
         kept out of logs, the console and the ledger, besides the ones found in
         sensitive headers, cookies and proxy URLs (:meth:`secret_values`).
+
+        ``fetcher="browser"`` renders every page in headless Chromium (the
+        ``scrapeline[browser]`` extra), for JavaScript-built or guarded sites; each
+        page is returned once ``ready_selector`` matches (``"#match, table#results"``
+        matches either). Without ``user_agent`` the browser sends its own.
         """
+        if fetcher not in FETCHERS:
+            raise PipelineError(
+                f"fetcher must be one of {', '.join(map(repr, FETCHERS))}, got {fetcher!r}"
+            )
+        if fetcher == "browser" and proxies:
+            raise PipelineError("the browser fetcher does not go through proxies= yet")
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise PipelineError(f"pipeline name must be letters, digits, - or _: {name!r}")
         self.name = name
@@ -223,6 +239,8 @@ class Pipeline:
         for proxy in self.proxies:
             parse_proxy(proxy)  # ConfigError now, not at the first request
         self.robots = robots
+        self.fetcher = fetcher
+        self.ready_selector = ready_selector
         self.secrets: tuple[str, ...] = (secrets,) if isinstance(secrets, str) else tuple(secrets)
         for number, secret in enumerate(self.secrets, start=1):
             if len(secret) < MIN_SECRET_LENGTH:

@@ -22,7 +22,7 @@ from scrapeline.fetch.archive import Archive
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.limits import Politeness
 from scrapeline.fetch.retry import RetryPolicy
-from scrapeline.fetch.transport import DEFAULT_USER_AGENT
+from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher
 from scrapeline.ledger.base import RunInfo
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
@@ -93,9 +93,14 @@ async def run_pipeline(
             try:
                 return await runner.run()
             finally:
-                shutdown.restore()
+                # Signals stay ours until the fetcher is closed: a second SIGTERM must
+                # not kill the process halfway through closing a browser (bounded).
+                try:
+                    await client.close()
+                finally:
+                    shutdown.restore()
         finally:
-            await client.close()
+            await client.close()  # idempotent; for a failure before the run began
             try:
                 if archive is not None:
                     archive.close()  # writes what is still queued
@@ -123,11 +128,27 @@ def make_fetch_client(pipeline: Pipeline, *, archive: Archive | None = None) -> 
         ),
         retry=RetryPolicy(max_attempts=pipeline.max_attempts),
         archive=archive,
+        fetcher=_browser_fetcher(pipeline) if pipeline.fetcher == "browser" else None,
         user_agent=pipeline.user_agent or DEFAULT_USER_AGENT,
         headers=pipeline.headers,
         cookies=pipeline.cookies,
         proxies=pipeline.proxies,
         robots=pipeline.robots,
+    )
+
+
+def _browser_fetcher(pipeline: Pipeline) -> Fetcher:
+    """Headless Chromium for ``Pipeline(fetcher="browser")``; ConfigError (exit 2) when
+    Playwright or Chromium is missing."""
+    from scrapeline.fetch.browser import BrowserFetcher
+
+    return BrowserFetcher(
+        ready_selector=pipeline.ready_selector,
+        hosts=pipeline.hosts,
+        user_agent=pipeline.user_agent,
+        headers=pipeline.headers,
+        cookies=pipeline.cookies,
+        cookie_url=pipeline.base_url,
     )
 
 
