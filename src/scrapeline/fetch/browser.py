@@ -318,11 +318,10 @@ class BrowserFetcher:
         root = Path(tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{_owner_tag()}-"))
         owned = self._owned = _Owned(root=root)
         _track(owned)
-        before = _child_pids()
         try:
             manager = self._manager = async_playwright()
             self._playwright = await manager.start()
-            owned.drivers = _child_pids() - before
+            owned.drivers = _driver_pids(manager)
             context = await self._playwright.chromium.launch_persistent_context(
                 str(root),
                 executable_path=self.executable,
@@ -389,6 +388,14 @@ class BrowserFetcher:
                 _expect_driver_loss(manager)
             if owned is not None:
                 owned.kill()
+
+
+def _driver_pids(manager: object) -> set[int]:
+    """The pid of the Playwright driver ``manager`` started (empty if it cannot be told:
+    Playwright does not publish it; the driver also exits by itself when we do)."""
+    client = getattr(manager, "_client", None)
+    pid = getattr(getattr(getattr(client, "_transport", None), "_proc", None), "pid", None)
+    return {pid} if isinstance(pid, int) else set()
 
 
 def _expect_driver_loss(manager: object) -> None:
@@ -514,11 +521,6 @@ def _processes(*, environ: bool = True) -> Iterator[_Process]:
         except (OSError, ValueError, IndexError):
             continue  # gone, or not ours to read
         yield _Process(int(name), int(fields[1]), int(fields[2]), cmdline, env)
-
-
-def _child_pids() -> set[int]:
-    me = os.getpid()
-    return {p.pid for p in _processes(environ=False) if p.ppid == me}
 
 
 def _parent_of(pid: int) -> int | None:
