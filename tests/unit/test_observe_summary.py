@@ -154,6 +154,14 @@ def test_failed_items_are_capped(listed: int, shown: int, left_out: int) -> None
     assert summary.failures_left_out == left_out
 
 
+def test_left_out_counts_failures_beyond_what_the_ledger_listed() -> None:
+    # the ledger lists at most 1,000 failed tasks; its category counts cover them all
+    listed = [failure(i) for i in range(1000)]
+    report = make_report(failures=listed, categories={"parse": 2500, "http_5xx": 500})
+    summary = summarize(report, wall=1.0, reason=None, exit_code=1)
+    assert summary.failures_left_out == 3000 - 20
+
+
 def test_status_comes_from_the_report_unless_given() -> None:
     report = make_report(status=RunStatus.RUNNING)
     assert summarize(report, wall=1.0, reason=None, exit_code=0).status == "running"
