@@ -409,17 +409,7 @@ class _Checker:
 
     def _validate(self, record: Record) -> None:
         """What the run checks before it commits a record."""
-        table = self.pipeline.tables.get(record.table)
-        if table is None:
-            raise ValidationError(
-                f"record for undeclared table {record.table!r}: "
-                f"declare it with pipe.table({record.table!r}, key=...)"
-            )
-        try:
-            orjson.dumps(record.data)
-        except TypeError as exc:
-            raise ValidationError(f"record for {record.table!r} is not JSON: {exc}") from None
-        table.primary_key(record.data)
+        self.pipeline.encode_record(record)
 
 
 def _failure(exc: Exception, expired: bool, limit: float) -> tuple[str, str]:

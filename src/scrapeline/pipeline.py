@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
+import orjson
+
 from scrapeline.errors import PipelineError, ValidationError
 from scrapeline.fetch.proxies import parse_proxy
 from scrapeline.secrets import MIN_SECRET_LENGTH, collect_secrets
@@ -327,6 +329,23 @@ class Pipeline:
             return fn
 
         return register
+
+    def encode_record(self, record: Record) -> tuple[str, str]:
+        """A record's primary key and JSON text, as they are stored.
+
+        Raises ValidationError for an undeclared table, a missing key column, or
+        data that is not JSON: the checks every record passes before it is written."""
+        table = self.tables.get(record.table)
+        if table is None:
+            raise ValidationError(
+                f"record for undeclared table {record.table!r}: "
+                f"declare it with pipe.table({record.table!r}, key=...)"
+            )
+        try:
+            data = orjson.dumps(record.data).decode()
+        except TypeError as exc:
+            raise ValidationError(f"record for {record.table!r} is not JSON: {exc}") from None
+        return table.primary_key(record.data), data
 
     # -- graph ---------------------------------------------------------------
 

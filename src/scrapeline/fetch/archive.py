@@ -64,6 +64,7 @@ import zstandard
 
 from scrapeline.errors import ArchiveError, ArchiveMiss, RunHalted
 from scrapeline.fetch.response import Request, Response
+from scrapeline.migrations import apply
 from scrapeline.secrets import collect_secrets, redact, redact_headers
 
 DATABASE = "archive.db"
@@ -206,7 +207,7 @@ class Archive:
             ) from exc
         self._db = self._connect()
         with self._tx() as db:
-            _migrate(db)
+            apply(db, MIGRATIONS, "archive")
 
     @staticmethod
     def exists(root: Path | str) -> bool:
@@ -586,22 +587,6 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
-
-
-def _migrate(db: sqlite3.Connection) -> int:
-    """Apply the migrations this archive has not had yet; returns the new version."""
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
-        raise sqlite3.DatabaseError(
-            f"archive version {version} is newer than this scrapeline knows "
-            f"({len(MIGRATIONS)}): upgrade scrapeline"
-        )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        for statement in script.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version={number}")
-    return len(MIGRATIONS)
 
 
 def _decompress(sha256: bytes, data: bytes) -> bytes:

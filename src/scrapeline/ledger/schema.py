@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from scrapeline.migrations import apply
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: items, tasks, records, runs, attempts, discovery walks
     """
@@ -95,16 +97,5 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 def migrate(db: sqlite3.Connection) -> int:
-    """Apply the migrations this database has not had yet. Returns the new version."""
-    version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
-        raise sqlite3.DatabaseError(
-            f"ledger schema version {version} is newer than this scrapeline knows "
-            f"({len(MIGRATIONS)}): upgrade scrapeline"
-        )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        for statement in script.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version={number}")
-    return len(MIGRATIONS)
+    """Apply the ledger migrations this database has not had yet. Returns the new version."""
+    return apply(db, MIGRATIONS, "ledger schema")

@@ -50,7 +50,7 @@ from scrapeline.ledger.base import (
     Task,
     Walk,
 )
-from scrapeline.pipeline import Discovery, Item, Pipeline, Stage, as_records
+from scrapeline.pipeline import Discovery, Item, Pipeline, Record, Stage, as_records
 from scrapeline.runner import events as ev
 from scrapeline.runner.policies import ConsecutiveFailures, claim_size
 from scrapeline.runner.shutdown import Shutdown
@@ -496,18 +496,9 @@ class Runner:
             task, False, started, self.clock() - started, category=category, message=message
         )
 
-    def _row(self, record: Any) -> RecordRow:
-        table = self.pipeline.tables.get(record.table)
-        if table is None:
-            raise ValidationError(
-                f"record for undeclared table {record.table!r}: "
-                f"declare it with pipe.table({record.table!r}, key=...)"
-            )
-        try:
-            data = orjson.dumps(record.data).decode()
-        except TypeError as exc:
-            raise ValidationError(f"record for {record.table!r} is not JSON: {exc}") from None
-        return RecordRow(table=record.table, pk=table.primary_key(record.data), json=data)
+    def _row(self, record: Record) -> RecordRow:
+        pk, data = self.pipeline.encode_record(record)
+        return RecordRow(table=record.table, pk=pk, json=data)
 
     def _settle(self, settled: _Settled) -> None:
         self._buffer.append(settled)
