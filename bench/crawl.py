@@ -16,6 +16,7 @@ run's rows are compared with the expected rows before its speed is reported.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -210,12 +211,14 @@ class _InThreadSite:
         return 0.0
 
     connections: int | None = None
+    stalls: tuple[int, float] = (0, 0.0)
 
     def take(self) -> tuple[int, int, int, float]:
         arrivals = self.site.arrivals[self._seen :]
         self._seen += len(arrivals)
         robots = sum(1 for _, target in arrivals if target == ROBOTS)
         span = arrivals[-1][0] - arrivals[0][0] if len(arrivals) > 1 else 0.0
+        self.stalls = stalls([at for at, _ in arrivals])
         return len(arrivals), len(arrivals) - robots, robots, span
 
 
@@ -237,6 +240,7 @@ class _NginxSite:
         return self.nginx.cpu_seconds()
 
     connections: int | None = None
+    stalls: tuple[int, float] = (0, 0.0)
 
     def take(self) -> tuple[int, int, int, float]:
         hits = self.nginx.rotate()
@@ -244,7 +248,19 @@ class _NginxSite:
         robots = sum(1 for h in hits if h.target == ROBOTS)
         ok = sum(1 for h in hits if h.status == 200 and h.target != ROBOTS)
         span = hits[-1].at - hits[0].at if len(hits) > 1 else 0.0
+        self.stalls = stalls([h.at for h in hits])
         return len(hits), ok, robots, span
+
+
+STALL = 0.010
+"""Seconds without any request reaching the server, with 8 in flight: a stall."""
+
+
+def stalls(times: list[float]) -> tuple[int, float]:
+    """How many gaps between consecutive arrivals exceed :data:`STALL`, and their sum."""
+    ordered = sorted(times)
+    gaps = [b - a for a, b in itertools.pairwise(ordered) if b - a > STALL]
+    return len(gaps), sum(gaps)
 
 
 def one_run(
@@ -283,6 +299,8 @@ def one_run(
         "requests": requests,
         "robots_txt_requests": robots,
         "connections": site.connections,
+        "stalls": site.stalls[0],
+        "stalled_s": site.stalls[1],
         "pages": ok_pages,
         "request_span": span,
         "pages_per_s": ok_pages / measured.wall if measured.wall else 0.0,
@@ -313,6 +331,7 @@ def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
                 key: spread([r[key] for r in mine if r.get(key) is not None])
                 for key in (
                     "connections",
+                    "stalled_s",
                     "pages_per_s",
                     "span_pages_per_s",
                     "cpu_ms_per_page",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import BENCH, Mode, load_results
+from bench.common import BENCH, Mode, load_results, spread
 
 
 @dataclass(frozen=True)
@@ -167,16 +167,21 @@ def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
     rows = []
     for name, label in crawl["programs"].items():
         s = summary["programs"][name]
+        busy = spread(
+            [r["cpu"] / r["wall"] for r in crawl["runs"] if r["program"] == name and r["ok"]]
+        )
         rows.append(
             [
                 label,
                 _spread(s["pages_per_s"]),
                 _spread(s.get("span_pages_per_s")),
                 _spread(s["cpu_ms_per_page"], 3),
+                _spread(busy, 0, 100) + "%",
                 _spread(s["max_rss_mb"]),
                 _spread(s["wall"], 1),
                 _spread(s["server_busy"], 0, 100) + "%" if s["server_busy"]["median"] else "–",
                 _spread(s.get("connections")),
+                _spread(s.get("stalled_s"), 1),
                 f"{s['runs_ok']}/{s['runs']}",
             ]
         )
@@ -186,15 +191,24 @@ def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
             "pages/s",
             "pages/s, first→last request",
             "CPU ms/page",
+            "CPU ÷ wall",
             "peak RSS MB",
             "wall s",
             "server busy",
             "connections",
+            "stalled s",
             "runs ok",
         ],
         rows,
     )
-    lines += ["Median (min–max) over the rounds. Ratios, per round then median (min–max):", ""]
+    lines += [
+        "Median (min–max) over the rounds. 'CPU ÷ wall' near 100% means the program is "
+        "bound by its one core; below that it waits (on the server, on another thread, on "
+        "work not yet available). 'stalled s': the time, summed, in gaps of more than 10 ms "
+        "between two requests reaching the server, with 8 meant to be in flight (from "
+        "nginx's millisecond timestamps). Ratios, per round then median (min–max):",
+        "",
+    ]
     ratio_rows = []
     for key, r in summary["ratios"].items():
         name, ref = key.split("/")
