@@ -160,6 +160,7 @@ class Runner:
         self._discovery_errors: list[str] = []
         self._workers: list[asyncio.Task[None]] = []
         self._closing = False
+        self._discovery_running = False
         self._deadlines: dict[int, tuple[float, asyncio.Task[None]]] = {}
         self._timed_out: dict[int, bool] = {}
         # claim ahead: refill the queue while half a claim is left, so workers never wait
@@ -210,10 +211,6 @@ class Runner:
                     log_path=log_path,
                 )
             )
-            for discovery in self.pipeline.discoveries if self.options.discover else ():
-                if self._stopping:
-                    break
-                await self._discover_cancellable(discovery)
             if not self._stopping:
                 await self._work()
             outcome = await self._finish(started)
@@ -277,6 +274,17 @@ class Runner:
 
     # -- discovery -------------------------------------------------------------------
 
+    async def _discover_all(self) -> None:
+        """Walk every listing, while the workers already take the items it finds."""
+        try:
+            for discovery in self.pipeline.discoveries if self.options.discover else ():
+                if self._stopping:
+                    break
+                await self._discover_cancellable(discovery)
+        finally:
+            self._discovery_running = False
+            self._wake.set()
+
     async def _discover_cancellable(self, d: Discovery) -> None:
         """Discovery as its own task, so that a second Ctrl+C can cut its page short."""
         self._discovering = asyncio.ensure_future(self._discover(d))
@@ -332,6 +340,10 @@ class Runner:
             await self._db(self.ledger.add_items, batch, self.run_id)
             if opts.force_rescrape and known:
                 await self._db(self.ledger.rescrape, d.kind, [k for k in keys if k in known])
+            if new:
+                self._remaining += new * len(self.pipeline.stages_of(d.kind))
+                self._emit(ev.WorkQueued(remaining=self._remaining))
+            self._wake.set()  # the feeder can claim this page's items now
             pages += 1
             new_total += new
             self._emit(
@@ -366,12 +378,18 @@ class Runner:
         self._workers = [asyncio.ensure_future(self._worker()) for _ in range(workers)]
         flusher = asyncio.ensure_future(self._flusher())
         watchdog = asyncio.ensure_future(self._watchdog())
+        self._discovery_running = True
+        discovery = asyncio.ensure_future(self._discover_all())
         try:
             await self._feed()
+        except BaseException:
+            if self._stop_reason is None:  # a bug or a cancel: stop everything, wait for none
+                self._stop_reason = "stopped by an error"
+            raise
         finally:
             self._closing = True
             self._wake.set()
-            await self._stop_workers()
+            await self._stop_workers([discovery])
             for helper in (flusher, watchdog):
                 helper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -400,7 +418,13 @@ class Runner:
                     self._queue.extend(tasks)
                     self._wake.set()
                     continue
-                idle = not (self._in_flight or self._buffer or self._queue or self._flushing)
+                idle = not (
+                    self._in_flight
+                    or self._buffer
+                    or self._queue
+                    or self._flushing
+                    or self._discovery_running
+                )
                 if idle:
                     return  # nothing claimable, and nothing running could make more
                 if not self._in_flight and self._buffer:
@@ -593,9 +617,10 @@ class Runner:
         self._emit(ev.WorkQueued(remaining=self._remaining))
         self._wake.set()
 
-    async def _stop_workers(self) -> None:
-        """Let in-flight items finish within the grace period, then cancel them."""
-        pending = [w for w in self._workers if not w.done()]
+    async def _stop_workers(self, others: Sequence[asyncio.Future[None]] = ()) -> None:
+        """Let in-flight items (and a discovery page) finish within the grace period,
+        then cancel them."""
+        pending = [w for w in [*self._workers, *others] if not w.done()]
         if pending and not self.shutdown.forced:
             grace = self.options.grace if self._stopping else None
             _, pending_set = await asyncio.wait(pending, timeout=grace)
