@@ -6,7 +6,7 @@ raise (an exception from a subscriber is logged and the subscriber is dropped).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -111,5 +111,3 @@ Event: TypeAlias = (
     | RunFinished
     | Log
 )
-
-Subscribers: TypeAlias = Sequence[Any]
