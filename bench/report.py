@@ -206,7 +206,8 @@ def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
         "bound by its one core; below that it waits (on the server, on another thread, on "
         "work not yet available). 'stalled s': the time, summed, in gaps of more than 10 ms "
         "between two requests reaching the server, with 8 meant to be in flight (from "
-        "nginx's millisecond timestamps). Ratios, per round then median (min–max):",
+        "nginx's millisecond timestamps): a program at 100% CPU that stalls works in bursts; "
+        "one below 100% that stalls is waiting. Ratios, per round then median (min–max):",
         "",
     ]
     ratio_rows = []
