@@ -427,8 +427,10 @@ class Runner:
                 )
                 if idle:
                     return  # nothing claimable, and nothing running could make more
-                if not self._in_flight and self._buffer:
-                    await self._flush()  # children appear when their parent commits
+                if self._buffer and not self._flushing:
+                    # Nothing claimable: the next work may be children waiting in the
+                    # buffer for their parents' commit. Commit now, not at the next tick.
+                    await self._flush()
                     continue
             self._wake.clear()
             await self._wake.wait()
