@@ -8,7 +8,6 @@ usage error (a data dir in use by a run included).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime
 from typing import Annotated
@@ -29,6 +28,7 @@ from scrapeline.cli.main import (
     app,
 )
 from scrapeline.loader import load_pipeline
+from scrapeline.runner import loop as event_loop
 from scrapeline.runner.run import RunOptions
 
 StageOpt = Annotated[str, typer.Option("--stage", help="The stage to parse again.")]
@@ -82,7 +82,7 @@ def reparse(
     reporter = ConsoleReporter()
     try:
         with _errors():
-            outcome = asyncio.run(
+            outcome = event_loop.run(
                 reparse_stage(
                     pipe,
                     data_dir or default_data_dir(pipe),

@@ -6,7 +6,6 @@ Exit codes: 0 every contract holds and every sample parses · 1 something is bro
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,6 +22,7 @@ from scrapeline.cli.main import (
     app,
 )
 from scrapeline.loader import load_pipeline
+from scrapeline.runner import loop as event_loop
 
 if TYPE_CHECKING:  # the check service pulls in the HTTP client: imported when used
     from scrapeline.check import CheckReport, FetchCheck, StepCheck
@@ -50,7 +50,7 @@ def check(
     with _errors():
         pipe = load_pipeline(pipeline)
         config = _config(set_)
-        report = asyncio.run(
+        report = event_loop.run(
             check_pipeline(pipe, base_url=base_url, config=config, start=start_offset)
         )
     if json:

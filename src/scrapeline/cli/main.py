@@ -6,7 +6,6 @@ Exit codes: 0 all done · 1 finished with failed items · 2 usage or config erro
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from rich.table import Table
 from scrapeline.errors import ConfigError, ScrapelineError
 from scrapeline.loader import load_pipeline
 from scrapeline.pipeline import Pipeline
+from scrapeline.runner import loop as event_loop
 from scrapeline.runner.run import EXIT_INTERRUPTED, Outcome, RunOptions
 
 app = typer.Typer(
@@ -134,7 +134,7 @@ def _run(
     reporter = ConsoleReporter()
     try:
         with _errors():
-            outcome = asyncio.run(
+            outcome = event_loop.run(
                 run_pipeline(
                     pipe,
                     data_dir,

@@ -288,7 +288,9 @@ class BrowserFetcher:
         wanted = route.request
         host = (urlsplit(wanted.url).hostname or "").lower()
         with contextlib.suppress(Error):  # the page may be closing
-            if wanted.resource_type in self.block:
+            if wanted.resource_type in self.block or (
+                "image" in self.block and urlsplit(wanted.url).path == "/favicon.ico"
+            ):  # newer Chromium asks for the favicon as resource type "other"
                 await route.abort("blockedbyclient")
             elif self.hosts is not None and host and host not in self.hosts:
                 if wanted.is_navigation_request() and wanted.frame == page.main_frame:
