@@ -29,7 +29,7 @@ import time
 import zlib
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import httptools
 
@@ -68,8 +68,7 @@ class _Connection(asyncio.Protocol):
     # -- asyncio.Protocol -----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         if self.waiter is None:  # bytes nobody asked for: the connection is unusable
@@ -171,15 +170,22 @@ class Http1Client:
         lines = [f"GET {target} HTTP/1.1", f"Host: {authority}"]
         lines.extend(f"{name}: {value}" for name, value in headers)
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        async with self._slots, asyncio.timeout(timeout):
-            conn = self._reuse(origin) or await self._connect(origin)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with self._slots:
+            conn = self._reuse(origin)
+            if conn is None:
+                conn = await asyncio.wait_for(self._connect(origin), deadline - loop.time())
             self._busy.add(conn)
+            answer = conn.send(data)
+            timer = loop.call_at(deadline, _expire, answer)  # cheaper than asyncio.timeout
             try:
-                status, got, body = await conn.send(data)
+                status, got, body = await answer
             except BaseException:
                 conn.close()
                 raise
             finally:
+                timer.cancel()
                 self._busy.discard(conn)
             if conn.reusable and not conn.closed:
                 conn.idle_since = self._clock()
@@ -226,10 +232,17 @@ class Http1Client:
 
     def _trim(self) -> None:
         idle = sum(len(pool) for pool in self._idle.values())
+        if idle <= self.limit:
+            return
         for pool in self._idle.values():
             while idle > self.limit and pool:
                 pool.popleft().close()
                 idle -= 1
+
+
+def _expire(answer: asyncio.Future[Any]) -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError())
 
 
 def _decoded(headers: Headers, body: bytes) -> bytes:

@@ -230,6 +230,11 @@ class HttpFetcher:
             cookies = jar.filter_cookies(URL(request.url))
             if cookies:
                 value = "; ".join(f"{m.key}={m.coded_value}" for m in cookies.values())
+                if request.headers and any(k.lower() == "cookie" for k in request.headers):
+                    # one Cookie header, the request's own cookies first, as aiohttp sends
+                    theirs = [v for k, v in headers if k.lower() == "cookie"]
+                    headers = [h for h in headers if h[0].lower() != "cookie"]
+                    value = "; ".join([*theirs, value])
                 headers = [*headers, ("Cookie", value)]
         started = time.perf_counter()
         where, target = origin
@@ -305,9 +310,12 @@ def _plain_origin(url: str) -> tuple[Origin, str] | None:
 
 
 def _safe_headers(headers: Mapping[str, str]) -> bool:
-    """No line breaks in names or values (aiohttp refuses those, with a clear error)."""
+    """Headers the lean client can send as they are: no line breaks in names or values
+    (aiohttp refuses those, with a clear error), and no Host (the lean client writes its
+    own; aiohttp lets the request's replace it)."""
     return not headers or all(
-        "\r" not in f"{k}{v}" and "\n" not in f"{k}{v}" for k, v in headers.items()
+        "\r" not in f"{k}{v}" and "\n" not in f"{k}{v}" and k.lower() != "host"
+        for k, v in headers.items()
     )
 
 

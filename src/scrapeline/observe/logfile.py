@@ -43,6 +43,7 @@ from scrapeline.runner.events import (
 from scrapeline.secrets import redact
 
 LOGGER_NAME = "scrapeline"
+_DONE_BATCH = 1000
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -144,28 +145,40 @@ def close_run_log(handler: logging.Handler) -> None:
 
 
 class LogReporter:
-    """Writes every runner event to the log, one record each.
+    """Writes every runner event to the log, a line each.
 
     Item outcomes: done at DEBUG, failed at WARNING. Discovery and the run's
     start and end at INFO; the end carries the summary as one JSON line.
+
+    The "done" lines of one commit go out as one record (a line each, each with
+    its own prefix), written when the next other event arrives: the runner
+    reports a batch's items together, and a record per item would cost more
+    than the item.
     """
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self._log = logger if logger is not None else logging.getLogger(f"{LOGGER_NAME}.run")
+        self._done: list[str] = []
+
+    def _write_done(self) -> None:
+        lines, self._done = self._done, []
+        if lines and self._log.isEnabledFor(logging.DEBUG):
+            stamp = datetime.now(IsoFormatter._zone).isoformat(timespec="milliseconds")
+            self._log.debug("%s", f"\n{stamp} DEBUG {self._log.name}: ".join(lines))
 
     def __call__(self, event: Event) -> None:
         log = self._log
+        if type(event) is TaskDone:
+            self._done.append(
+                f"done {event.stage} {event.kind} {event.key} in {event.duration:.3f}s: "
+                f"{event.records} records, {event.children} children"
+            )
+            if len(self._done) >= _DONE_BATCH:
+                self._write_done()
+            return
+        if self._done:
+            self._write_done()
         match event:
-            case TaskDone():
-                log.debug(
-                    "done %s %s %s in %.3fs: %d records, %d children",
-                    event.stage,
-                    event.kind,
-                    event.key,
-                    event.duration,
-                    event.records,
-                    event.children,
-                )
             case TaskFailed():
                 log.warning(
                     "failed %s %s %s in %.3fs after %d attempts: %s: %s",
