@@ -33,4 +33,4 @@ class ConsecutiveFailures:
 def claim_size(workers: int) -> int:
     """How many tasks to lease at once: enough to keep workers busy, few enough to
     leave work for other machines and to release quickly on interrupt."""
-    return max(128, min(16 * workers, 1024))
+    return max(128, min(64 * workers, 1024))

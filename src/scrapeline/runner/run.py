@@ -335,11 +335,7 @@ class Runner:
                 reason, finished = "end of listing", True
                 break
             keys = list(dict.fromkeys(it.key for it in batch))
-            known = await self._db(self.ledger.known, d.kind, keys)
-            new = len(keys) - len(known)
-            await self._db(self.ledger.add_items, batch, self.run_id)
-            if opts.force_rescrape and known:
-                await self._db(self.ledger.rescrape, d.kind, [k for k in keys if k in known])
+            new = await self._db(self._store_page, d.kind, batch, keys)
             if new:
                 self._remaining += new * len(self.pipeline.stages_of(d.kind))
                 self._emit(ev.WorkQueued(remaining=self._remaining))
@@ -368,6 +364,18 @@ class Runner:
         self._emit(
             ev.DiscoveryFinished(discovery=d.name, pages=pages, new=new_total, reason=reason)
         )
+
+    def _store_page(self, kind: str, batch: list[NewItem], keys: list[Any]) -> int:
+        """A listing page's items into the ledger, in one trip to the writer thread
+        (discovery must not queue three times behind the workers' commits). Returns
+        how many were new."""
+        if not self.options.force_rescrape:
+            return self.ledger.add_items(batch, self.run_id)
+        known = self.ledger.known(kind, keys)
+        self.ledger.add_items(batch, self.run_id)
+        if known:
+            self.ledger.rescrape(kind, [k for k in keys if k in known])
+        return len(keys) - len(known)
 
     # -- stage work ---------------------------------------------------------------------
 
@@ -535,6 +543,11 @@ class Runner:
         if len(self._buffer) >= self.options.commit_every:
             self._wake.set()
             self._flushed.set()
+        elif not self._queue:
+            # The workers are running dry: the feeder claims now, and when nothing is
+            # claimable, commits this buffer at once (its children may be the next work)
+            # rather than at the flusher's next tick.
+            self._wake.set()
 
     async def _flusher(self) -> None:
         interval = self.options.commit_interval
