@@ -12,6 +12,12 @@ Each public method is one transaction. ``complete`` settles a whole batch of
 tasks in one transaction (group commit), and each task's records, children and
 DONE mark are written together in it, so atomic completion holds per task and
 per batch. Every driver error is translated to LedgerError here.
+
+The hot paths (claim, complete, adding items) pass a whole batch as one JSON
+array (``json_each``) and read results back as one aggregated JSON row, so a
+batch is a handful of statement steps, not one per row: Python's sqlite3 lets
+go of the GIL around every step, and taking it back while the event loop's
+thread is busy is what a per-row step would cost most.
 """
 
 from __future__ import annotations
@@ -50,6 +56,11 @@ def _dumps(value: Any) -> str:
 
 def _loads(text: str | bytes | None) -> Any:
     return orjson.loads(text) if text else {}
+
+
+def _array(values: Any) -> str:
+    """A batch as one JSON array parameter, for ``json_each(?)``."""
+    return orjson.dumps(values).decode()
 
 
 class SqliteLedger:
@@ -225,14 +236,12 @@ class SqliteLedger:
             raise LedgerError(f"ledger {self.path}: {exc}") from exc
 
     def _known(self, db: sqlite3.Connection, kind: str, keys: Sequence[Key]) -> set[Key]:
-        found: set[Key] = set()
-        for chunk in _chunks(keys):
-            marks = ",".join("?" * len(chunk))
-            rows = db.execute(
-                f"SELECT key FROM items WHERE kind=? AND key IN ({marks})", (kind, *chunk)
-            ).fetchall()
-            found.update(r[0] for r in rows)
-        return found
+        (found,) = db.execute(
+            "SELECT json_group_array(key) FROM items "
+            "WHERE kind=? AND key IN (SELECT value FROM json_each(?))",
+            (kind, _array(list(keys))),
+        ).fetchone()
+        return set(orjson.loads(found))
 
     def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
         with self._tx() as db:
@@ -252,67 +261,91 @@ class SqliteLedger:
             only = f" AND stage IN ({','.join('?' * len(stages))})"
             params = tuple(stages)
         with self._tx() as db:
-            rows = db.execute(
-                "UPDATE tasks SET status='running', owner=?, expires=?, attempts=attempts+1 "
-                # index order, (stage, id): no sort over every pending task
-                f"WHERE id IN (SELECT id FROM tasks WHERE status='pending'{only} LIMIT ?) "
-                "RETURNING id",
-                (owner, now + lease, *params, limit),
-            ).fetchall()
-            if len(rows) < limit:
-                rows += db.execute(
-                    "UPDATE tasks SET owner=?, expires=?, attempts=attempts+1 "
-                    "WHERE id IN (SELECT id FROM tasks WHERE status='running' AND expires<=?"
-                    f"{only} LIMIT ?) RETURNING id",
-                    (owner, now + lease, now, *params, limit - len(rows)),
-                ).fetchall()
-            if not rows:
+            # index order, (stage, id): no sort over every pending task
+            ids = self._ids(
+                db, f"SELECT id FROM tasks WHERE status='pending'{only} LIMIT ?", (*params, limit)
+            )
+            if ids:
+                db.execute(
+                    "UPDATE tasks SET status='running', owner=?, expires=?, attempts=attempts+1 "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (owner, now + lease, _array(ids)),
+                )
+            if len(ids) < limit:
+                expired = self._ids(
+                    db,
+                    f"SELECT id FROM tasks WHERE status='running' AND expires<=?{only} LIMIT ?",
+                    (now, *params, limit - len(ids)),
+                )
+                if expired:
+                    db.execute(
+                        "UPDATE tasks SET owner=?, expires=?, attempts=attempts+1 "
+                        "WHERE id IN (SELECT value FROM json_each(?))",
+                        (owner, now + lease, _array(expired)),
+                    )
+                    ids += expired
+            if not ids:
                 return []
-            return self._tasks(db, sorted(r[0] for r in rows))
+            return self._tasks(db, ids)
+
+    @staticmethod
+    def _ids(db: sqlite3.Connection, select: str, params: Sequence[Any]) -> list[int]:
+        """The ids a ``SELECT id ...`` finds, read back as one JSON row."""
+        (found,) = db.execute(f"SELECT json_group_array(id) FROM ({select})", params).fetchone()
+        ids: list[int] = orjson.loads(found)
+        return ids
 
     def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
         if not completions:
             return []
         with self._tx() as db:
-            held: dict[int, Any] = {}
+            held: dict[int, int] = {}  # task id -> item id, of the tasks still ours
             by_owner: dict[tuple[str, int], list[int]] = {}
             for c in completions:
                 by_owner.setdefault((c.owner, c.version), []).append(c.task.id)
             for (owner, version), ids in by_owner.items():
-                for chunk in _chunks(ids):
-                    marks = ",".join("?" * len(chunk))
-                    # the lease check and the DONE mark in one statement
-                    for tid, item_id in db.execute(
-                        "UPDATE tasks SET status='done', owner=NULL, expires=NULL, category=NULL, "
-                        f"message=NULL, version=? WHERE id IN ({marks}) AND status='running' "
-                        "AND owner=? RETURNING id, item_id",
-                        (version, *chunk, owner),
-                    ).fetchall():
-                        held[tid] = (item_id,)
+                (found,) = db.execute(
+                    "SELECT json_group_array(json_array(id, item_id)) FROM tasks "
+                    "WHERE id IN (SELECT value FROM json_each(?)) "
+                    "AND status='running' AND owner=?",
+                    (_array(ids), owner),
+                ).fetchone()
+                mine = dict(orjson.loads(found))
+                if mine:
+                    db.execute(
+                        "UPDATE tasks SET status='done', owner=NULL, expires=NULL, "
+                        "category=NULL, message=NULL, version=? "
+                        "WHERE id IN (SELECT value FROM json_each(?))",
+                        (version, _array(list(mine))),
+                    )
+                held.update(mine)
             ok = [c for c in completions if c.task.id in held]
             rows = [
-                (r.table, r.pk, held[c.task.id][0], c.task.stage, c.version, run_id, r.json)
+                (r.table, r.pk, held[c.task.id], c.task.stage, c.version, run_id, r.json)
                 for c in ok
                 for r in c.records
             ]
             if rows:
-                db.executemany(
+                db.execute(
                     "INSERT INTO records(tbl, pk, item_id, stage, version, run_id, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(tbl, pk) DO UPDATE SET "
+                    "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, "
+                    "value->>6 FROM json_each(?) WHERE true ON CONFLICT(tbl, pk) DO UPDATE SET "
                     "item_id=excluded.item_id, stage=excluded.stage, version=excluded.version, "
                     "run_id=excluded.run_id, data=excluded.data",
-                    rows,
+                    (_array(rows),),
                 )
                 self._ensure_views(db, [r for c in ok for r in c.records])
-            db.executemany(
-                "INSERT INTO attempts(run_id, task_id, stage, ok, duration, started) "
-                "VALUES (?, ?, ?, 1, ?, ?)",
-                [(run_id, c.task.id, c.task.stage, c.duration, c.started) for c in ok],
-            )
-            self._unblock(db, [(held[c.task.id][0], c.task.stage) for c in ok])
-            children = [
-                (child, held[c.task.id][0], c.task.stage) for c in ok for child in c.children
-            ]
+            if ok:
+                db.execute(
+                    "INSERT INTO attempts(run_id, task_id, stage, ok, duration, started) "
+                    "SELECT ?, value->>0, value->>1, 1, value->>2, value->>3 FROM json_each(?)",
+                    (
+                        run_id,
+                        _array([(c.task.id, c.task.stage, c.duration, c.started) for c in ok]),
+                    ),
+                )
+            self._unblock(db, [(held[c.task.id], c.task.stage) for c in ok])
+            children = [(child, held[c.task.id], c.task.stage) for c in ok for child in c.children]
             if children:
                 self._upsert_items(db, children, run_id)
             return [c.task.id in held for c in completions]
@@ -441,28 +474,28 @@ class SqliteLedger:
         return held
 
     def _tasks(self, db: sqlite3.Connection, ids: Sequence[int]) -> list[Task]:
-        out: list[Task] = []
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            for tid, stage, attempts, kind, key, data, date, pkind, pkey in db.execute(
-                "SELECT t.id, t.stage, t.attempts, i.kind, i.key, i.data, i.date, p.kind, p.key "
-                "FROM tasks t JOIN items i ON i.id=t.item_id "
-                f"LEFT JOIN items p ON p.id=i.parent_id WHERE t.id IN ({marks}) ORDER BY t.id",
-                chunk,
-            ):
-                out.append(
-                    Task(
-                        id=tid,
-                        stage=stage,
-                        kind=kind,
-                        key=key,
-                        data=_loads(data),
-                        date=date,
-                        parent=(pkind, pkey) if pkind is not None else None,
-                        attempts=attempts,
-                    )
-                )
-        return out
+        (found,) = db.execute(
+            "SELECT json_group_array(json_array(t.id, t.stage, t.attempts, i.kind, i.key, "
+            "i.data, i.date, p.kind, p.key)) "
+            "FROM json_each(?) AS j CROSS JOIN tasks t ON t.id=j.value "
+            "JOIN items i ON i.id=t.item_id LEFT JOIN items p ON p.id=i.parent_id",
+            (_array(list(ids)),),
+        ).fetchone()
+        rows = orjson.loads(found)
+        rows.sort(key=lambda row: row[0])
+        return [
+            Task(
+                id=tid,
+                stage=stage,
+                kind=kind,
+                key=key,
+                data=_loads(data),
+                date=date,
+                parent=(pkind, pkey) if pkind is not None else None,
+                attempts=attempts,
+            )
+            for tid, stage, attempts, kind, key, data, date, pkind, pkey in rows
+        ]
 
     def _deps_done(self, db: sqlite3.Connection, item_id: int, node: StageNode) -> bool:
         for dep in node.deps:
@@ -558,24 +591,28 @@ class SqliteLedger:
             by_kind.setdefault(it.kind, []).append(it.key)
         existing = {kind: self._known(db, kind, keys) for kind, keys in by_kind.items()}
         new = {(it.kind, it.key) for it, _, _ in rows if it.key not in existing[it.kind]}
-        db.executemany(
-            "INSERT INTO items(kind, key, data, date, parent_id, first_run) "
-            "VALUES (?, ?, ?, ?, coalesce(?, (SELECT id FROM items WHERE kind=? AND key=?)), ?) "
-            "ON CONFLICT(kind, key) DO UPDATE SET data=excluded.data, date=excluded.date, "
-            "parent_id=coalesce(items.parent_id, excluded.parent_id)",
-            [
-                (
-                    it.kind,
-                    it.key,
-                    _dumps(dict(it.data)),
-                    it.date,
-                    pid,
-                    *(it.parent or (None, None)),
-                    run_id,
-                )
-                for it, pid, _ in rows
-            ],
-        )
+        values = [
+            (it.kind, it.key, _dumps(dict(it.data)), it.date, pid, *(it.parent or (None, None)))
+            for it, pid, _ in rows
+        ]
+        if all(pid is not None or it.parent is None for it, pid, _ in rows):
+            # parents known by id (or none): the whole batch in one statement
+            db.execute(
+                "INSERT INTO items(kind, key, data, date, parent_id, first_run) "
+                "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, ? "
+                "FROM json_each(?) WHERE true "
+                "ON CONFLICT(kind, key) DO UPDATE SET data=excluded.data, date=excluded.date, "
+                "parent_id=coalesce(items.parent_id, excluded.parent_id)",
+                (run_id, _array([v[:5] for v in values])),
+            )
+        else:  # a parent named by key may be in this very batch: row by row
+            db.executemany(
+                "INSERT INTO items(kind, key, data, date, parent_id, first_run) VALUES "
+                "(?, ?, ?, ?, coalesce(?, (SELECT id FROM items WHERE kind=? AND key=?)), ?) "
+                "ON CONFLICT(kind, key) DO UPDATE SET data=excluded.data, date=excluded.date, "
+                "parent_id=coalesce(items.parent_id, excluded.parent_id)",
+                [(*v, run_id) for v in values],
+            )
         tasks: list[tuple[str, str, str, Key]] = []
         unsure: list[tuple[str, Key, str]] = []
         for it, pid, stage_done in rows:
@@ -595,11 +632,13 @@ class SqliteLedger:
                     status = "waiting"
                     unsure.append((it.kind, it.key, node.name))
                 tasks.append((node.name, status, it.kind, it.key))
-        db.executemany(
-            "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
-            "SELECT id, ?, ? FROM items WHERE kind=? AND key=?",
-            tasks,
-        )
+        if tasks:
+            db.execute(
+                "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
+                "SELECT i.id, j.value->>0, j.value->>1 FROM json_each(?) AS j "
+                "CROSS JOIN items i ON i.kind=j.value->>2 AND i.key=j.value->>3",
+                (_array(tasks),),
+            )
         for kind, key, stage in unsure:
             waiting = db.execute(
                 "SELECT t.id, t.item_id, t.stage FROM tasks t JOIN items i ON i.id=t.item_id "
