@@ -291,9 +291,10 @@ def engine_section(engine: dict[str, Any], targets: list[Target]) -> list[str]:
         f"pending to done) per run; the real Runner, SQLite ledger (file, WAL, group commit) "
         f"and FetchClient, over an in-process FakeFetcher; {engine['workers']} workers; "
         f"{engine['rounds']} rounds, variants alternating. `noop`: the stages return at once; "
-        "`fetch`: each also awaits one `ctx.fetch` of a fake page. Rates are over the stage "
-        "phase (discovery of the items timed apart); a fresh process per run; no console "
-        "or log-file reporter attached.",
+        "`fetch`: each also awaits one `ctx.fetch` of a fake page. Rates are those of the "
+        "stage phase: a first run on the ledger only discovers the items (no stage), a second "
+        "only runs the stages (no discovery); the same event loop as `scrapeline run` "
+        "(uvloop); a fresh process per run; no console or log-file reporter attached.",
         "",
     ]
     rows = []

@@ -408,12 +408,23 @@ class Graph:
     """What the ledger needs to know of a pipeline: stages, kinds, dependencies."""
 
     stages: dict[str, StageNode]
+    # answers remembered: the ledger asks for every task it settles
+    _of_kind: dict[str, list[StageNode]] = field(default_factory=dict, repr=False, compare=False)
+    _after: dict[str, list[StageNode]] = field(default_factory=dict, repr=False, compare=False)
 
     def stages_of(self, kind: str) -> list[StageNode]:
-        return [s for s in self.stages.values() if s.kind == kind]
+        found = self._of_kind.get(kind)
+        if found is None:
+            found = self._of_kind[kind] = [s for s in self.stages.values() if s.kind == kind]
+        return found
 
     def dependents(self, stage: str) -> list[StageNode]:
-        return [s for s in self.stages.values() if any(d.stage == stage for d in s.deps)]
+        found = self._after.get(stage)
+        if found is None:
+            found = self._after[stage] = [
+                s for s in self.stages.values() if any(d.stage == stage for d in s.deps)
+            ]
+        return found
 
 
 def as_records(result: Any, stage: str) -> list[Record]:

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import orjson
@@ -235,8 +235,11 @@ class Runner:
         wall = self.clock() - started
         summary = {"exit_code": code, "reason": reason, "wall": round(wall, 3)}
         summary |= {"done": sum(report.done_this_run.values()), "failed": failed}
-        await self._db(self.ledger.end_run, self.run_id, status, self.wall_clock(), summary)
-        report = await self._db(self.ledger.report, self.run_id)
+        ended = self.wall_clock()
+        await self._db(self.ledger.end_run, self.run_id, status, ended, summary)
+        # what end_run changed, without reading the whole report again
+        run = replace(report.run, status=status, ended_at=ended, summary=summary)
+        report = replace(report, run=run)
         self._emit(
             ev.RunFinished(
                 status=status.value, exit_code=code, report=report, reason=reason, wall=wall
