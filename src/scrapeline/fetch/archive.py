@@ -479,12 +479,11 @@ class Archive:
                     if sha not in known and sha not in bodies:
                         body = item[4]
                         bodies[sha] = (sha, len(body), compressor.compress(body))
-                db.executemany(
-                    "INSERT INTO bodies(sha256, size, data) VALUES (?, ?, ?)", bodies.values()
-                )
-                db.executemany(
-                    "INSERT INTO entries(url, final_url, sha256, status, headers, fetched_at, "
-                    "stage, item_key, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _insert_rows(db, "bodies(sha256, size, data)", list(bodies.values()))
+                _insert_rows(
+                    db,
+                    "entries(url, final_url, sha256, status, headers, fetched_at, "
+                    "stage, item_key, run_id)",
                     rows,
                 )
         except sqlite3.Error as exc:
@@ -621,3 +620,18 @@ def _entry(row: Sequence[Any]) -> Entry:
         item_key=key,
         run_id=run_id,
     )
+
+
+def _insert_rows(db: sqlite3.Connection, into: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` with one multi-row VALUES statement per chunk, not a statement
+    step per row: sqlite3 lets go of the GIL around every step, and taking it back
+    while the event loop is busy costs more than the row."""
+    if not rows:
+        return
+    width = len(rows[0])
+    per = max(1, 30000 // width)  # under SQLite's 32766 bound parameters
+    one = "(" + ",".join("?" * width) + ")"
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        params = [value for row in chunk for value in row]
+        db.execute(f"INSERT INTO {into} VALUES " + ",".join([one] * len(chunk)), params)
