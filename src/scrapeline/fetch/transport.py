@@ -53,17 +53,17 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
-from typing import Protocol, TypeAlias
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 from urllib.parse import urlsplit
-
-import aiohttp
-from yarl import URL
 
 from scrapeline.errors import FetchTimeout, NetworkError, ProxyError
 from scrapeline.fetch.http1 import ACCEPT_ENCODING, BadResponse, Headers, Http1Client, Origin
 from scrapeline.fetch.limits import Sleep
 from scrapeline.fetch.response import Request, Response
 from scrapeline.secrets import strip_credentials
+
+if TYPE_CHECKING:  # aiohttp is imported on first use: most runs never need it
+    import aiohttp
 
 DEFAULT_USER_AGENT = "scrapeline/0.1 (+https://github.com/scrapeline)"
 DEFAULT_HEADERS: Mapping[str, str] = {
@@ -132,7 +132,7 @@ class HttpFetcher:
         self.keepalive_timeout = keepalive_timeout
         self._headers = {**DEFAULT_HEADERS, **(headers or {}), "User-Agent": user_agent}
         self._cookies = dict(cookies or {})
-        self._cookie_url = URL(cookie_url) if cookie_url else URL()
+        self._cookie_url = cookie_url
         self._session: aiohttp.ClientSession | None = None
         self._jar: aiohttp.CookieJar | None = None
         self._wire: Http1Client | None = None
@@ -143,15 +143,21 @@ class HttpFetcher:
         self._closed = False
 
     def _cookie_jar(self) -> aiohttp.CookieJar:
+        import aiohttp
+        from yarl import URL
+
         if self._closed:
             raise RuntimeError("HttpFetcher is closed")
         if self._jar is None:
             self._jar = aiohttp.CookieJar(unsafe=True)
             if self._cookies:
-                self._jar.update_cookies(self._cookies, response_url=self._cookie_url)
+                where = URL(self._cookie_url) if self._cookie_url else URL()
+                self._jar.update_cookies(self._cookies, response_url=where)
         return self._jar
 
     def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         jar = self._cookie_jar()
         if self._session is None:
             connector = aiohttp.TCPConnector(
@@ -178,6 +184,8 @@ class HttpFetcher:
             origin = _plain_origin(request.url)
             if origin is not None and _safe_headers(request.headers):
                 return await self._fetch_direct(request, origin)
+        import aiohttp
+
         session = self._open()
         started = time.perf_counter()
         try:
@@ -218,7 +226,9 @@ class HttpFetcher:
 
     async def _fetch_direct(self, request: Request, origin: tuple[Origin, str]) -> Response:
         """One GET through the lean HTTP/1.1 client (no proxy, a plain ASCII URL)."""
-        jar = self._cookie_jar()
+        if self._closed:
+            raise RuntimeError("HttpFetcher is closed")
+        jar = self._jar if self._jar is not None or not self._cookies else self._cookie_jar()
         if self._wire is None:
             self._wire = Http1Client(limit=self.limit, keepalive_timeout=self.keepalive_timeout)
         headers = self._wire_headers
@@ -226,7 +236,9 @@ class HttpFetcher:
             mine = {name.lower() for name in request.headers}
             headers = [h for h in headers if h[0].lower() not in mine]
             headers.extend(request.headers.items())
-        if len(jar):
+        if jar is not None and len(jar):
+            from yarl import URL
+
             cookies = jar.filter_cookies(URL(request.url))
             if cookies:
                 value = "; ".join(f"{m.key}={m.coded_value}" for m in cookies.values())
@@ -253,7 +265,7 @@ class HttpFetcher:
             else:
                 response_headers[name] = value
             if name.lower() == "set-cookie":
-                _keep_cookie(jar, value, request.url)
+                _keep_cookie(self._cookie_jar(), value, request.url)
         return Response(
             url=request.url,
             status=status,
@@ -325,6 +337,8 @@ def _keep_cookie(jar: aiohttp.CookieJar, header: str, url: str) -> None:
         cookie.load(header)
     except CookieError:
         return  # a malformed Set-Cookie is ignored, as browsers and aiohttp do
+    from yarl import URL
+
     jar.update_cookies(cookie, URL(url))
 
 
