@@ -31,6 +31,7 @@ import base64
 import binascii
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from urllib.parse import quote, unquote, urlsplit
 
 REDACTED = "***"
@@ -60,6 +61,7 @@ _SENSITIVE_PARTS = (
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@]+@")
 
 
+@lru_cache(maxsize=1024)  # names repeat on every response: judge each once
 def is_sensitive_header(name: str) -> bool:
     """Whether a header's value is secret, judged by its name (case-insensitive)."""
     lower = name.lower()
