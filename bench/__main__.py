@@ -3,7 +3,7 @@
 Commands: ``all`` (the five benchmarks, then ``report``), ``crawl``, ``engine``,
 ``ledger``, ``rate``, ``resume``, ``smoke`` (all five at tiny sizes, a few
 seconds, no nginx or Scrapy: checks the harness works) and ``report`` (writes
-bench/RESULTS.md from the results in bench/.work/results/).
+bench/RESULTS.md from the results in bench/results/).
 """
 
 from __future__ import annotations

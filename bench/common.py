@@ -1,7 +1,8 @@
 """What every benchmark shares: paths, child-process measurement, statistics, results.
 
-Results are JSON files in ``bench/.work/results/`` (``bench/.work/smoke/`` for the
-smoke run); ``python -m bench report`` turns them into ``bench/RESULTS.md``.
+Results are JSON files in ``bench/results/``, committed with RESULTS.md so that one
+benchmark run again leaves the others' figures in place (``bench/.work/smoke/`` for
+the smoke run); ``python -m bench report`` turns them into ``bench/RESULTS.md``.
 Paths written into results are relative to the repository, never absolute.
 """
 
@@ -43,7 +44,7 @@ class Mode:
 
     @property
     def results(self) -> Path:
-        return WORK / ("smoke" if self.smoke else "results")
+        return WORK / "smoke" if self.smoke else BENCH / "results"
 
     def scratch(self, name: str) -> Path:
         """A fresh scratch directory for one benchmark."""

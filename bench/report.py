@@ -1,6 +1,6 @@
 """``python -m bench report``: bench/RESULTS.md from the JSON results of the last runs.
 
-Everything in RESULTS.md is computed from ``bench/.work/results/*.json``; rerun
+Everything in RESULTS.md is computed from ``bench/results/*.json``; rerun
 the benchmarks and this, and the page follows. Targets are judged here.
 """
 
