@@ -15,6 +15,7 @@ from __future__ import annotations
 import cProfile
 import io
 import json
+import os
 import pstats
 import sys
 import time
@@ -134,6 +135,9 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     loop, writer = cProfile.Profile(), cProfile.Profile()
     profile_writer_thread(writer)
+    # asyncio's own loop, whose idle time cProfile sees (select.epoll.poll); uvloop
+    # waits inside C code that the profile would charge to the running coroutine
+    os.environ["SCRAPELINE_LOOP"] = "asyncio"
     from scrapeline.cli.main import app
 
     code = 0

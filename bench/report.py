@@ -234,7 +234,8 @@ def crawl_section(crawl: dict[str, Any], targets: list[Target]) -> list[str]:
     if profile:
         options = f", `{profile['options']}`" if profile.get("options") else ""
         lines += _profile_section(
-            f"Where scrapeline's time goes (one extra run under cProfile{options}, "
+            f"Where scrapeline's time goes (one extra run under cProfile{options}, on "
+            "asyncio's own loop so that idle time shows as waiting, "
             f"{profile.get('wall', 0):.1f} s wall)",
             profile,
         )
@@ -325,7 +326,8 @@ def engine_section(engine: dict[str, Any], targets: list[Target]) -> list[str]:
     lines += ["Command:", "", "```", engine["command"], "```", ""]
     for variant, document in engine.get("profile", {}).items():
         lines += _profile_section(
-            f"Where the time goes, `{variant}` (one extra run under cProfile: "
+            f"Where the time goes, `{variant}` (one extra run under cProfile, on asyncio's "
+            "own loop so that idle time shows as waiting: "
             f"{_num(document.get('transitions_per_s_profiled'))} transitions/s profiled)",
             document,
         )
