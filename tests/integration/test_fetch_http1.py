@@ -586,6 +586,13 @@ async def test_request_headers_override_the_defaults_case_insensitively() -> Non
     assert values(plain, "Accept-Encoding") == [ACCEPT_ENCODING]
 
 
+async def test_a_configured_accept_encoding_is_sent_once() -> None:
+    async with serve(echo_app()) as base, fetcher_for(headers={"accept-encoding": "gzip"}) as f:
+        echoed = (await f.fetch(Request(url=f"{base}/echo"))).json()
+        assert went_lean(f)
+    assert values(echoed, "Accept-Encoding") == ["gzip"]
+
+
 async def test_a_host_header_in_the_request_replaces_the_default() -> None:
     # Not two Host headers (a server answers 400): such a request goes through aiohttp.
     async with serve(echo_app()) as base, fetcher_for() as fetcher:

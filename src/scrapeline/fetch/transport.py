@@ -18,7 +18,8 @@ Contract, held by one shared test for every implementation:
   No message carries credentials from a URL.
 - ``close`` is idempotent; ``fetch`` after ``close`` raises RuntimeError.
 
-:class:`HttpFetcher` is the real one (aiohttp, one session, pooled connections).
+:class:`HttpFetcher` is the real one (pooled, kept-alive connections: scrapeline's own
+HTTP/1.1 client for direct GETs, aiohttp for the rest).
 :class:`FakeFetcher` answers in-process from a dict or a function, for engine tests
 and benchmarks::
 
@@ -136,10 +137,9 @@ class HttpFetcher:
         self._session: aiohttp.ClientSession | None = None
         self._jar: aiohttp.CookieJar | None = None
         self._wire: Http1Client | None = None
-        self._wire_headers: Headers = [
-            *self._headers.items(),
-            ("Accept-Encoding", ACCEPT_ENCODING),
-        ]
+        self._wire_headers: Headers = list(self._headers.items())
+        if not any(name.lower() == "accept-encoding" for name in self._headers):
+            self._wire_headers.append(("Accept-Encoding", ACCEPT_ENCODING))
         self._closed = False
 
     def _cookie_jar(self) -> aiohttp.CookieJar:
