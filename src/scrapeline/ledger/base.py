@@ -63,7 +63,10 @@ class NewItem:
     parent: tuple[str, Key] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Task and Completion are made for every transition, by the writer thread and the
+# loop: not frozen, since a frozen dataclass takes twice as long to build. Read-only
+# by convention; nothing changes them after they are made.
+@dataclass(slots=True, kw_only=True)
 class Task:
     id: int
     stage: str
@@ -85,7 +88,7 @@ class RecordRow:
     json: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Completion:
     task: Task
     owner: str
