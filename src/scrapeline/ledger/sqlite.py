@@ -306,8 +306,9 @@ class SqliteLedger:
             for (owner, version), ids in by_owner.items():
                 (found,) = db.execute(
                     "SELECT json_group_array(json_array(id, item_id)) FROM tasks "
+                    # unary + keeps the planner on the primary key, off the status index
                     "WHERE id IN (SELECT value FROM json_each(?)) "
-                    "AND status='running' AND owner=?",
+                    "AND +status='running' AND owner=?",
                     (_array(ids), owner),
                 ).fetchone()
                 mine = dict(orjson.loads(found))
@@ -466,7 +467,7 @@ class SqliteLedger:
         for chunk in _chunks([p[0] for p in pairs]):
             marks = ",".join("?" * len(chunk))
             for tid, item_id, owner in db.execute(
-                f"SELECT id, item_id, owner FROM tasks WHERE id IN ({marks}) AND status='running'",
+                f"SELECT id, item_id, owner FROM tasks WHERE id IN ({marks}) AND +status='running'",
                 chunk,
             ):
                 if owners[tid] == owner:
