@@ -8,8 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -21,6 +20,7 @@ from scrapeline.fetch.archive import Archive, ArchiveFetcher, Entry
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.response import Request, Response
 from scrapeline.fetch.retry import RetryPolicy
+from tests.servers import serve
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -287,18 +287,6 @@ async def test_the_archive_fetcher_serves_what_is_archived_and_nothing_else(
 
 
 # -- the fetch client stores what it gets ---------------------------------------------
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
 
 
 def little_site() -> web.Application:

@@ -23,26 +23,13 @@ from scrapeline.errors import FetchTimeout, NetworkError
 from scrapeline.fetch.http1 import ACCEPT_ENCODING, BadResponse, Http1Client
 from scrapeline.fetch.response import Request
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, HttpFetcher
+from tests.servers import serve
 
 TEXT = b"hello from the lean client\n" * 40
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
 
 # --- servers -------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Run ``app`` on 127.0.0.1, on a free port; yield its base URL."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 def peer(request: web.Request) -> object:

@@ -15,6 +15,7 @@ from aiohttp import web
 from scrapeline.errors import NetworkError
 from scrapeline.fetch.response import Request
 from scrapeline.fetch.transport import HttpFetcher
+from tests.servers import serve
 
 
 @pytest.fixture(scope="module")
@@ -22,46 +23,50 @@ def authority() -> trustme.CA:
     return trustme.CA()
 
 
-async def _serve_tls(authority: trustme.CA, peers: list[object]) -> tuple[web.AppRunner, int]:
+@pytest.fixture
+async def site(authority: trustme.CA) -> AsyncIterator[tuple[str, list[object]]]:
+    """A TLS site whose certificate names ``localhost``: (its https://localhost URL, peers)."""
+    peers: list[object] = []
+
     async def page(request: web.Request) -> web.Response:
         peers.append(request.transport.get_extra_info("peername") if request.transport else None)
         return web.Response(text="<p class=a>secure</p>", content_type="text/html")
 
     app = web.Application()
     app.router.add_get("/page", page)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost").configure_cert(context)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    return runner, runner.addresses[0][1]
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(tls)
+    async with serve(app, tls=tls) as base:
+        yield base.replace("127.0.0.1", "localhost"), peers
 
 
-@pytest.fixture
-async def tls_site(authority: trustme.CA) -> AsyncIterator[tuple[int, list[object]]]:
-    peers: list[object] = []
-    runner, port = await _serve_tls(authority, peers)
+def trust(ca: trustme.CA, where: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``ca`` the only authority the default SSL context trusts."""
+    ca.cert_pem.write_to_path(str(where))
+    monkeypatch.setenv("SSL_CERT_FILE", str(where))
+
+
+async def fetch(url: str) -> HttpFetcher:
+    fetcher = HttpFetcher(timeout=5.0)
     try:
-        yield port, peers
+        await fetcher.fetch(Request(url=url))
     finally:
-        await runner.cleanup()
+        await fetcher.close()
+    return fetcher
 
 
 async def test_https_page_with_a_trusted_certificate(
     authority: trustme.CA,
-    tls_site: tuple[int, list[object]],
+    site: tuple[str, list[object]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    port, peers = tls_site
-    bundle = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    base, peers = site
+    trust(authority, tmp_path / "ca.pem", monkeypatch)
     fetcher = HttpFetcher(timeout=5.0)
     try:
         for _ in range(3):
-            page = await fetcher.fetch(Request(url=f"https://localhost:{port}/page"))
+            page = await fetcher.fetch(Request(url=f"{base}/page"))
             assert page.status == 200 and page.one("p.a").text() == "secure"
         assert fetcher._wire is not None and fetcher._session is None  # the lean client
     finally:
@@ -70,36 +75,24 @@ async def test_https_page_with_a_trusted_certificate(
 
 
 async def test_https_certificate_from_an_unknown_authority_is_refused(
-    tls_site: tuple[int, list[object]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    site: tuple[str, list[object]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port, peers = tls_site
-    stranger = tmp_path / "other-ca.pem"
-    trustme.CA().cert_pem.write_to_path(str(stranger))  # trusts some other authority only
-    monkeypatch.setenv("SSL_CERT_FILE", str(stranger))
-    fetcher = HttpFetcher(timeout=5.0)
-    try:
-        with pytest.raises(NetworkError) as refused:
-            await fetcher.fetch(Request(url=f"https://localhost:{port}/page"))
-    finally:
-        await fetcher.close()
+    base, peers = site
+    trust(trustme.CA(), tmp_path / "other-ca.pem", monkeypatch)
+    with pytest.raises(NetworkError) as refused:
+        await fetch(f"{base}/page")
     assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
     assert "\n" not in str(refused.value) and peers == []
 
 
 async def test_https_certificate_for_another_name_is_refused(
     authority: trustme.CA,
-    tls_site: tuple[int, list[object]],
+    site: tuple[str, list[object]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    port, peers = tls_site
-    bundle = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    fetcher = HttpFetcher(timeout=5.0)
-    try:
-        with pytest.raises(NetworkError) as refused:  # the certificate names localhost only
-            await fetcher.fetch(Request(url=f"https://127.0.0.1:{port}/page"))
-    finally:
-        await fetcher.close()
+    base, peers = site
+    trust(authority, tmp_path / "ca.pem", monkeypatch)
+    with pytest.raises(NetworkError) as refused:  # the certificate names localhost only
+        await fetch(f"{base.replace('localhost', '127.0.0.1')}/page")
     assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value) and peers == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import orjson
 import pytest
@@ -21,23 +20,10 @@ from scrapeline.fetch.transport import (
     Fetcher,
     HttpFetcher,
 )
+from tests.servers import serve
 
 PAGE = "<html><body><p class=a>héllo</p></body></html>"
 HTML = "text/html; charset=utf-8"
-
-
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Run ``app`` on 127.0.0.1, on a free port; yield its base URL."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 def contract_app(release: asyncio.Event, peers: list[object]) -> web.Application:
