@@ -55,7 +55,7 @@ Key: TypeAlias = str | int
 """An item's key: a string or an integer, unique within its kind."""
 
 FETCHERS = ("http", "browser")
-"""What ``Pipeline(fetcher=...)`` accepts: aiohttp, or headless Chromium."""
+"""What ``Pipeline(fetcher=...)`` accepts: plain HTTP, or headless Chromium."""
 
 
 @dataclass(frozen=True, slots=True)

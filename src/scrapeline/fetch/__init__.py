@@ -8,7 +8,8 @@ which takes every request through the same steps, with state per host:
 Modules, one concept each:
 
 - ``client``    FetchClient: the steps above, in that order
-- ``transport`` the Fetcher protocol; HttpFetcher (aiohttp) and FakeFetcher
+- ``transport`` the Fetcher protocol; HttpFetcher (own HTTP/1.1 client, aiohttp) and FakeFetcher
+- ``http1``     the lean HTTP/1.1 client HttpFetcher sends direct GETs through
 - ``browser``   BrowserFetcher: pages rendered by headless Chromium (``[browser]`` extra)
 - ``limits``    Politeness and HostLimiter: rate, delay, concurrency, pauses
 - ``retry``     RetryPolicy, full-jitter backoff, Retry-After (pure)
