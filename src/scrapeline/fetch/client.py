@@ -90,6 +90,7 @@ from scrapeline.fetch.events import (
     HostPaused,
     RetryScheduled,
 )
+from scrapeline.fetch.http1 import split_authority
 from scrapeline.fetch.limits import Clock, HostLimiter, Politeness, Sleep
 from scrapeline.fetch.proxies import ProxyPool
 from scrapeline.fetch.response import Request, Response
@@ -670,15 +671,10 @@ def hostname(url: str) -> str:
     >>> hostname("http://User@Example.org:8080/a?b"), hostname("/relative")
     ('example.org', '')
     """
-    start = url.find("//")
-    if start < 0:
+    parts = split_authority(url)
+    if parts is None:
         return urlsplit(url).hostname or ""
-    end = len(url)
-    for stop in ("/", "?", "#"):
-        at = url.find(stop, start + 2)
-        if 0 <= at < end:
-            end = at
-    return _authority_host(url[:end])
+    return _authority_host(parts[0])
 
 
 @lru_cache(maxsize=1024)

@@ -46,6 +46,25 @@ Origin = tuple[str, str, int]
 Headers = list[tuple[str, str]]
 
 
+def split_authority(url: str) -> tuple[str, str] | None:
+    """``"http://h:1/p?q#f"`` → (``"http://h:1"``, ``"/p?q#f"``): the URL up to the end
+    of its authority, and the rest; None when it has no ``//``. Where ``urlsplit``
+    ends the authority (at the first ``/``, ``?`` or ``#``), without splitting the rest.
+
+    >>> split_authority("https://a.b:8/x?y"), split_authority("http://h#f")
+    (('https://a.b:8', '/x?y'), ('http://h', '#f'))
+    """
+    start = url.find("//")
+    if start < 0:
+        return None
+    end = len(url)
+    for stop in ("/", "?", "#"):
+        at = url.find(stop, start + 2)
+        if 0 <= at < end:
+            end = at
+    return url[:end], url[end:]
+
+
 class BadResponse(Exception):
     """What came back is not a usable HTTP response."""
 

@@ -51,14 +51,21 @@ import asyncio
 import copy
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
 from scrapeline.errors import FetchTimeout, NetworkError, ProxyError
-from scrapeline.fetch.http1 import ACCEPT_ENCODING, BadResponse, Headers, Http1Client, Origin
+from scrapeline.fetch.http1 import (
+    ACCEPT_ENCODING,
+    BadResponse,
+    Headers,
+    Http1Client,
+    Origin,
+    split_authority,
+)
 from scrapeline.fetch.limits import Sleep
 from scrapeline.fetch.response import Request, Response
 from scrapeline.secrets import strip_credentials
@@ -86,10 +93,11 @@ def _one_line(exc: BaseException) -> str:
     return strip_credentials(f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__)
 
 
-def _headers(raw: Mapping[str, str]) -> dict[str, str]:
-    """Response headers as a plain dict; repeated headers are joined with ', '."""
+def _headers(raw: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Response headers (name, value pairs) as a plain dict; repeated headers are
+    joined with ', '."""
     headers: dict[str, str] = {}
-    for name, value in raw.items():
+    for name, value in raw:
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
 
@@ -206,7 +214,7 @@ class HttpFetcher:
                 return Response(
                     url=request.url,
                     status=raw.status,
-                    headers=_headers(raw.headers),
+                    headers=_headers(raw.headers.items()),
                     body=body,
                     elapsed=time.perf_counter() - started,
                 )
@@ -228,7 +236,7 @@ class HttpFetcher:
         """One GET through the lean HTTP/1.1 client (no proxy, a plain ASCII URL)."""
         if self._closed:
             raise RuntimeError("HttpFetcher is closed")
-        jar = self._jar if self._jar is not None or not self._cookies else self._cookie_jar()
+        jar = self._cookie_jar() if self._cookies else self._jar  # None until a site sets one
         if self._wire is None:
             self._wire = Http1Client(limit=self.limit, keepalive_timeout=self.keepalive_timeout)
         headers = self._wire_headers
@@ -258,18 +266,13 @@ class HttpFetcher:
             ) from exc
         except (OSError, BadResponse) as exc:
             raise NetworkError(_one_line(exc), url=request.url) from exc
-        response_headers: dict[str, str] = {}
         for name, value in raw:
-            if name in response_headers:
-                response_headers[name] = f"{response_headers[name]}, {value}"
-            else:
-                response_headers[name] = value
             if name.lower() == "set-cookie":
                 _keep_cookie(self._cookie_jar(), value, request.url)
         return Response(
             url=request.url,
             status=status,
-            headers=response_headers,
+            headers=_headers(raw),
             body=body,
             elapsed=time.perf_counter() - started,
         )
@@ -306,16 +309,11 @@ def _plain_origin(url: str) -> tuple[Origin, str] | None:
     no whitespace or control characters. None otherwise (aiohttp quotes it)."""
     if not url.isascii() or not url.isprintable() or " " in url:
         return None
-    start = url.find("//")
-    if start < 0:
+    parts = split_authority(url)
+    origin = _origin_of(parts[0]) if parts is not None else None
+    if parts is None or origin is None:
         return None
-    slash = url.find("/", start + 2)
-    query = url.find("?", start + 2)
-    cut = min(i for i in (slash, query, len(url)) if i >= 0)
-    origin = _origin_of(url[:cut])
-    if origin is None:
-        return None
-    target = url[cut:].partition("#")[0]
+    target = parts[1].partition("#")[0]
     if not target.startswith("/"):
         target = "/" + target
     return origin, target
