@@ -573,6 +573,20 @@ async def test_request_headers_override_the_defaults_case_insensitively() -> Non
     assert values(plain, "Accept-Encoding") == [ACCEPT_ENCODING]
 
 
+async def test_a_fragment_is_not_sent_even_when_it_holds_a_slash() -> None:
+    async def root(request: web.Request) -> web.Response:
+        return web.Response(text=f"path {request.path_qs}")
+
+    app = web.Application()
+    app.router.add_get("/", root)
+    app.router.add_get("/b", root)
+    async with serve(app) as base, fetcher_for() as fetcher:
+        bare = await fetcher.fetch(Request(url=f"{base}#a/b"))
+        query = await fetcher.fetch(Request(url=f"{base}?q=1#a/b"))
+        assert went_lean(fetcher)
+    assert bare.text == "path /" and query.text == "path /?q=1"
+
+
 async def test_a_configured_accept_encoding_is_sent_once() -> None:
     async with serve(echo_app()) as base, fetcher_for(headers={"accept-encoding": "gzip"}) as f:
         echoed = (await f.fetch(Request(url=f"{base}/echo"))).json()
