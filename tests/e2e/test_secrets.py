@@ -37,9 +37,10 @@ def test_no_secret_reaches_the_console_or_the_data_dir(tmp_path: Path) -> None:
     }
     matches = list(load_sample()[:20])
     failing = tuple(f"/matches/{m.id}" for m in matches[:3])
-    site = RehearsalSite(
-        matches, latency=None, faults=Faults(fail_paths=failing, server_error=0.1, drop=0.05)
-    )
+    # Random faults on match pages only: the fault plan is drawn from the request target,
+    # which holds the random token, and a listing that fails twice would leave no items.
+    faults = Faults(fail_paths=failing, server_error=0.1, drop=0.05, only_paths_prefix="/matches/")
+    site = RehearsalSite(matches, latency=None, faults=faults)
     proxy = ForwardProxy(credentials=("scraper", secrets["proxy password"]))
     with serve_in_thread(site) as site_url, serve_in_thread(proxy) as proxy_url:
         live = proxy_url.replace("://", f"://scraper:{secrets['proxy password']}@")
