@@ -12,6 +12,7 @@ adapter that sees them, and kept as ``__cause__``.
     │   ├── PipelineError     declaration or graph problems, file that won't import
     │   └── DataDirError      not writable, or in use by another run (DataDirBusy)
     ├── LedgerError           the ledger could not be read or written (disk full, corrupt)
+    │   └── DiskFull            no space left on the data dir's device; exit_code 3
     ├── ArchiveError          the raw archive could not be read or written
     ├── RunHalted             the run stopped itself (breaker); exit_code 3
     └── ItemError             one item failed; carries category, retryable, url, host, status
@@ -26,6 +27,8 @@ adapter that sees them, and kept as ``__cause__``.
         │   ├── HostNotAllowed      forbidden_host
         │   ├── RobotsDisallowed    robots       (robots.txt disallows the URL; not retried)
         │   ├── ContractError       contract     (the response is not what the stage declared)
+    │   ├── ResponseTooLarge    too_large    (the body passed max_body; not retried)
+    │   ├── BadEncoding         bad_encoding (a body that does not decompress; not retried)
         │   └── ArchiveMiss         archive_miss (a re-parse found no archived response)
         ├── ParseError              parse
         ├── ValidationError         validation
@@ -54,6 +57,10 @@ class Category(StrEnum):
     PARSE = "parse"
     VALIDATION = "validation"
     CONTRACT = "contract"
+    TOO_LARGE = "too_large"
+    """The response body (or what it decompresses to) passed the pipeline's ``max_body``."""
+    BAD_ENCODING = "bad_encoding"
+    """The body claims a content encoding (gzip, deflate, ...) it does not decode as."""
     ARCHIVE_MISS = "archive_miss"
     """A re-parse found no usable archived response for the URL (nothing is fetched)."""
     ERROR = "error"
@@ -90,6 +97,12 @@ class DataDirBusy(DataDirError):
 
 class LedgerError(ScrapelineError):
     """The ledger could not be read or written."""
+
+
+class DiskFull(LedgerError):
+    """The data dir's device has no space left: the run halts, nothing done is lost."""
+
+    exit_code = 3
 
 
 class ArchiveError(ScrapelineError):
@@ -207,6 +220,20 @@ class ContractError(FetchError):
     category = Category.CONTRACT
 
 
+class ResponseTooLarge(FetchError):
+    """The body, as sent or as decompressed, passed the pipeline's ``max_body``."""
+
+    category = Category.TOO_LARGE
+    retryable = False
+
+
+class BadEncoding(FetchError):
+    """The body does not decode with the content encoding the server named."""
+
+    category = Category.BAD_ENCODING
+    retryable = False
+
+
 class ArchiveMiss(FetchError):
     """A re-parse asked for a URL the archive holds no usable response for."""
 
@@ -226,9 +253,10 @@ class ItemTimeout(ItemError):
     category = Category.TIMEOUT
 
 
-# Exceptions a stage raises while picking a page apart: a missing element, a
-# missing key, a number that is not a number. They mean "the page did not parse".
-_PARSE_SHAPED = (LookupError, AttributeError, ValueError, TypeError)
+# Exceptions a stage raises while picking a page apart: a missing key, a number that
+# is not a number. They mean "the page did not parse". TypeError and AttributeError
+# mean the stage's own code is wrong (None.text, a call with the wrong arguments): ``error``.
+_PARSE_SHAPED = (LookupError, ValueError)
 
 
 def categorize(exc: BaseException) -> tuple[Category, str]:
