@@ -26,6 +26,13 @@ def test_the_readme_opens_with_the_demo_and_test_commands() -> None:
     assert "make test" in ci
 
 
+def test_the_readme_shows_the_bundled_example_as_it_is() -> None:
+    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert code is not None
+    bundled = README.parent / "src" / "scrapeline" / "demo" / "football.py"
+    assert code.group(1) == bundled.read_text()
+
+
 def test_the_readme_pipeline_runs_as_printed(site_url: str, tmp_path: Path) -> None:
     code = re.search(r"```python\n(.*?)```", README.read_text(), re.S)
     assert code is not None
