@@ -45,7 +45,13 @@ class Response:
 
     @cached_property
     def text(self) -> str:
-        return self.body.decode(self.encoding, errors="replace")
+        """The body decoded with the declared charset; UTF-8 (invalid bytes replaced)
+        when that charset is unknown, is not a text encoding, or does not fit the bytes
+        (servers mislabel pages: a wrong header must not fail the item)."""
+        try:
+            return self.body.decode(self.encoding)
+        except (LookupError, UnicodeError):
+            return self.body.decode("utf-8", errors="replace")
 
     @property
     def encoding(self) -> str:
