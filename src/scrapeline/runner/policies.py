@@ -2,32 +2,102 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
+
+from scrapeline.errors import Category
+
+
+class Family(Enum):
+    """What a streak of failures of one kind most likely means."""
+
+    OUTAGE = "outage"
+    """The site is down, or refuses us: network, timeouts, 429, 5xx, blocked."""
+    LAYOUT = "layout"
+    """The site answers, but not with the pages the stages declared (contract)."""
+    CODE = "code"
+    """The stage's own code does not cope: parse, validation, an unexpected exception."""
+
+
+FAMILIES: dict[str, Family] = {
+    Category.NETWORK: Family.OUTAGE,
+    Category.TIMEOUT: Family.OUTAGE,
+    Category.RATE_LIMITED: Family.OUTAGE,
+    Category.HTTP_5XX: Family.OUTAGE,
+    Category.BLOCKED: Family.OUTAGE,
+    Category.CONTRACT: Family.LAYOUT,
+    Category.PARSE: Family.CODE,
+    Category.VALIDATION: Family.CODE,
+    Category.ERROR: Family.CODE,
+}
+"""Categories that count towards a streak. The others (http_4xx, robots, forbidden_host,
+too_large, bad_encoding, archive_miss) are about one item: they neither count nor reset."""
 
 
 @dataclass(slots=True)
-class ConsecutiveFailures:
-    """Stop the run after ``limit`` item failures in a row across the whole pipeline.
+class _Streak:
+    length: int = 0
+    first_error: str = ""
 
-    Isolated failures do not stop a run; a streak does, because it usually means
-    the site banned us or went down. ``limit`` 0 turns the check off.
 
-    >>> policy = ConsecutiveFailures(limit=2)
-    >>> policy.record(ok=False), policy.record(ok=True), policy.record(ok=False)
-    (None, None, None)
-    >>> policy.record(ok=False)
-    '2 consecutive failures: likely banned or site down'
+@dataclass(slots=True)
+class FailureStreaks:
+    """Stop the run after ``limit`` failures in a row of one family; say which.
+
+    Isolated failures do not stop a run; a streak does, and its family names the
+    likely cause. There is one streak for outages and one for layout changes across
+    the whole pipeline, and one per stage for failures of the stage's own code (a
+    bug in one stage says nothing about the others).
+
+    - A success of stage S ends the outage and layout streaks (the site answered
+      as declared) and S's code streak. Other stages' code streaks go on.
+    - A failure adds to its family's streak only: a parse error between two
+      timeouts neither breaks nor lengthens the outage streak.
+    - ``limit`` 0 turns the check off.
+
+    >>> policy = FailureStreaks(limit=2)
+    >>> policy.record(stage="overview", category="parse", message="no h1")
+    >>> policy.record(stage="overview", category="network", message="refused")
+    >>> policy.record(stage="overview", category="parse", message="no h2")
+    'stage overview failed 2 items in a row: a bug in the stage? first error: no h1'
     """
 
     limit: int
-    streak: int = 0
+    outage: _Streak = field(default_factory=_Streak)
+    layout: _Streak = field(default_factory=_Streak)
+    code: dict[str, _Streak] = field(default_factory=dict)
 
-    def record(self, *, ok: bool) -> str | None:
-        """Count one outcome; return the reason to halt, or None to go on."""
-        self.streak = 0 if ok else self.streak + 1
-        if self.limit and self.streak >= self.limit:
-            return f"{self.streak} consecutive failures: likely banned or site down"
-        return None
+    def record(self, *, stage: str, category: str | None, message: str = "") -> str | None:
+        """Count one outcome (``category`` None: it succeeded); return the reason to
+        halt, or None to go on."""
+        if category is None:
+            self.outage = _Streak()
+            self.layout = _Streak()
+            self.code.pop(stage, None)
+            return None
+        family = FAMILIES.get(category)
+        if family is None:
+            return None
+        if family is Family.OUTAGE:
+            streak = self.outage
+        elif family is Family.LAYOUT:
+            streak = self.layout
+        else:
+            streak = self.code.setdefault(stage, _Streak())
+        if not streak.length:
+            streak.first_error = message
+        streak.length += 1
+        if not self.limit or streak.length < self.limit:
+            return None
+        n = streak.length
+        if family is Family.OUTAGE:
+            return f"{n} consecutive failures: likely banned or site down"
+        if family is Family.LAYOUT:
+            return f"{n} consecutive contract failures: the site's layout may have changed"
+        return (
+            f"stage {stage} failed {n} items in a row: a bug in the stage? "
+            f"first error: {streak.first_error}"
+        )
 
 
 def claim_size(workers: int) -> int:

@@ -52,7 +52,7 @@ from scrapeline.ledger.base import (
 )
 from scrapeline.pipeline import Discovery, Item, Pipeline, Record, Stage, as_records
 from scrapeline.runner import events as ev
-from scrapeline.runner.policies import ConsecutiveFailures, claim_size
+from scrapeline.runner.policies import FailureStreaks, claim_size
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.secrets import redact
 
@@ -155,7 +155,7 @@ class Runner:
         self._flushed = asyncio.Event()
         self._stop_reason: str | None = None
         self._halted = False
-        self._failures = ConsecutiveFailures(options.max_consecutive_failures)
+        self._failures = FailureStreaks(options.max_consecutive_failures)
         self._remaining = 0
         self._discovery_errors: list[str] = []
         self._workers: list[asyncio.Task[None]] = []
@@ -539,8 +539,11 @@ class Runner:
 
     def _settle(self, settled: _Settled) -> None:
         self._buffer.append(settled)
-        # robots.txt refusing a URL is our own choice, not a sign of a ban or an outage
-        reason = self._failures.record(ok=settled.ok or settled.category == Category.ROBOTS)
+        reason = self._failures.record(
+            stage=settled.task.stage,
+            category=None if settled.ok else settled.category or Category.ERROR,
+            message=settled.message,
+        )
         if reason:
             self._halt(reason)
         if len(self._buffer) >= self.options.commit_every:

@@ -1,0 +1,118 @@
+"""The runner's pure decisions: when a streak of failures halts a run, and why."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import scrapeline.runner.policies as policies
+from scrapeline.runner.policies import FailureStreaks, claim_size
+
+BAN = "likely banned or site down"
+LAYOUT = "consecutive contract failures: the site's layout may have changed"
+
+# (stage, category or None for a success, message)
+Outcome = tuple[str, str | None, str]
+
+
+def ok(stage: str = "overview") -> Outcome:
+    return (stage, None, "")
+
+
+def failed(category: str, stage: str = "overview", message: str = "boom") -> Outcome:
+    return (stage, category, message)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "reason"),
+    [
+        pytest.param([failed("network")] * 3, f"3 consecutive failures: {BAN}", id="network"),
+        pytest.param(
+            [failed("timeout"), failed("http_5xx"), failed("rate_limited")],
+            f"3 consecutive failures: {BAN}",
+            id="outage-categories-share-one-streak",
+        ),
+        pytest.param(
+            [failed("blocked", stage="a"), failed("network", stage="b"), failed("timeout")],
+            f"3 consecutive failures: {BAN}",
+            id="outage-across-stages",
+        ),
+        pytest.param([failed("contract")] * 3, f"3 {LAYOUT}", id="contract"),
+        pytest.param(
+            [failed("parse", message="no h1"), failed("validation"), failed("error")],
+            "stage overview failed 3 items in a row: a bug in the stage? first error: no h1",
+            id="code-names-the-stage-and-first-error",
+        ),
+        pytest.param(
+            [ok("b"), failed("error", stage="a", message="TypeError: x")] * 3,
+            "stage a failed 3 items in a row: a bug in the stage? first error: TypeError: x",
+            id="other-stages-succeeding-do-not-hide-a-bug",
+        ),
+        pytest.param([failed("parse")] * 2 + [ok()] + [failed("parse")] * 2, None, id="reset"),
+        pytest.param(
+            [failed("network"), failed("network"), ok("other"), failed("network")],
+            None,
+            id="any-success-ends-an-outage-streak",
+        ),
+        pytest.param(
+            [failed("parse", stage="a"), failed("parse", stage="b"), failed("parse", stage="c")],
+            None,
+            id="code-streaks-are-per-stage",
+        ),
+        pytest.param(
+            [failed("network"), failed("parse"), failed("contract")] * 2,
+            None,
+            id="mixed-families-count-apart",
+        ),
+        pytest.param(
+            [failed("network"), failed("parse"), failed("network"), failed("network")],
+            f"3 consecutive failures: {BAN}",
+            id="another-family-neither-breaks-nor-lengthens",
+        ),
+        pytest.param(
+            [failed(c) for c in ("http_4xx", "robots", "forbidden_host", "archive_miss")] * 3,
+            None,
+            id="one-item-categories-do-not-count",
+        ),
+        pytest.param(
+            [failed("network"), failed("network"), failed("http_4xx"), failed("network")],
+            f"3 consecutive failures: {BAN}",
+            id="one-item-categories-do-not-reset",
+        ),
+    ],
+)
+def test_a_streak_halts_with_its_family_s_reason(
+    outcomes: list[Outcome], reason: str | None
+) -> None:
+    policy = FailureStreaks(limit=3)
+    said = [policy.record(stage=s, category=c, message=m) for s, c, m in outcomes]
+    assert said[:-1] == [None] * (len(said) - 1)  # nothing halts before the last outcome
+    assert said[-1] == reason
+
+
+def test_limit_zero_never_halts() -> None:
+    policy = FailureStreaks(limit=0)
+    for category in ("network", "contract", "parse") * 50:
+        assert policy.record(stage="overview", category=category, message="x") is None
+
+
+def test_the_streak_goes_on_counting_past_the_limit() -> None:
+    policy = FailureStreaks(limit=2)
+    reasons = [policy.record(stage="s", category="network") for _ in range(3)]
+    assert reasons[1:] == [
+        f"2 consecutive failures: {BAN}",
+        f"3 consecutive failures: {BAN}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("workers", "size"), [(1, 128), (2, 128), (4, 256), (16, 1024), (64, 1024)]
+)
+def test_claim_size(workers: int, size: int) -> None:
+    assert claim_size(workers) == size
+
+
+def test_the_module_s_examples_run() -> None:
+    result = doctest.testmod(policies)
+    assert result.attempted > 0 and result.failed == 0
