@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from multidict import CIMultiDict
 
-from scrapeline.errors import FetchTimeout, NetworkError
+from scrapeline.errors import BadEncoding, FetchTimeout, NetworkError
 from scrapeline.fetch.http1 import ACCEPT_ENCODING, BadResponse, Http1Client
 from scrapeline.fetch.response import Request
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, HttpFetcher
@@ -208,14 +208,14 @@ async def test_bodies_are_decoded_and_accept_encoding_is_sent(path: str, expecte
 
 
 @pytest.mark.parametrize("path", ["/corrupt-gzip", "/truncated-gzip"])
-async def test_a_body_that_does_not_decode_is_a_one_line_network_error(path: str) -> None:
+async def test_a_body_that_does_not_decode_is_a_one_line_bad_encoding_error(path: str) -> None:
     async with serve(encoding_app([])) as base, fetcher_for() as fetcher:
-        with pytest.raises(NetworkError) as info:
+        with pytest.raises(BadEncoding) as info:
             await fetcher.fetch(Request(url=f"{base}{path}"))
         # the framing was sound: the fetcher goes on working
         assert (await fetcher.fetch(Request(url=f"{base}/gzip"))).body == TEXT
     error = info.value
-    assert type(error) is NetworkError and error.url == f"{base}{path}"
+    assert error.url == f"{base}{path}" and not error.retryable
     assert isinstance(error.__cause__, BadResponse)
     assert "gzip" in str(error)
     assert "\n" not in str(error) and "Traceback" not in str(error)

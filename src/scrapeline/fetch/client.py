@@ -15,7 +15,10 @@ through the same fixed steps, with state per host (created on first use):
    :class:`RunHalted`: the run stops, naming the host and its last errors).
 3. **Limiter.** Take a slot of the host's :class:`HostLimiter` (rate, delay,
    concurrency, pauses).
-4. **Transport.** ``fetcher.fetch(request)``; it raises only NetworkError/FetchTimeout.
+4. **Transport.** ``fetcher.fetch(request)``; it raises only NetworkError/FetchTimeout,
+   or ResponseTooLarge/BadEncoding (not retried). No body passes ``max_body`` bytes:
+   the HTTP fetcher stops reading (and decompressing) there; whatever the fetcher, a
+   larger body is refused here too.
    With ``proxies``, each request goes through the next healthy proxy of a
    :class:`~scrapeline.fetch.proxies.ProxyPool`, which hears how it went; a
    :class:`ProxyError` (the proxy, not the host) moves on to the next proxy at once
@@ -69,6 +72,7 @@ from scrapeline.errors import (
     NetworkError,
     ProxyError,
     RateLimited,
+    ResponseTooLarge,
     RobotsDisallowed,
 )
 from scrapeline.fetch.breaker import (
@@ -90,7 +94,7 @@ from scrapeline.fetch.events import (
     HostPaused,
     RetryScheduled,
 )
-from scrapeline.fetch.http1 import split_authority
+from scrapeline.fetch.http1 import DEFAULT_MAX_BODY, split_authority
 from scrapeline.fetch.limits import Clock, HostLimiter, Politeness, Sleep
 from scrapeline.fetch.proxies import ProxyPool
 from scrapeline.fetch.response import Request, Response
@@ -181,6 +185,7 @@ class FetchClient:
     ``fetcher`` is given; ``user_agent`` is also what robots.txt groups are matched
     against. ``proxies`` (URLs, or a :class:`ProxyPool`) route every request through
     the next healthy proxy. ``robots=True`` honours each host's robots.txt.
+    ``max_body`` is the most bytes a response body may have, as sent or decompressed.
     """
 
     def __init__(
@@ -206,7 +211,11 @@ class FetchClient:
         cookies: Mapping[str, str] | None = None,
         proxies: Sequence[str] | ProxyPool = (),
         robots: bool = False,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
+        if max_body < 1:
+            raise ConfigError(f"max_body must be a positive number of bytes, got {max_body}")
+        self._max_body = max_body
         allowed = {host_name(h) for h in hosts}
         self._base_url = base_url
         self._origin: str | None = None
@@ -249,6 +258,7 @@ class FetchClient:
                 headers=headers,
                 cookies=cookies,
                 cookie_url=self._origin,
+                max_body=max_body,
             )
         self._fetcher = fetcher
 
@@ -472,7 +482,7 @@ class FetchClient:
         """
         pool = self._proxies
         if pool is None:
-            return await self._fetcher.fetch(request)
+            return self._bounded(await self._fetcher.fetch(request))
         failed: ProxyError | None = None
         for _ in pool.proxies:
             proxy = pool.pick()  # ProxyError when every proxy is benched
@@ -486,9 +496,20 @@ class FetchClient:
                 pool.report(proxy, ok=False, reason=error.message)
                 raise
             pool.report(proxy, ok=True)
-            return response
+            return self._bounded(response)
         assert failed is not None
         raise failed
+
+    def _bounded(self, response: Response) -> Response:
+        """``response``, unless its body is past ``max_body`` (a fetcher that cannot stop
+        reading early, such as a browser, is held to the limit here)."""
+        if len(response.body) > self._max_body:
+            raise ResponseTooLarge(
+                f"response body larger than max_body ({self._max_body} bytes); "
+                "Pipeline(max_body=...) raises the limit",
+                url=response.url,
+            )
+        return response
 
     async def _check_robots(self, host: _Host, url: str) -> None:
         """Raise RobotsDisallowed when the host's robots.txt disallows ``url``."""

@@ -10,9 +10,15 @@ Contract (the fetcher's; see :mod:`scrapeline.fetch.transport`):
 - :meth:`Http1Client.get` puts exactly one request on the wire and returns
   ``(status, headers, body)`` for every status; the body is decoded from gzip or
   deflate (and br when the ``brotli`` package is installed, which is then offered).
+- No body grows past ``max_body`` bytes, as sent or as decoded: a Content-Length above
+  it fails as soon as the headers are in, a body without one (chunked, or delimited by
+  the connection closing) as soon as it passes the limit, and decoding stops at the
+  limit (a small gzip body may expand a thousandfold). Past it: :class:`BodyTooLarge`,
+  and the connection is closed.
 - It raises :class:`OSError` (refused, reset, closed early, TLS), :class:`BadResponse`
-  (not HTTP, or a gzip/deflate/br body that does not decode) or :class:`TimeoutError`; the fetcher
-  turns them into NetworkError and FetchTimeout.
+  (not HTTP), :class:`UndecodableBody` (a gzip/deflate/br body that does not decode),
+  :class:`BodyTooLarge` or :class:`TimeoutError`; the fetcher turns them into
+  NetworkError, BadEncoding, ResponseTooLarge and FetchTimeout.
 - A connection is reused only when the server allows it (HTTP/1.1 keep-alive, the
   whole body read) and it was idle for less than ``keepalive_timeout``; one that the
   server closed while idle is never used again. A request that fails is not resent.
@@ -28,7 +34,7 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import httptools
@@ -40,6 +46,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     _brotli = None
 
 ACCEPT_ENCODING = "gzip, deflate, br" if _brotli is not None else "gzip, deflate"
+
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+"""Bytes a response body may have, as sent and as decoded, unless told otherwise."""
 
 Origin = tuple[str, str, int]
 """(scheme, host, port)."""
@@ -69,10 +78,31 @@ class BadResponse(Exception):
     """What came back is not a usable HTTP response."""
 
 
+class UndecodableBody(BadResponse):
+    """The response was framed soundly, but its body does not decode with the
+    Content-Encoding the server named: asking again gets the same bytes."""
+
+
+class BodyTooLarge(Exception):
+    """The body passed ``limit`` bytes: as sent (``length`` from Content-Length when the
+    server announced it), or once decoded (``decoded``)."""
+
+    def __init__(self, limit: int, *, length: int | None = None, decoded: bool = False) -> None:
+        self.limit = limit
+        self.length = length
+        self.decoded = decoded
+        how = "once decoded" if decoded else "as sent"
+        if length is not None:
+            how = f"Content-Length {length}"
+        super().__init__(f"the body is larger than {limit} bytes ({how})")
+
+
 class _Connection(asyncio.Protocol):
     """One TCP (or TLS) connection; one request at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body: int = DEFAULT_MAX_BODY) -> None:
+        self.max_body = max_body
+        self.size = 0
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future[tuple[int, Headers, bytes]] | None = None
@@ -116,9 +146,21 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
-        self.status = self.parser.get_status_code()
+        self.status = status = self.parser.get_status_code()
+        if status in (204, 304):  # no body, whatever Content-Length says
+            return
+        for name, value in self.headers:
+            if len(name) == 14 and name.lower() == "content-length":
+                length = int(value) if value.strip().isdigit() else 0
+                if length > self.max_body:
+                    self._too_large(BodyTooLarge(self.max_body, length=length))
 
     def on_body(self, body: bytes) -> None:
+        # The limit costs one addition and one comparison per chunk read.
+        self.size += len(body)
+        if self.size > self.max_body:
+            self._too_large(BodyTooLarge(self.max_body))
+            return
         self.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -131,6 +173,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self.waiter = asyncio.get_running_loop().create_future()
         self.headers, self.body, self.headers_done, self.reusable = [], [], False, False
+        self.size = 0
         self.transport.write(data)
         return self.waiter
 
@@ -160,6 +203,13 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
+    def _too_large(self, exc: BodyTooLarge) -> None:
+        """Stop reading: drop what came, fail the request once, close the connection."""
+        self.body = []
+        self.size = self.max_body + 1  # later chunks of this feed are dropped too
+        self._fail(exc)
+        self.close()
+
 
 class Http1Client:
     """Pools of kept-alive HTTP/1.1 connections, one per origin. Use in one event loop."""
@@ -169,9 +219,11 @@ class Http1Client:
         *,
         limit: int = 100,
         keepalive_timeout: float = 4.0,
+        max_body: int = DEFAULT_MAX_BODY,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
+        self.max_body = max_body
         self.keepalive_timeout = keepalive_timeout
         self._clock = clock
         self._idle: dict[Origin, deque[_Connection]] = {}
@@ -212,7 +264,7 @@ class Http1Client:
                 self._trim()
             else:
                 conn.close()
-        return status, got, _decoded(got, body)
+        return status, got, decode_body(got, body, self.max_body)
 
     async def close(self) -> None:
         for pool in self._idle.values():
@@ -241,7 +293,8 @@ class Http1Client:
         tls: dict[str, Any] = {}
         if scheme == "https":
             tls = {"ssl": self._ssl_context(), "server_hostname": host}
-        _, conn = await loop.create_connection(_Connection, host, port, **tls)
+        max_body = self.max_body
+        _, conn = await loop.create_connection(lambda: _Connection(max_body), host, port, **tls)
         return conn
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -264,7 +317,13 @@ def _expire(answer: asyncio.Future[Any]) -> None:
         answer.set_exception(TimeoutError())
 
 
-def _decoded(headers: Headers, body: bytes) -> bytes:
+def decode_body(headers: Iterable[tuple[str, str]], body: bytes, max_body: int) -> bytes:
+    """``body`` decoded from its Content-Encoding, at most ``max_body`` bytes of it.
+
+    Raises :class:`BodyTooLarge` past the limit (decoding stops there: a gzip bomb costs
+    no more memory than ``max_body``) and :class:`UndecodableBody` when it does not
+    decode. An encoding we did not offer is passed on as it came. Shared by both
+    transports."""
     encoding = ""
     for name, value in headers:
         if name.lower() == "content-encoding":
@@ -273,14 +332,42 @@ def _decoded(headers: Headers, body: bytes) -> bytes:
         return body
     try:
         if encoding in ("gzip", "x-gzip"):
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+            return _inflate(body, 16 + zlib.MAX_WBITS, max_body)
         if encoding == "deflate":
             try:
-                return zlib.decompress(body)
+                return _inflate(body, zlib.MAX_WBITS, max_body)
             except zlib.error:  # raw deflate, as some servers send it
-                return zlib.decompress(body, -zlib.MAX_WBITS)
+                return _inflate(body, -zlib.MAX_WBITS, max_body)
         if encoding == "br" and _brotli is not None:
-            return bytes(_brotli.decompress(body))
+            return _unbrotli(body, max_body)
+    except BodyTooLarge:
+        raise
     except Exception as exc:
-        raise BadResponse(f"cannot decode the {encoding} body: {exc}") from exc
-    return body  # an encoding we did not offer: passed on as it came
+        raise UndecodableBody(f"cannot decode the {encoding} body: {exc}") from exc
+    return body
+
+
+def _inflate(data: bytes, wbits: int, max_body: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(data, max_body + 1)
+    if len(out) > max_body:
+        raise BodyTooLarge(max_body, decoded=True)
+    if not inflater.eof:
+        raise zlib.error("incomplete or truncated stream")
+    return out
+
+
+def _unbrotli(data: bytes, max_body: int) -> bytes:
+    decompressor = _brotli.Decompressor()
+    out: list[bytes] = []
+    size = 0
+    step = 16 * 1024  # a slice of input at a time bounds what one call can expand to
+    for start in range(0, len(data), step):
+        part = bytes(decompressor.process(data[start : start + step]))
+        size += len(part)
+        if size > max_body:
+            raise BodyTooLarge(max_body, decoded=True)
+        out.append(part)
+    if not decompressor.is_finished():
+        raise ValueError("incomplete or truncated stream")
+    return b"".join(out)

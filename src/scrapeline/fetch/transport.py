@@ -10,9 +10,12 @@ Contract, held by one shared test for every implementation:
   with ``url`` equal to the request's URL, and never follows redirects: a 3xx comes
   back as it is, ``Location`` header included (the client follows it, so that every
   hop passes the host allow-list and the host's limits).
-- It raises only :class:`NetworkError` (connection refused, reset, dropped, DNS) or
-  :class:`FetchTimeout` (no complete response in time); the underlying exception is
-  kept as ``__cause__``. Nothing above this module sees ``aiohttp`` exceptions.
+- It raises only :class:`NetworkError` (connection refused, reset, dropped, DNS),
+  :class:`FetchTimeout` (no complete response in time), :class:`ResponseTooLarge` (the
+  body, as sent or decoded, passed ``max_body``; nothing more is read) or
+  :class:`BadEncoding` (a body that does not decode with its Content-Encoding); the
+  underlying exception is kept as ``__cause__``. Nothing above this module sees
+  ``aiohttp`` exceptions.
   Through a proxy (``request.proxy``), a proxy that cannot be reached, refuses the
   tunnel or answers 407 (our credentials) raises :class:`ProxyError`, a NetworkError.
   No message carries credentials from a URL.
@@ -57,13 +60,23 @@ from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
-from scrapeline.errors import FetchTimeout, NetworkError, ProxyError
+from scrapeline.errors import (
+    BadEncoding,
+    FetchTimeout,
+    NetworkError,
+    ProxyError,
+    ResponseTooLarge,
+)
 from scrapeline.fetch.http1 import (
     ACCEPT_ENCODING,
+    DEFAULT_MAX_BODY,
     BadResponse,
+    BodyTooLarge,
     Headers,
     Http1Client,
     Origin,
+    UndecodableBody,
+    decode_body,
     split_authority,
 )
 from scrapeline.fetch.limits import Sleep
@@ -111,7 +124,9 @@ class HttpFetcher:
     aiohttp. Both share the headers, the cookie jar and the error contract.
 
     ``limit`` caps open connections across all hosts (size it to the total
-    concurrency); ``timeout`` is the total seconds for one request, body included.
+    concurrency); ``timeout`` is the total seconds for one request, body included;
+    ``max_body`` the bytes a body may have, as sent and as decoded (both transports
+    decode with :mod:`scrapeline.fetch.http1`'s bounded decoder).
     Idle connections are closed after ``keepalive_timeout`` seconds, shorter than the
     5 s many servers use, so that a slow, polite crawl rarely sends a request down a
     connection the server has just closed. The session is created on first use,
@@ -134,8 +149,10 @@ class HttpFetcher:
         keepalive_timeout: float = 4.0,
         cookies: Mapping[str, str] | None = None,
         cookie_url: str | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.timeout = timeout
+        self.max_body = max_body
         self.user_agent = user_agent
         self.limit = limit
         self.keepalive_timeout = keepalive_timeout
@@ -174,9 +191,11 @@ class HttpFetcher:
             session = aiohttp.ClientSession(
                 connector=connector,
                 cookie_jar=jar,
-                headers=self._headers,
+                headers=dict(self._wire_headers),  # the Accept-Encoding we can decode
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 raise_for_status=False,
+                # We decode, bounded by max_body: aiohttp's decoder has no output limit.
+                auto_decompress=False,
             )
             # aiohttp silently sends a request a second time when the connection drops
             # (aio-libs/aiohttp#10790), past our limiter and breaker. One request per
@@ -210,14 +229,18 @@ class HttpFetcher:
                         "(407 Proxy Authentication Required)",
                         url=request.url,
                     )
-                body = await raw.read()
+                body = await self._read(raw, request)
                 return Response(
                     url=request.url,
                     status=raw.status,
                     headers=_headers(raw.headers.items()),
-                    body=body,
+                    body=decode_body(raw.headers.items(), body, self.max_body),
                     elapsed=time.perf_counter() - started,
                 )
+        except BodyTooLarge as exc:
+            raise _too_large(exc, request.url) from exc
+        except UndecodableBody as exc:
+            raise BadEncoding(str(exc), url=request.url) from exc
         except TimeoutError as exc:  # also aiohttp's ServerTimeoutError; before OSError
             raise FetchTimeout(
                 f"no complete response within {self.timeout:g} s", url=request.url
@@ -238,7 +261,9 @@ class HttpFetcher:
             raise RuntimeError("HttpFetcher is closed")
         jar = self._cookie_jar() if self._cookies else self._jar  # None until a site sets one
         if self._wire is None:
-            self._wire = Http1Client(limit=self.limit, keepalive_timeout=self.keepalive_timeout)
+            self._wire = Http1Client(
+                limit=self.limit, keepalive_timeout=self.keepalive_timeout, max_body=self.max_body
+            )
         headers = self._wire_headers
         if request.headers:
             mine = {name.lower() for name in request.headers}
@@ -264,6 +289,10 @@ class HttpFetcher:
             raise FetchTimeout(
                 f"no complete response within {self.timeout:g} s", url=request.url
             ) from exc
+        except BodyTooLarge as exc:
+            raise _too_large(exc, request.url) from exc
+        except UndecodableBody as exc:
+            raise BadEncoding(str(exc), url=request.url) from exc
         except (OSError, BadResponse) as exc:
             raise NetworkError(_one_line(exc), url=request.url) from exc
         for name, value in raw:
@@ -277,6 +306,22 @@ class HttpFetcher:
             elapsed=time.perf_counter() - started,
         )
 
+    async def _read(self, raw: aiohttp.ClientResponse, request: Request) -> bytes:
+        """The body as sent, read chunk by chunk: BodyTooLarge once it passes max_body."""
+        limit = self.max_body
+        length = raw.content_length
+        bodiless = request.method == "HEAD" or raw.status in (204, 304)
+        if length is not None and length > limit and not bodiless:
+            raise BodyTooLarge(limit, length=length)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in raw.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(limit)
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
     async def close(self) -> None:
         self._closed = True
         session, self._session = self._session, None
@@ -285,6 +330,16 @@ class HttpFetcher:
             await wire.close()
         if session is not None:
             await session.close()
+
+
+def _too_large(exc: BodyTooLarge, url: str) -> ResponseTooLarge:
+    sent = f", Content-Length {exc.length}" if exc.length is not None else ""
+    how = " once decompressed" if exc.decoded else ""
+    return ResponseTooLarge(
+        f"response body larger than max_body ({exc.limit} bytes{how}{sent}); "
+        "Pipeline(max_body=...) raises the limit",
+        url=url,
+    )
 
 
 @lru_cache(maxsize=4096)
