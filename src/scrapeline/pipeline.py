@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from scrapeline.errors import PipelineError, ValidationError
+from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
 from scrapeline.fetch.proxies import parse_proxy
 from scrapeline.secrets import MIN_SECRET_LENGTH, collect_secrets
 
@@ -190,6 +191,8 @@ class Pipeline:
         secrets: Sequence[str] = (),
         fetcher: str = "http",
         ready_selector: str | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        robots_agent: str | None = None,
     ) -> None:
         """Declare a pipeline.
 
@@ -212,6 +215,11 @@ class Pipeline:
         ``scrapeline[browser]`` extra), for JavaScript-built or guarded sites; each
         page is returned once ``ready_selector`` matches (``"#match, table#results"``
         matches either). Without ``user_agent`` the browser sends its own.
+
+        ``max_body`` is the most bytes a response body may have, as sent and once
+        decompressed (32 MiB by default); a larger one fails the item as ``too_large``.
+        robots.txt groups are matched against ``robots_agent`` (default: the
+        pipeline's name), never a browser-like ``user_agent``.
         """
         if fetcher not in FETCHERS:
             raise PipelineError(
@@ -241,6 +249,10 @@ class Pipeline:
         for proxy in self.proxies:
             parse_proxy(proxy)  # ConfigError now, not at the first request
         self.robots = robots
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+            raise PipelineError(f"max_body must be a positive number of bytes, got {max_body!r}")
+        self.max_body = max_body
+        self.robots_agent = robots_agent or name
         self.fetcher = fetcher
         self.ready_selector = ready_selector
         self.secrets: tuple[str, ...] = (secrets,) if isinstance(secrets, str) else tuple(secrets)
