@@ -396,7 +396,7 @@ async def test_contract_is_checked_and_not_retried(site: tuple[Site, str]) -> No
 
 async def test_client_without_base_url_needs_absolute_urls(site: tuple[Site, str]) -> None:
     _, base = site
-    client = FetchClient(hosts=["127.0.0.1"], retry=FAST_RETRY)
+    client = FetchClient(hosts=[base], retry=FAST_RETRY)  # the origin, port included
     async with client:
         assert (await client.get(f"{base}/ok")).status == 200
         with pytest.raises(HostNotAllowed, match="needs a base_url"):

@@ -155,7 +155,11 @@ async def test_initial_cookies_go_to_the_base_host_only() -> None:
     async with serving(site) as base, serving(other) as elsewhere:
         elsewhere = elsewhere.replace("127.0.0.1", "localhost")
         pipe = Pipeline(
-            "p", base_url=base, hosts=["localhost"], cookies={"consent": "yes"}, robots=False
+            "p",
+            base_url=base,
+            hosts=[elsewhere.removeprefix("http://")],  # localhost, its port
+            cookies={"consent": "yes"},
+            robots=False,
         )
         async with client_of(pipe) as client:
             await client.get("/a")

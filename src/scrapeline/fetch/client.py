@@ -3,10 +3,14 @@
 A stage's ``ctx.fetch(url)`` lands in :meth:`FetchClient.get`. Every request goes
 through the same fixed steps, with state per host (created on first use):
 
-1. **Allow-list.** The URL is resolved against ``base_url``; a host that was not
-   declared (``hosts`` or ``base_url``'s host) raises :class:`HostNotAllowed` and
-   nothing is sent. Redirects are followed here, hop by hop, so each hop passes
-   this check and the steps below. With ``robots=True``, the host's ``/robots.txt``
+1. **Allow-list.** The URL is resolved against ``base_url``; an origin (scheme, host,
+   port) that was not declared raises :class:`HostNotAllowed` and nothing is sent.
+   ``base_url``'s origin is declared; a ``hosts`` entry ``"example.org"`` declares
+   its http and https origins on the default ports (80, 443), ``"example.org:8080"``
+   both schemes on that port, ``"https://example.org:8443"`` that one origin.
+   Redirects are followed here, hop by hop, so each hop passes this check and the
+   steps below: a redirect to another port of a declared host is refused, and
+   nothing (headers, cookies) is sent there. With ``robots=True``, the host's ``/robots.txt``
    is fetched once (through the steps below) and a URL it disallows raises
    :class:`RobotsDisallowed` before anything is sent; its ``Crawl-delay`` becomes
    the least gap between the host's request starts (:mod:`~scrapeline.fetch.robots`).
@@ -119,15 +123,40 @@ DEFAULT_HOST = "*"
 """Key of a ``politeness`` mapping that applies to declared hosts not named in it."""
 
 _SCHEMES = ("http", "https")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # robots.txt: every answer is handed back except redirects (followed) and 429 (pauses
 # the host and is retried, like any 429).
 _ROBOTS_ANSWERS = frozenset(range(200, 600)) - REDIRECT_STATUSES - {429}
 _NOT_NEEDED = datetime(1970, 1, 1, tzinfo=UTC)
 _ERROR_CHARS = 200
+_MAX_AUTHORITIES = 4096  # authorities remembered (a crawl sees a handful)
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def declared_origins(entry: str) -> frozenset[tuple[str, str, int]]:
+    """The origins a ``hosts`` entry declares (see the module docstring).
+
+    >>> sorted(declared_origins("Example.org:8080"))
+    [('http', 'example.org', 8080), ('https', 'example.org', 8080)]
+    >>> sorted(declared_origins("https://example.org"))
+    [('https', 'example.org', 443)]
+    """
+    text = entry.strip()
+    name = host_name(text)
+    try:
+        parts = urlsplit(text if "://" in text else f"//{text}")
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"invalid host {entry!r}: the port is not a number") from None
+    schemes = (parts.scheme,) if parts.scheme else _SCHEMES
+    if any(scheme not in _SCHEMES for scheme in schemes):
+        raise ConfigError(f"invalid host {entry!r}: only http and https can be declared")
+    return frozenset(
+        (scheme, name, port if port is not None else _DEFAULT_PORTS[scheme]) for scheme in schemes
+    )
 
 
 def host_name(entry: str) -> str:
@@ -217,6 +246,9 @@ class FetchClient:
             raise ConfigError(f"max_body must be a positive number of bytes, got {max_body}")
         self._max_body = max_body
         allowed = {host_name(h) for h in hosts}
+        origins: set[tuple[str, str, int]] = set()
+        for entry in hosts:
+            origins |= declared_origins(entry)
         self._base_url = base_url
         self._origin: str | None = None
         if base_url is not None:
@@ -227,7 +259,10 @@ class FetchClient:
                 )
             allowed.add(parts.hostname)
             self._origin = f"{parts.scheme}://{parts.netloc}"
+            origins |= declared_origins(self._origin.rpartition("@")[2])
         self._allowed = frozenset(allowed)
+        self._origins = frozenset(origins)
+        self._by_authority: dict[str, _Host] = {}
         self._default_politeness, self._politeness = self._split_politeness(politeness)
         self._retry = retry or RetryPolicy()
         self._breaker_policy = breaker or BreakerPolicy()
@@ -397,18 +432,41 @@ class FetchClient:
         raise HostNotAllowed(f"cannot fetch {scheme!r} URLs, only http and https", url=absolute)
 
     def _host_for(self, url: str, *, redirected_from: str | None = None) -> _Host:
-        name = hostname(url)
-        host = self._hosts.get(name)
+        """The state of ``url``'s host, once its origin passed the allow-list.
+
+        Remembered per authority (``"http://host:port"``): one dict lookup per request."""
+        parts = split_authority(url)
+        authority = parts[0] if parts is not None else url
+        host = self._by_authority.get(authority)
         if host is not None:
             return host
+        origin = _authority_origin(authority)
+        name = origin[1] if origin is not None else hostname(url)
+        how = f"redirected from {redirected_from} to" if redirected_from else "refusing"
         if name not in self._allowed:
             declared = ", ".join(sorted(self._allowed)) or "none"
-            how = f"redirected from {redirected_from} to" if redirected_from else "refusing"
             raise HostNotAllowed(
                 f"{how} undeclared host {name or '(none)'!r} (declared: {declared}); "
                 "add it to the pipeline's hosts to fetch from it",
                 url=url,
             )
+        if origin not in self._origins:
+            shown = f"{origin[0]}://{origin[1]}:{origin[2]}" if origin else authority
+            declared = ", ".join(f"{s}://{h}:{p}" for s, h, p in sorted(self._origins) if h == name)
+            raise HostNotAllowed(
+                f"{how} undeclared origin {shown!r}: host {name!r} is declared for "
+                f"{declared} only; add '{name}:{origin[2] if origin else '?'}' to the "
+                "pipeline's hosts to fetch from it",
+                url=url,
+            )
+        host = self._hosts.get(name)
+        if host is None:
+            host = self._new_host(name)
+        if len(self._by_authority) < _MAX_AUTHORITIES:
+            self._by_authority[authority] = host
+        return host
+
+    def _new_host(self, name: str) -> _Host:
         limiter = HostLimiter(
             self._politeness_of(name), clock=self._clock, sleep=self._sleep, rng=self._rng
         )
@@ -701,3 +759,20 @@ def hostname(url: str) -> str:
 @lru_cache(maxsize=1024)
 def _authority_host(prefix: str) -> str:
     return urlsplit(prefix).hostname or ""
+
+
+def _authority_origin(prefix: str) -> tuple[str, str, int] | None:
+    """``"http://User@Example.org"`` → ("http", "example.org", 80); None without a
+    host or with a port that is not a number."""
+    parts = urlsplit(prefix)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return (
+        parts.scheme,
+        parts.hostname,
+        port if port is not None else _DEFAULT_PORTS[parts.scheme],
+    )
