@@ -4,9 +4,13 @@ real SQLite ledger, real runs. Exit 0 only when everything asked for was done.""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from scrapeline import Context, Item, Pipeline, Record, offsets
 from scrapeline.ledger.base import RunStatus
@@ -87,8 +91,10 @@ def last_run(data_dir: Path) -> Any:
 # -- a streak of failures halts with the reason its categories point to ------------
 
 
-async def test_a_bug_in_a_stage_halts_as_a_bug_not_as_a_ban(start_site, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    site = await start_site(seed=1)
+async def test_a_bug_in_a_stage_halts_as_a_bug_not_as_a_ban(
+    start_site, football_sample, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    site = await start_site(football_sample[:30])
 
     async def broken(ctx: Context, item: Item) -> Record:
         page = await ctx.fetch(f"/matches/{item.key}")
@@ -103,3 +109,108 @@ async def test_a_bug_in_a_stage_halts_as_a_bug_not_as_a_ban(start_site, tmp_path
     assert "banned" not in outcome.reason
     assert recorder.of(ev.RunHalted)[0].reason == outcome.reason
     assert overview_counts(tmp_path)["running"] == 0
+
+
+# -- a discovery whose items cannot be stored fails its page -------------------------
+
+
+def with_node(row: Any) -> Item:
+    return Item(key=int(row.attributes["data-id"] or 0), data={"teams": row.css_first("td.teams")})
+
+
+def with_decimal(row: Any) -> Item:
+    return Item(key=int(row.attributes["data-id"] or 0), data={"odds": Decimal("1.5")})
+
+
+def with_bytes(row: Any) -> Item:
+    return Item(key=int(row.attributes["data-id"] or 0), data={"raw": {"html": b"<td>"}})
+
+
+def with_huge_key(row: Any) -> Item:
+    return Item(key=2**64 + int(row.attributes["data-id"] or 0))
+
+
+@pytest.mark.parametrize(
+    ("make_item", "problem"),
+    [
+        (with_node, r"field 'teams': \w*Node is not JSON"),
+        (with_decimal, r"field 'odds': Decimal is not JSON"),
+        (with_bytes, r"field 'raw\.html': bytes is not JSON"),
+        (with_huge_key, "does not fit in 64 bits"),
+    ],
+)
+async def test_a_listing_page_whose_items_cannot_be_stored_fails_as_validation(  # type: ignore[no-untyped-def]
+    start_site, football_sample, tmp_path, make_item: MakeItem, problem: str
+) -> None:
+    site = await start_site(football_sample[:30])
+    recorder = Recorder()
+    outcome = await run(mini(site, make_item=make_item), tmp_path, recorder)
+    assert outcome.exit_code == 1 and outcome.status is RunStatus.FAILED
+    assert outcome.reason.startswith("discovery failed: results at 0 (validation): item ")
+    assert re.search(problem, outcome.reason), outcome.reason
+    [finished] = recorder.of(ev.DiscoveryFinished)
+    assert (finished.pages, finished.reason) == (0, "error")
+    errors = [e.message for e in recorder.of(ev.Log) if e.level >= 40]
+    assert errors and re.search(problem, errors[0])
+    assert last_run(tmp_path).status is RunStatus.FAILED
+    assert overview_counts(tmp_path) == {}  # nothing was stored
+
+
+# -- BaseException from the user's code fails the item, never the process ------------
+
+
+def raises(exc: BaseException, *, on: int = 0) -> StageFn:
+    """A stage that raises ``exc`` for the ``on``-th match of the listing, else works."""
+
+    async def stage(ctx: Context, item: Item) -> Record:
+        if item.key == stage.key:  # type: ignore[attr-defined]
+            raise exc
+        return await fetch_overview(ctx, item)
+
+    stage.key = None  # type: ignore[attr-defined]
+    return stage
+
+
+@pytest.mark.parametrize(
+    ("exc", "message"),
+    [
+        (SystemExit(0), "SystemExit: 0"),
+        (SystemExit(5), "SystemExit: 5"),
+        (KeyboardInterrupt(), "KeyboardInterrupt"),
+        (asyncio.CancelledError(), "CancelledError"),
+    ],
+    ids=["exit0", "exit5", "keyboard", "cancelled"],
+)
+async def test_a_stage_raising_a_base_exception_fails_its_item(  # type: ignore[no-untyped-def]
+    start_site, football_sample, tmp_path, exc: BaseException, message: str
+) -> None:
+    site = await start_site(football_sample[:30])
+    stage = raises(exc)
+    stage.key = site.matches[-1].id  # type: ignore[attr-defined]
+    recorder = Recorder()
+    outcome = await run(mini(site, stage), tmp_path, recorder)
+    assert outcome.exit_code == 1 and outcome.status is RunStatus.FAILED
+    [failed] = recorder.of(ev.TaskFailed)
+    assert (failed.key, failed.category, failed.message) == (stage.key, "error", message)  # type: ignore[attr-defined]
+    assert recorder.of(ev.RunFinished)
+    counts = overview_counts(tmp_path)
+    assert counts["done"] == len(site.matches) - 1 and counts["failed"] == 1
+    assert counts["running"] == counts["pending"] == 0
+    assert last_run(tmp_path).status is RunStatus.FAILED
+
+
+@pytest.mark.parametrize("exc", [SystemExit(0), KeyboardInterrupt()], ids=["exit", "keyboard"])
+async def test_a_discovery_raising_a_base_exception_fails_its_page(  # type: ignore[no-untyped-def]
+    start_site, football_sample, tmp_path, exc: BaseException
+) -> None:
+    site = await start_site(football_sample[:30])
+
+    def boom(row: Any) -> Item:
+        raise exc
+
+    recorder = Recorder()
+    outcome = await run(mini(site, make_item=boom), tmp_path, recorder)
+    assert outcome.exit_code == 1 and outcome.status is RunStatus.FAILED
+    assert outcome.reason.startswith("discovery failed: results at 0 (error): ")
+    assert type(exc).__name__ in outcome.reason
+    assert last_run(tmp_path).status is RunStatus.FAILED

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -35,6 +35,7 @@ from scrapeline.errors import (
     Category,
     ItemError,
     ItemTimeout,
+    LedgerError,
     RunHalted,
     ScrapelineError,
     ValidationError,
@@ -283,7 +284,13 @@ class Runner:
             for discovery in self.pipeline.discoveries if self.options.discover else ():
                 if self._stopping:
                     break
-                await self._discover_cancellable(discovery)
+                try:
+                    await self._discover_cancellable(discovery)
+                except LedgerError as exc:
+                    self._halt(f"cannot write the ledger: {exc}")
+                except Exception as exc:  # our own bug: the discovery fails, loudly
+                    log.error("discovery %s failed", discovery.name, exc_info=exc)
+                    self._discovery_failed(f"{discovery.name}: {_describe(exc)[1]}")
         finally:
             self._discovery_running = False
             self._wake.set()
@@ -328,17 +335,29 @@ class Runner:
                 self._halt(str(exc))
                 reason = "halted"
                 break
-            except Exception as exc:
-                message = redact(f"{d.name} at {position}: {categorize(exc)[1]}", self._secrets)
-                self._discovery_errors.append(message)
-                self._emit(ev.Log(level=logging.ERROR, message=f"discovery {message}"))
+            except BaseException as exc:  # SystemExit too: the user's code fails its page
+                if _cancelled_by_us(exc):
+                    raise
+                category, text = _describe(exc)
+                self._discovery_failed(f"{d.name} at {position} ({category}): {text}")
                 reason = "error"
                 break
             if not batch:
                 reason, finished = "end of listing", True
                 break
             keys = list(dict.fromkeys(it.key for it in batch))
-            new = await self._db(self._store_page, d.kind, batch, keys)
+            try:
+                new = await self._db(self._store_page, d.kind, batch, keys)
+            except LedgerError as exc:
+                self._halt(f"cannot write the ledger: {exc}")
+                reason = "halted"
+                break
+            except Exception as exc:
+                log.error("discovery %s could not store its page", d.name, exc_info=exc)
+                category, text = _describe(exc)
+                self._discovery_failed(f"{d.name} at {position} ({category}): {text}")
+                reason = "error"
+                break
             if new:
                 self._remaining += new * len(self.pipeline.stages_of(d.kind))
                 self._emit(ev.WorkQueued(remaining=self._remaining))
@@ -368,6 +387,12 @@ class Runner:
             ev.DiscoveryFinished(discovery=d.name, pages=pages, new=new_total, reason=reason)
         )
 
+    def _discovery_failed(self, message: str) -> None:
+        """A listing page (or a whole discovery) failed: the run will exit 1 with it."""
+        message = redact(message, self._secrets)
+        self._discovery_errors.append(message)
+        self._emit(ev.Log(level=logging.ERROR, message=f"discovery {message}"))
+
     def _store_page(self, kind: str, batch: list[NewItem], keys: list[Any]) -> int:
         """A listing page's items into the ledger, in one trip to the writer thread
         (discovery must not queue three times behind the workers' commits). Returns
@@ -386,11 +411,11 @@ class Runner:
         self._remaining = await self._db(self.ledger.pending_count)
         self._emit(ev.WorkQueued(remaining=self._remaining))
         workers = max(1, self.options.workers)
-        self._workers = [asyncio.ensure_future(self._worker()) for _ in range(workers)]
-        flusher = asyncio.ensure_future(self._flusher())
-        watchdog = asyncio.ensure_future(self._watchdog())
+        self._workers = [self._supervised(self._worker(), "a worker") for _ in range(workers)]
+        flusher = self._supervised(self._flusher(), "the committer")
+        watchdog = self._supervised(self._watchdog(), "the item timer")
         self._discovery_running = True
-        discovery = asyncio.ensure_future(self._discover_all())
+        discovery = self._supervised(self._discover_all(), "discovery")
         try:
             await self._feed()
         except BaseException:
@@ -403,13 +428,31 @@ class Runner:
             await self._stop_workers([discovery])
             for helper in (flusher, watchdog):
                 helper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await helper
+            # what they died of, if anything, was reported by _supervised
+            await asyncio.gather(flusher, watchdog, return_exceptions=True)
             await self._flush()
             leftovers = list(self._queue) + list(self._in_flight.values())
             self._queue.clear()
             if leftovers:
                 await self._db(self.ledger.release, leftovers, self.owner)
+
+    def _supervised(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Start one of the run's own tasks. Should it ever die of an exception, the run
+        halts with that reason (exit 3) rather than go on, or hang, without it."""
+        task = asyncio.ensure_future(coro)
+
+        def died(t: asyncio.Task[None]) -> None:
+            exc = None if t.cancelled() else t.exception()
+            if exc is None:
+                return
+            if isinstance(exc, LedgerError):
+                self._halt(f"cannot write the ledger: {exc}")
+                return
+            log.error("%s died", name, exc_info=exc)
+            self._halt(f"internal error in {name}: {_describe(exc)[1]}")
+
+        task.add_done_callback(died)
+        return task
 
     async def _feed(self) -> None:
         """Keep the queue topped up until there is no claimable work or we stop."""
@@ -515,18 +558,16 @@ class Runner:
             result = await stage.fn(ctx, item)
             records = [self._row(r) for r in as_records(result, stage.name)]
             children = [_new_item(c, c.kind or "") for c in ctx.children]
-            for child in children:
-                orjson.dumps(dict(child.data))
-        except (asyncio.CancelledError, RunHalted):
+        except RunHalted:
             raise
-        except Exception as exc:  # a stage's own bug fails its item, not the run
+        except BaseException as exc:  # a stage's own bug (even sys.exit) fails its item
+            if _cancelled_by_us(exc):
+                raise
             return self._failed(task, started, exc)
         return _Settled(task, True, started, self.clock() - started, records, children)
 
     def _failed(self, task: Task, started: float, exc: BaseException) -> _Settled:
-        category, message = categorize(exc)
-        if isinstance(exc, ItemError) and exc.attempts:
-            message = str(exc)
+        category, message = _describe(exc)
         message = redact(message, self._secrets)
         log.debug("%s %s %s failed: %s", task.kind, task.key, task.stage, message, exc_info=exc)
         return _Settled(
@@ -652,9 +693,26 @@ class Runner:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
+_KEY_RANGE = range(-(2**63), 2**63)
+"""What an int key may be: a SQLite integer. A larger one would be stored as a float."""
+
+
 def _new_item(item: Item, kind: str) -> NewItem:
+    """The item as the ledger stores it. Raises ValidationError, naming the key and
+    the field, for what the ledger could not store: a key past 64 bits, data that is
+    not JSON (a parsed HTML node, Decimal, bytes, ...)."""
     if not isinstance(item, Item):
         raise ValidationError(f"discovery must yield Item objects, not {type(item).__name__}")
+    if isinstance(item.key, int) and item.key not in _KEY_RANGE:
+        raise ValidationError(f"item key {item.key} does not fit in 64 bits: give it as a str")
+    try:
+        orjson.dumps(item.data)
+        orjson.dumps(item.parent)
+    except TypeError:
+        problem = _json_problem(item.data, "") or _json_problem(item.parent, "parent")
+        raise ValidationError(f"item {item.key!r}: {problem}") from None
+    if item.date is not None and not isinstance(item.date, str):
+        raise ValidationError(f"item {item.key!r}: date must be a str, not {item.date!r}")
     return NewItem(
         kind=item.kind or kind,
         key=item.key,
@@ -662,3 +720,51 @@ def _new_item(item: Item, kind: str) -> NewItem:
         date=item.date,
         parent=item.parent,
     )
+
+
+def _json_problem(value: Any, path: str) -> str | None:
+    """Where in ``value`` JSON gives up: "field 'teams': LexborNode is not JSON"."""
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            if not isinstance(name, str):
+                return f"field {path or '.'!r}: key {name!r} is not a str"
+            found = _json_problem(inner, f"{path}.{name}" if path else name)
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for i, inner in enumerate(value):
+            found = _json_problem(inner, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        if isinstance(value, int):
+            return f"field {path!r}: {value} does not fit in 64 bits"
+        return f"field {path!r}: {type(value).__name__} is not JSON"
+    return None
+
+
+def _cancelled_by_us(exc: BaseException) -> bool:
+    """Is this the run's own cancellation (drain, second Ctrl+C, item timeout)?
+
+    A CancelledError the user's code raised by itself, with nobody cancelling the
+    task, is the user's failure like any other exception."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    me = asyncio.current_task()
+    return me is None or me.cancelling() > 0
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    """Category and one-line message for anything a stage or discovery raised; never
+    raises itself (an exception whose ``str`` fails is still reported)."""
+    try:
+        category, message = categorize(exc)
+        if isinstance(exc, ItemError) and exc.attempts:
+            message = str(exc)
+    except Exception:
+        return Category.ERROR, type(exc).__name__
+    return category, message
