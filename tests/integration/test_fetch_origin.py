@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 from aiohttp import web
 
-from scrapeline.errors import Category, HostNotAllowed
+from scrapeline.errors import Category, HostNotAllowed, RobotsDisallowed
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.transport import FakeFetcher, HttpFetcher
 from scrapeline.pipeline import Pipeline
@@ -114,3 +114,44 @@ async def test_declared_hosts_are_origins(declared: str, url: str, allowed: bool
             with pytest.raises(HostNotAllowed, match="undeclared origin"):
                 await client.get(url)
     assert len(fake.requests) == int(allowed)
+
+
+# --- robots.txt: matched against the crawler's name, not the browser it claims to be --
+
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+ROBOTS = "User-agent: statsbot\nDisallow: /private\n\nUser-agent: *\nAllow: /\n"
+
+
+class RobotsSite(Recorder):
+    async def page(self, request: web.Request) -> web.Response:
+        if request.path == "/robots.txt":
+            return web.Response(text=ROBOTS)
+        return await super().page(request)
+
+
+@pytest.mark.parametrize("agent", ["statsbot", "StatsBot/2.1"])
+async def test_robots_groups_are_matched_against_robots_agent(agent: str) -> None:
+    site = RobotsSite()
+    async with serve(site.app) as base:
+        client = FetchClient(base_url=base, user_agent=BROWSER_UA, robots=True, robots_agent=agent)
+        async with client:
+            with pytest.raises(RobotsDisallowed, match="'statsbot'"):
+                await client.get("/private/1")
+            assert (await client.get("/public")).status == 200
+    assert [seen[0] for seen in site.seen] == ["/public"]
+    assert all(seen[1]["User-Agent"] == BROWSER_UA for seen in site.seen)
+
+
+async def test_robots_agent_defaults_to_the_user_agent_token_in_the_client() -> None:
+    site = RobotsSite()
+    async with serve(site.app) as base:
+        client = FetchClient(base_url=base, user_agent="statsbot/1.0", robots=True)
+        async with client:
+            with pytest.raises(RobotsDisallowed):
+                await client.get("/private/1")
+    assert site.seen == []
+
+
+def test_a_pipeline_s_robots_agent_is_its_name_unless_given() -> None:
+    assert Pipeline("statsbot", user_agent=BROWSER_UA).robots_agent == "statsbot"
+    assert Pipeline("p", robots_agent="statsbot").robots_agent == "statsbot"

@@ -211,10 +211,11 @@ class FetchClient:
 
     Identity: ``user_agent``, ``headers`` and ``cookies`` (sent to ``base_url``'s host,
     or to every host without one) configure the HttpFetcher the client builds when no
-    ``fetcher`` is given; ``user_agent`` is also what robots.txt groups are matched
-    against. ``proxies`` (URLs, or a :class:`ProxyPool`) route every request through
+    ``fetcher`` is given. ``proxies`` (URLs, or a :class:`ProxyPool`) route every request through
     the next healthy proxy. ``robots=True`` honours each host's robots.txt.
     ``max_body`` is the most bytes a response body may have, as sent or decompressed.
+    ``robots_agent`` is the product token robots.txt groups are matched against
+    (default: ``user_agent``'s; a pipeline passes its ``robots_agent``, its name by default).
     """
 
     def __init__(
@@ -241,6 +242,7 @@ class FetchClient:
         proxies: Sequence[str] | ProxyPool = (),
         robots: bool = False,
         max_body: int = DEFAULT_MAX_BODY,
+        robots_agent: str | None = None,
     ) -> None:
         if max_body < 1:
             raise ConfigError(f"max_body must be a positive number of bytes, got {max_body}")
@@ -277,7 +279,9 @@ class FetchClient:
         self._markers = block_markers
         self._hosts: dict[str, _Host] = {}
         self._robots = robots
-        self._agent = user_agent
+        # robots.txt groups name a crawler's product token: a browser-like User-Agent
+        # would be matched as "mozilla", and the groups naming the bot ignored.
+        self._agent = robots_agent or user_agent
         self._proxies: ProxyPool | None = (
             proxies
             if isinstance(proxies, ProxyPool)
