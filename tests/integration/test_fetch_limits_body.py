@@ -22,7 +22,7 @@ from scrapeline.errors import BadEncoding, Category, ResponseTooLarge
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
 from scrapeline.fetch.retry import RetryPolicy
-from scrapeline.fetch.transport import HttpFetcher
+from scrapeline.fetch.transport import FakeFetcher, HttpFetcher
 from tests.servers import serve
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
@@ -231,3 +231,12 @@ async def test_a_body_that_does_not_decode_fails_once_as_bad_encoding(prefix: st
     assert error.category == Category.BAD_ENCODING and not error.retryable
     assert error.attempts == 1 and site.hits[str(error.url).removeprefix(base)] == 1
     assert "gzip" in str(error) and "\n" not in str(error)
+
+
+async def test_a_fetcher_that_cannot_stop_early_is_held_to_max_body_by_the_client() -> None:
+    """A browser reads the whole page before handing it over: the client refuses it."""
+    fake = FakeFetcher(lambda request: (200, {"Content-Type": "text/html"}, bytes(LIMIT + 1)))
+    async with FetchClient(base_url="http://site.test", fetcher=fake, max_body=LIMIT) as client:
+        with pytest.raises(ResponseTooLarge, match=rf"max_body \({LIMIT} bytes\)") as info:
+            await client.get("/page")
+    assert info.value.attempts == 1 and len(fake.requests) == 1
