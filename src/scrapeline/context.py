@@ -8,13 +8,21 @@
 
 The context is the stage's only door to the network (``fetch``), so politeness,
 retries, the breaker and the archive hold for every request.
+
+Blocking code (a synchronous library, ``time.sleep``, heavy parsing) goes through
+``await ctx.run_sync(fn, *args)``: it runs in a thread, so the event loop keeps
+serving the other items, ``--item-timeout`` and Ctrl+C apply to the awaiting item.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import logging
-from collections.abc import Mapping
-from typing import Any, Protocol
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from scrapeline.errors import ValidationError
 from scrapeline.fetch.contract import Expect
@@ -22,6 +30,7 @@ from scrapeline.fetch.response import Response
 from scrapeline.pipeline import Item, Key
 
 log = logging.getLogger("scrapeline.stage")
+T = TypeVar("T")
 
 
 class Fetch(Protocol):
@@ -114,3 +123,40 @@ class Context:
                 )
             item = Item(key=item.key, kind=self.emits, data=item.data, date=item.date)
         self.children.append(item)
+
+    async def run_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run the blocking ``fn(*args, **kwargs)`` in a thread and await its result.
+
+        Like :func:`asyncio.to_thread`, but the thread is a daemon of its own: when the
+        awaiting item is cancelled (``--item-timeout``, a second Ctrl+C) it fails or is
+        released at once, and a call that never returns cannot keep the process alive
+        at exit. Python cannot stop a thread: the call itself runs on to its end in the
+        background, its result dropped. What ``fn`` raises is raised here."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        context = contextvars.copy_context()
+
+        def settle(result: T | None, error: BaseException | None) -> None:
+            if done.cancelled():
+                return
+            if isinstance(error, StopIteration):  # a future cannot hold one
+                done.set_exception(RuntimeError(f"{fn!r} raised StopIteration"))
+            elif error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result)  # type: ignore[arg-type]
+
+        def work() -> None:
+            result: T | None = None
+            error: BaseException | None = None
+            try:
+                result = context.run(fn, *args, **kwargs)
+            except BaseException as exc:  # handed to the awaiting stage, whatever it is
+                error = exc
+            # a closed loop (RuntimeError): nobody waits for this any more
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, result, error)
+
+        name = f"scrapeline-sync-{getattr(fn, '__name__', 'call')}"
+        threading.Thread(target=work, name=name, daemon=True).start()
+        return await done

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -214,3 +215,50 @@ async def test_a_discovery_raising_a_base_exception_fails_its_page(  # type: ign
     assert outcome.reason.startswith("discovery failed: results at 0 (error): ")
     assert type(exc).__name__ in outcome.reason
     assert last_run(tmp_path).status is RunStatus.FAILED
+
+
+# -- blocking code runs through ctx.run_sync, where --item-timeout reaches it --------
+
+
+async def test_a_blocking_call_in_run_sync_fails_as_timeout(  # type: ignore[no-untyped-def]
+    start_site, football_sample, tmp_path
+) -> None:
+    site = await start_site(football_sample[:10])
+    slow = site.matches[0].id
+
+    async def stage(ctx: Context, item: Item) -> Record:
+        record = await fetch_overview(ctx, item)
+        if item.key == slow:
+            await ctx.run_sync(time.sleep, 30)
+        return record
+
+    recorder = Recorder()
+    began = time.monotonic()
+    outcome = await run(mini(site, stage), tmp_path, recorder, item_timeout=0.5)
+    assert time.monotonic() - began < 20  # far from the 30 s the call would take
+    assert outcome.exit_code == 1 and outcome.status is RunStatus.FAILED
+    [failed] = recorder.of(ev.TaskFailed)
+    assert (failed.key, failed.category) == (slow, "timeout")
+    assert overview_counts(tmp_path)["done"] == len(site.matches) - 1
+
+
+async def test_run_sync_returns_the_result_and_raises_what_the_call_raises(  # type: ignore[no-untyped-def]
+    start_site, football_sample, tmp_path
+) -> None:
+    site = await start_site(football_sample[:10])
+    bad = site.matches[0].id
+
+    def parse(key: int) -> dict[str, Any]:
+        if key == bad:
+            raise ValueError("no score")
+        return {"match_id": key}
+
+    async def stage(ctx: Context, item: Item) -> Record:
+        return Record("matches", await ctx.run_sync(parse, item.key))
+
+    recorder = Recorder()
+    outcome = await run(mini(site, stage), tmp_path, recorder)
+    [failed] = recorder.of(ev.TaskFailed)
+    assert (failed.key, failed.category, failed.message) == (bad, "parse", "ValueError: no score")
+    assert outcome.exit_code == 1
+    assert overview_counts(tmp_path)["done"] == len(site.matches) - 1

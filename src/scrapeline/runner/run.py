@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -47,6 +48,7 @@ from scrapeline.ledger.base import (
     Ledger,
     NewItem,
     RecordRow,
+    RunReport,
     RunStatus,
     Task,
     Walk,
@@ -168,6 +170,10 @@ class Runner:
         self._low_water = max(options.workers, claim_size(options.workers) // 2)
         self._discovering: asyncio.Future[None] | None = None
         self._flushing = 0
+        self._started = 0.0
+        self._ended = threading.Lock()
+        """Held by whoever ends the run in the ledger: the loop, or the shutdown
+        watchdog when a stage blocks the loop. Never released: the run ends once."""
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -192,7 +198,9 @@ class Runner:
         """Run to the end, a halt or an interrupt. Always ends the run in the ledger."""
         loop = asyncio.get_running_loop()
         self.shutdown.listen(loop, self._on_shutdown)
+        self.shutdown.when_stuck(self._abandon, grace=self.options.grace)
         started = self.clock()
+        self._started = started
         try:
             self.run_id = await self._db(
                 self.ledger.begin_run,
@@ -220,6 +228,16 @@ class Runner:
         return outcome
 
     async def _finish(self, started: float) -> Outcome:
+        if not self._ended.acquire(blocking=False):
+            # the shutdown watchdog took the run over while a stage blocked the loop:
+            # it records the end and exits the process; nothing is left to do here
+            reason = self._stop_reason
+            return Outcome(
+                run_id=self.run_id,
+                status=RunStatus.INTERRUPTED,
+                exit_code=EXIT_INTERRUPTED,
+                reason=reason,
+            )
         report = await self._db(self.ledger.report, self.run_id)
         failed = sum(c.get("failed", 0) for c in report.counts.values())
         reason = self._stop_reason
@@ -234,19 +252,69 @@ class Runner:
         else:
             status, code = RunStatus.DONE, EXIT_OK
         wall = self.clock() - started
-        summary = {"exit_code": code, "reason": reason, "wall": round(wall, 3)}
-        summary |= {"done": sum(report.done_this_run.values()), "failed": failed}
-        ended = self.wall_clock()
-        await self._db(self.ledger.end_run, self.run_id, status, ended, summary)
-        # what end_run changed, without reading the whole report again
-        run = replace(report.run, status=status, ended_at=ended, summary=summary)
-        report = replace(report, run=run)
+        report = await self._db(self._end_run, report, status, code, reason, wall)
         self._emit(
             ev.RunFinished(
                 status=status.value, exit_code=code, report=report, reason=reason, wall=wall
             )
         )
         return Outcome(run_id=self.run_id, status=status, exit_code=code, reason=reason)
+
+    def _end_run(
+        self, report: RunReport, status: RunStatus, code: int, reason: str | None, wall: float
+    ) -> RunReport:
+        """Record the run's end (in the writer thread); return the report as it ends."""
+        failed = sum(c.get("failed", 0) for c in report.counts.values())
+        summary = {"exit_code": code, "reason": reason, "wall": round(wall, 3)}
+        summary |= {"done": sum(report.done_this_run.values()), "failed": failed}
+        ended = self.wall_clock()
+        self.ledger.end_run(self.run_id, status, ended, summary)
+        # what end_run changed, without reading the whole report again
+        run = replace(report.run, status=status, ended_at=ended, summary=summary)
+        return replace(report, run=run)
+
+    def _abandon(self) -> int:
+        """End the run without the event loop, which a stage is blocking: called by
+        the shutdown watchdog in its own thread, after which the process exits.
+
+        Commits what finished and is still buffered, gives back every other lease we
+        hold, records the run as interrupted and reports its end, all through the
+        writer thread (the ledger's one connection, idle while the loop is stuck).
+        Returns the exit code."""
+        if not self._ended.acquire(blocking=False):
+            return EXIT_INTERRUPTED  # the loop got there first; it is closing down
+        stuck = _snapshot(lambda: list(self._in_flight.values()))
+        held = _snapshot(lambda: [*self._queue, *stuck])
+        buffered = _snapshot(lambda: list(self._buffer))
+        names = ", ".join(f"{t.stage} {t.kind} {t.key}" for t in stuck[:3]) or "none in flight"
+        reason = redact(
+            f"interrupted by {self.shutdown.signal_name}: a stage blocked the event loop "
+            f"({names}); its leases were given back without waiting for it",
+            self._secrets,
+        )
+        log.error("%s", reason)
+
+        def wind_up() -> RunReport:
+            completions, failures = self._outcomes(buffered)
+            now = self.wall_clock()
+            self.ledger.complete(completions, self.run_id, now)
+            self.ledger.fail(failures, self.run_id, now)
+            self.ledger.release(held, self.owner)
+            report = self.ledger.report(self.run_id)
+            wall = self.clock() - self._started
+            return self._end_run(report, RunStatus.INTERRUPTED, EXIT_INTERRUPTED, reason, wall)
+
+        report = self._io.submit(wind_up).result(timeout=30)
+        self._emit(
+            ev.RunFinished(
+                status=RunStatus.INTERRUPTED.value,
+                exit_code=EXIT_INTERRUPTED,
+                report=report,
+                reason=reason,
+                wall=self.clock() - self._started,
+            )
+        )
+        return EXIT_INTERRUPTED
 
     # -- signals and halts -----------------------------------------------------------
 
@@ -596,22 +664,8 @@ class Runner:
             # rather than at the flusher's next tick.
             self._wake.set()
 
-    async def _flusher(self) -> None:
-        interval = self.options.commit_interval
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
-                    await self._flushed.wait()
-            self._flushed.clear()
-            if self._buffer:
-                await self._flush()
-
-    async def _flush(self) -> None:
-        """Commit buffered outcomes: one transaction for successes, one for failures."""
-        if not self._buffer:
-            return
-        batch, self._buffer = self._buffer, []
-        now = self.wall_clock()
+    def _outcomes(self, batch: Sequence[_Settled]) -> tuple[list[Completion], list[Failure]]:
+        """Settled items as the ledger takes them: completions and failures."""
         completions = [
             Completion(
                 task=s.task,
@@ -637,6 +691,25 @@ class Runner:
             for s in batch
             if not s.ok
         ]
+        return completions, failures
+
+    async def _flusher(self) -> None:
+        interval = self.options.commit_interval
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._flushed.wait()
+            self._flushed.clear()
+            if self._buffer:
+                await self._flush()
+
+    async def _flush(self) -> None:
+        """Commit buffered outcomes: one transaction for successes, one for failures."""
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        now = self.wall_clock()
+        completions, failures = self._outcomes(batch)
         self._flushing += 1
         try:
             done = await self._db(self.ledger.complete, completions, self.run_id, now)
@@ -745,6 +818,16 @@ def _json_problem(value: Any, path: str) -> str | None:
             return f"field {path!r}: {value} does not fit in 64 bits"
         return f"field {path!r}: {type(value).__name__} is not JSON"
     return None
+
+
+def _snapshot(read: Callable[[], list[T]]) -> list[T]:
+    """A copy of a collection the loop's thread may be changing (from another thread)."""
+    for _ in range(100):
+        try:
+            return read()
+        except RuntimeError:  # changed size during iteration: read it again
+            time.sleep(0.001)
+    return []
 
 
 def _cancelled_by_us(exc: BaseException) -> bool:
