@@ -307,7 +307,7 @@ class _Checker:
         return steps
 
     def _no_sample(self, kind: str) -> str:
-        emitters = [s.name for s in self.pipeline.stages.values() if s.emits == kind]
+        emitters = [s.name for s in self.pipeline.stages.values() if kind in s.produces]
         if emitters:
             return f"no sample {kind!r} item: {' or '.join(emitters)} emitted none"
         return f"no sample {kind!r} item: no discovery found one and no stage emitted one"
@@ -317,16 +317,21 @@ class _Checker:
             self.found.setdefault(item.kind, []).append(item)
 
     async def _check_stage(self, stage: Stage) -> list[StepCheck]:
-        wanted = stage.emits
-        if wanted is None or self.found.get(wanted) or not self.pipeline.stages_of(wanted):
-            wanted = None  # one sample is enough
+        def missing() -> list[str]:  # kinds it emits that other stages still need a sample of
+            return [
+                kind
+                for kind in stage.produces
+                if not self.found.get(kind) and self.pipeline.stages_of(kind)
+            ]
+
+        wanted = bool(missing())
         steps: list[StepCheck] = []
         for item in self.found[stage.kind][: self.samples if wanted else 1]:
             step, children = await self._run_stage(stage, item)
             steps.append(step)
             for child in children:
                 self._add(child)
-            if wanted is None or self.found.get(wanted) or not step.ok:
+            if not missing() or not step.ok:
                 break  # a broken sample is reported as it is, not hidden by the next one
         return steps
 

@@ -28,6 +28,7 @@ them) or of an ancestor kind (the item's ancestor must have finished them).
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -54,6 +55,26 @@ if TYPE_CHECKING:
 
 Key: TypeAlias = str | int
 """An item's key: a string or an integer, unique within its kind."""
+
+RESERVED_TABLES: frozenset[str] = frozenset(
+    {
+        "runs",
+        "items",
+        "items_parent",
+        "tasks",
+        "tasks_status",
+        "tasks_status_stage",
+        "records",
+        "attempts",
+        "attempts_run",
+        "walks",
+        "stages",
+    }
+)
+"""Names (lower case) the ledger uses for its own tables and indexes; a declared table
+becomes a view of the same name beside them, so it may not take one (nor ``sqlite_*``)."""
+
+_TABLE_NAME = re.compile(r"[^\x00-\x1f\"]*[^\x00-\x20\"][^\x00-\x1f\"]*")
 
 FETCHERS = ("http", "browser")
 """What ``Pipeline(fetcher=...)`` accepts: plain HTTP, or headless Chromium."""
@@ -159,6 +180,9 @@ class Stage:
     expect: Expect | None = None
     """The contract every response this stage fetches must meet, unless a
     ``ctx.fetch(url, expect=...)`` call gives its own."""
+    produces: tuple[str, ...] = ()
+    """Every kind of child item the stage declares it emits (``emits`` is the one
+    ``ctx.emit(key=...)`` uses, when there is only one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +312,19 @@ class Pipeline:
     # -- declarations ------------------------------------------------------
 
     def table(self, name: str, *, key: str | Sequence[str]) -> Table:
+        """Declare a table of records, upserted by its ``key`` column(s).
+
+        Raises PipelineError for a name the ledger keeps for itself (its own tables,
+        indexes and anything starting ``sqlite_``, in any case), or one that is empty or
+        holds a double quote or a control character."""
+        if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+            raise PipelineError(
+                f"table name must be non-empty text without quotes or control characters: {name!r}"
+            )
+        if name.lower() in RESERVED_TABLES or name.lower().startswith("sqlite_"):
+            raise PipelineError(
+                f"table name {name!r} is kept by the ledger for its own use: choose another"
+            )
         columns = (key,) if isinstance(key, str) else tuple(key)
         if not columns:
             raise PipelineError(f"table {name!r} needs at least one key column")
@@ -319,7 +356,7 @@ class Pipeline:
         *,
         on: str,
         after: str | Sequence[str] = (),
-        emits: str | None = None,
+        emits: str | Sequence[str] | None = None,
         version: int = 1,
         timeout: float | None = None,
         expect: Expect | None = None,
@@ -329,7 +366,14 @@ class Pipeline:
         ``expect`` declares what a good response looks like (status, content type,
         CSS selectors, JSON keys); every ``ctx.fetch`` of the stage checks it unless
         the call passes its own ``expect=``. A response that breaks it fails the
-        item with category ``contract`` instead of being parsed into empty data."""
+        item with category ``contract`` instead of being parsed into empty data.
+
+        ``emits`` names the kind of the child items the stage emits, or several kinds
+        (then each ``ctx.emit`` gives ``Item(kind=...)``). A stage runs only on items
+        that a discovery yields or a stage declares it emits: :meth:`validate` refuses
+        a stage on a kind nothing produces."""
+        kinds = (emits,) if isinstance(emits, str) else tuple(emits or ())
+        default_kind = kinds[0] if len(kinds) == 1 else None
 
         def register(fn: StageFn) -> StageFn:
             if name in self.stages:
@@ -337,7 +381,9 @@ class Pipeline:
             if not inspect.iscoroutinefunction(fn):
                 raise PipelineError(f"stage {name!r} must be an async function")
             deps = (after,) if isinstance(after, str) else tuple(after)
-            self.stages[name] = Stage(name, on, fn, deps, emits, version, timeout, expect)
+            self.stages[name] = Stage(
+                name, on, fn, deps, default_kind, version, timeout, expect, kinds
+            )
             return fn
 
         return register
@@ -380,7 +426,21 @@ class Pipeline:
         ]
 
     def validate(self) -> None:
-        """Raise PipelineError when the graph cannot run: unknown names, cycles, no work."""
+        """Raise PipelineError when the pipeline cannot run as declared: no discovery,
+        unknown stage names, cycles, or a stage on a kind that no discovery yields and
+        no stage emits (it would never run)."""
+        self._validate_graph()
+        produced = {d.kind for d in self.discoveries}
+        produced.update(kind for s in self.stages.values() for kind in s.produces)
+        for s in self.stages.values():
+            if s.kind not in produced:
+                raise PipelineError(
+                    f"stage {s.name!r} runs on kind {s.kind!r}, which no discovery yields "
+                    f"and no stage emits: declare emits={s.kind!r} on the stage that emits it"
+                )
+
+    def _validate_graph(self) -> None:
+        """The checks the ledger's graph needs: a discovery, known names, no cycle."""
         if not self.discoveries:
             raise PipelineError(f"pipeline {self.name!r} declares no discovery (@pipe.discover)")
         for s in self.stages.values():
@@ -391,7 +451,10 @@ class Pipeline:
             _check_acyclic(self, s.name, [])
 
     def graph(self) -> Graph:
-        self.validate()
+        """The stages, kinds and dependencies the ledger works from.
+
+        Raises PipelineError as :meth:`_validate_graph`; :meth:`validate` checks more."""
+        self._validate_graph()
         return Graph(
             stages={
                 s.name: StageNode(s.name, s.kind, tuple(self.dependencies(s.name)))
