@@ -17,10 +17,11 @@ def load_pipeline(target: str) -> Pipeline:
 
     ``target`` is a path to a .py file (``pipelines/football.py``, optionally
     ``path.py:name``) or a module (``scrapeline.demo.football:pipe``). Raises
-    PipelineError in one line when the file is missing, does not import, or
-    declares no pipeline (or several, without a ``:name``).
+    PipelineError in one line when the file is missing, does not import (naming
+    ``file:line``), or declares no pipeline (or several, without a ``:name``).
+    See :func:`split_target` for how a ``:`` in the target is read.
     """
-    spec, _, attribute = target.partition(":")
+    spec, attribute = split_target(target)
     if spec.endswith(".py") or "/" in spec or "\\" in spec:
         module = _import_file(Path(spec))
     else:
@@ -47,6 +48,27 @@ def load_pipeline(target: str) -> Pipeline:
     return unique[0]
 
 
+def split_target(target: str) -> tuple[str, str]:
+    """``(file or module, attribute name or "")``.
+
+    A target that exists as a file is a path whole, colons and all
+    (``dir:with:colons/p.py``). Otherwise only its last ``:`` splits it, and only
+    when what follows is a Python identifier (``dir:x/p.py:pipe``,
+    ``package.module:pipe``); any other colon is part of the path.
+
+    >>> split_target("scrapeline.demo.football:pipe")
+    ('scrapeline.demo.football', 'pipe')
+    >>> split_target("runs:2024/p.py")
+    ('runs:2024/p.py', '')
+    """
+    if Path(target).is_file():
+        return target, ""
+    spec, sep, attribute = target.rpartition(":")
+    if sep and spec and attribute.isidentifier():
+        return spec, attribute
+    return target, ""
+
+
 def _import_file(path: Path) -> object:
     if not path.is_file():
         raise PipelineError(f"pipeline file not found: {path}")
@@ -64,13 +86,27 @@ def _import_file(path: Path) -> object:
         sys.modules.pop(name, None)
         if isinstance(exc, KeyboardInterrupt):
             raise
-        where = ""
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
-        if isinstance(exc, SyntaxError) and exc.lineno:
-            where = f" (line {exc.lineno})"
-        elif frames:
-            where = f" (line {frames[-1].lineno})"
+        line = _line_in(path, exc)
+        where = f" (line {line})" if line else ""
         raise PipelineError(
             f"pipeline file {path} does not import{where}: {type(exc).__name__}: {exc}"
         ) from exc
     return module
+
+
+def _line_in(path: Path, exc: BaseException) -> int | None:
+    """The line of ``path`` the import failed at: a syntax error's own, or the last
+    frame of the file in the traceback (however the frame spells the path)."""
+    if isinstance(exc, SyntaxError) and exc.lineno and _same_file(exc.filename, path):
+        return exc.lineno
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _same_file(f.filename, path)]
+    return frames[-1].lineno if frames else None
+
+
+def _same_file(filename: str | None, path: Path) -> bool:
+    if not filename:
+        return False
+    try:
+        return Path(filename).resolve() == path.resolve()
+    except OSError:
+        return False
