@@ -9,23 +9,38 @@
 One run at a time per data dir: ``lock()`` takes an OS-level lock on ``lock``
 (released by the OS even when the process is killed) or raises DataDirBusy
 naming the process that holds it.
+
+What a data dir holds is the user's alone: directories are made 0700 and, while
+this process holds the lock, files are created 0600 (the process umask gains
+0o077 until ``unlock``; a stricter umask of the user's is kept). The lock and
+the write probe are opened without following symbolic links, so a link planted
+in the data dir never makes a run truncate the file it points at.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import stat
 import sys
+import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
-from scrapeline.errors import DataDirBusy, DataDirError
+from scrapeline.errors import DataDirBusy, DataDirError, DiskFull
+
+_PRIVATE = 0o077
+"""Permission bits no one but the owner gets on what a data dir holds."""
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class DataDir:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._lock: IO[str] | None = None
+        self._lock: int | None = None
+        self._umask: int | None = None
 
     @property
     def ledger(self) -> Path:
@@ -43,42 +58,75 @@ class DataDir:
         return self.ledger.exists()
 
     def create(self) -> DataDir:
-        """Make the directories; DataDirError in one line when that is not possible."""
+        """Make the directories (0700) and check that files can be written there.
+
+        Raises DataDirError in one line when that is not possible. The probe file
+        is made with O_EXCL under a fresh name, so nothing already there (a link,
+        a file of someone else's) is opened or truncated."""
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self.logs.mkdir(exist_ok=True)
-            probe = self.path / ".write-test"
-            probe.write_text("")
-            probe.unlink()
+            self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.logs.mkdir(mode=0o700, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=self.path)
+            os.close(fd)
+            os.unlink(probe)
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise DataDirError(f"data dir {self.path} is not writable: {reason}") from exc
         return self
 
     def lock(self) -> DataDir:
-        """Take the data dir for this process, or raise DataDirBusy."""
+        """Take the data dir for this process, or raise DataDirBusy.
+
+        Raises DataDirError when ``lock`` is a symbolic link or not a plain file
+        of its own: it is never followed, and never truncated."""
         self.create()
-        handle = open(self.path / "lock", "a+", encoding="ascii")  # noqa: SIM115
-        if not _try_lock(handle):
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+        path = self.path / "lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise DataDirError(
+                    f"{path} is a symbolic link: remove it (scrapeline makes its own lock file)"
+                ) from exc
+            raise DataDirError(f"cannot open {path}: {exc.strerror or exc}") from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            os.close(fd)
+            raise DataDirError(
+                f"{path} is not a plain file of its own (a link to another file?): "
+                "remove it (scrapeline makes its own lock file)"
+            )
+        if not _try_lock(fd):
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "another process"
+            os.close(fd)
             raise DataDirBusy(
                 f"data dir {self.path} is in use by a running scrapeline (pid {holder}); "
                 "wait for it to finish or stop it first"
             )
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock = handle
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno == errno.ENOSPC:
+                raise DiskFull(
+                    f"disk full: no space left in {self.path}; free space and run again"
+                ) from exc
+            raise DataDirError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        self._lock = fd
+        self._umask = os.umask(_PRIVATE)
+        os.umask(self._umask | _PRIVATE)  # the user's own stricter bits stay
         return self
 
     def unlock(self) -> None:
+        if self._umask is not None:
+            os.umask(self._umask)
+            self._umask = None
         if self._lock is not None:
-            self._lock.seek(0)
-            self._lock.truncate()
-            self._lock.close()  # closing the file releases the OS lock
+            # a full or read-only disk: the OS lock still goes with the close
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._lock, 0)
+            os.close(self._lock)  # closing the file releases the OS lock
             self._lock = None
 
     def __enter__(self) -> DataDir:
@@ -93,20 +141,20 @@ class DataDir:
         self.unlock()
 
 
-def _try_lock(handle: IO[str]) -> bool:
+def _try_lock(fd: int) -> bool:
     if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         import msvcrt
 
         try:
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
     import fcntl
 
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return False
     return True

@@ -53,11 +53,15 @@ async def run_pipeline(
     subscribers: Sequence[Callable[[Event], None]] = (),
     shutdown: Shutdown | None = None,
 ) -> Outcome:
-    """Run ``pipeline`` once on ``data_dir``. Raises DataDirBusy when another run holds it."""
+    """Run ``pipeline`` once on ``data_dir``. Raises DataDirBusy when another run holds it.
+
+    Every setting is checked before the data dir is touched: a ConfigError or
+    PipelineError leaves no directory and no empty ledger behind."""
     fetch_options = fetch_options or FetchOptions()
     if fetch_options.base_url:
         pipeline.use_base_url(fetch_options.base_url)
     graph = pipeline.graph()
+    await check_settings(pipeline)
     secrets = pipeline.secret_values()  # kept out of the log, the console and the ledger
     shutdown = shutdown or Shutdown()
     with DataDir(data_dir) as dd:
@@ -110,6 +114,13 @@ async def run_pipeline(
                     close_run_log(handler)
 
 
+async def check_settings(pipeline: Pipeline) -> None:
+    """Raise ConfigError for any fetch setting that cannot work (rate, delay,
+    concurrency, retries, base_url, hosts, proxies, the browser's needs), by
+    building the fetch client once: nothing is opened or written."""
+    await make_fetch_client(pipeline).close()
+
+
 def open_archive(dd: DataDir, pipeline: Pipeline) -> Archive:
     """The data dir's archive, ready to store what ``pipeline`` fetches."""
     archive = Archive(dd.archive, secrets=pipeline.secret_values())
@@ -153,14 +164,28 @@ def _browser_fetcher(pipeline: Pipeline) -> Fetcher:
 
 
 def _open_existing(data_dir: Path) -> SqliteLedger:
+    """The data dir's ledger, opened read-only: reading never needs write access.
+
+    DataDirError in one line when there is no ledger, or only a file no run has
+    set up (a run that stopped before it began)."""
     dd = DataDir(data_dir)
+    missing = f"no ledger in {data_dir}: run the pipeline first (scrapeline run)"
     if not dd.exists():
-        raise DataDirError(f"no ledger in {data_dir}: run the pipeline first (scrapeline run)")
-    return SqliteLedger(dd.ledger)
+        raise DataDirError(missing)
+    ledger = SqliteLedger(dd.ledger, read_only=True)
+    try:
+        ready = ledger.has_schema()
+    except BaseException:
+        ledger.close()
+        raise
+    if not ready:
+        ledger.close()
+        raise DataDirError(missing)
+    return ledger
 
 
 def status(pipeline: Pipeline, data_dir: Path) -> dict[str, Any]:
-    """Per-stage task counts and the item total, read from the ledger."""
+    """Per-stage task counts and the item total, read from the ledger (read-only)."""
     ledger = _open_existing(data_dir)
     try:
         ledger.graph = pipeline.graph()  # read only: a run may be writing
@@ -179,6 +204,7 @@ def status(pipeline: Pipeline, data_dir: Path) -> dict[str, Any]:
 
 
 def runs(pipeline: Pipeline, data_dir: Path, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent runs, newest first, read from the ledger (read-only)."""
     ledger = _open_existing(data_dir)
     try:
         ledger.graph = pipeline.graph()

@@ -22,15 +22,17 @@ thread is busy is what a per-row step would cost most.
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from scrapeline.errors import LedgerError
+from scrapeline.errors import DiskFull, LedgerError
 from scrapeline.ledger.base import (
     Completion,
     FailedTask,
@@ -66,20 +68,63 @@ def _array(values: Any) -> str:
 class SqliteLedger:
     """Ledger in a SQLite file. Not thread-safe: call it from one thread."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        """Open (or create) the ledger at ``path``.
+
+        A new file is created 0600 and never through a symbolic link. With
+        ``read_only`` the file is opened ``mode=ro``: nothing is written, not even
+        the WAL switch, so ``status`` works on a data dir it may not write; on a
+        read-only file system, where SQLite cannot make the WAL index, it is
+        opened immutable. Raises LedgerError (DiskFull when the disk is full)."""
         self.path = Path(path)
+        self.read_only = read_only
         try:
-            self.db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            if read_only:
+                self.db = self._connect_read_only()
+            else:
+                _create_private(self.path)
+                self.db = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                )
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA temp_store=MEMORY")
             self.db.execute("PRAGMA cache_size=-32000")
         except sqlite3.Error as exc:
-            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
+            raise self._translate(exc, f"cannot open ledger {self.path}") from exc
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DiskFull(_full(self.path)) from exc
+            raise LedgerError(f"cannot open ledger {self.path}: {exc.strerror or exc}") from exc
         self.graph = Graph(stages={})
         self._views: set[str] = set()
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            db.close()
+            if os.access(self.path.parent, os.W_OK):
+                raise
+            # A WAL file on a read-only file system: no writer can be there either.
+            db = sqlite3.connect(
+                f"{uri}&immutable=1", uri=True, isolation_level=None, check_same_thread=False
+            )
+        return db
+
+    def has_schema(self) -> bool:
+        """Whether a run has ever set this ledger up (a fresh or empty file has not)."""
+        return int(self._read("PRAGMA user_version")[0][0]) > 0
+
+    def _translate(self, exc: sqlite3.Error, what: str) -> LedgerError:
+        """The one place a driver error becomes ours: DiskFull for a full disk."""
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(
+            exc
+        ):
+            return DiskFull(_full(self.path))
+        return LedgerError(f"{what}: {exc}")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -93,17 +138,15 @@ class SqliteLedger:
             self.db.execute("COMMIT")
         except sqlite3.Error as exc:
             if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            text = str(exc)
-            if "full" in text:
-                raise LedgerError(f"disk full while writing the ledger {self.path}") from exc
-            raise LedgerError(f"ledger {self.path}: {text}") from exc
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+            raise self._translate(exc, f"ledger {self.path}") from exc
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self.db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {self.path}: {exc}") from exc
+            raise self._translate(exc, f"ledger {self.path}") from exc
 
     # -- set-up ----------------------------------------------------------------
 
@@ -137,11 +180,12 @@ class SqliteLedger:
                 )
 
     def close(self) -> None:
-        try:
-            self.db.execute("PRAGMA optimize")
+        """Close the connection; never raises (a full disk only skips ``optimize``)."""
+        if not self.read_only:
+            with suppress(sqlite3.Error):
+                self.db.execute("PRAGMA optimize")
+        with suppress(sqlite3.Error):
             self.db.close()
-        except sqlite3.Error:
-            pass
 
     # -- runs ------------------------------------------------------------------
 
@@ -233,7 +277,7 @@ class SqliteLedger:
         try:
             return self._known(self.db, kind, keys)
         except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {self.path}: {exc}") from exc
+            raise self._translate(exc, f"ledger {self.path}") from exc
 
     def _known(self, db: sqlite3.Connection, kind: str, keys: Sequence[Key]) -> set[Key]:
         (found,) = db.execute(
@@ -669,6 +713,25 @@ class SqliteLedger:
                 f"CREATE VIEW \"{row.table}\" AS SELECT {columns} FROM records WHERE tbl='{table}'"
             )
             self._views.add(row.table)
+
+
+def _full(path: Path) -> str:
+    return f"disk full: no space left to write the ledger {path}; free space and run again"
+
+
+def _create_private(path: Path) -> None:
+    """Make the ledger file owner-only (SQLite gives its WAL and SHM the same mode),
+    refusing a symbolic link where the file should be."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LedgerError(
+                f"ledger {path} is a symbolic link: scrapeline will not follow it"
+            ) from exc
+        raise
+    os.close(fd)
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
