@@ -18,14 +18,27 @@ Matching follows RFC 9309, as the big search engines do, rather than
 :mod:`urllib.robotparser` (which takes the *first* matching rule and treats ``*``
 literally, so ``Disallow: /*?sort=`` would never apply):
 
-- The group for us is the one whose ``User-agent`` is our product token (the user
-  agent up to the first ``/``, case-insensitive); several such groups are merged.
-  Without one, the ``*`` group(s); without that, everything is allowed.
+- A group is one or more ``User-agent`` lines and the rules after them: only an
+  ``Allow``/``Disallow`` line ends the list of agents (blank lines, ``Sitemap``,
+  ``Crawl-delay`` and unknown lines do not). The group for us is the one whose
+  ``User-agent`` is our product token (the user agent up to the first ``/`` or space,
+  case-insensitive); several such groups are merged. Without one, the ``*`` group(s);
+  without that, everything is allowed.
 - The longest matching ``Allow``/``Disallow`` pattern wins; on a tie, ``Allow``.
-  ``*`` matches any run of characters, a final ``$`` anchors the end. Patterns and
-  paths are compared percent-decoded. An empty ``Disallow:`` allows everything.
+  ``*`` matches any run of characters, a final ``$`` anchors the end; written as
+  ``%2A`` and ``%24`` they are the characters themselves. An empty ``Disallow:``
+  allows everything.
+- Patterns and paths are compared in one percent-encoded form: escapes of unreserved
+  characters (letters, digits, ``-._~``) are decoded, other escapes kept with upper-case
+  hex (so ``%2F`` is not ``/``, ``%3F`` not ``?``, ``%E8`` not ``%E9``), other octets
+  (non-ASCII as UTF-8, spaces, controls) encoded. A pattern's length is counted in
+  that form: ``/%7Ejoe/`` and ``/~joe/`` are the same pattern.
 - ``/robots.txt`` itself is always allowed.
 - ``Crawl-delay`` (not in the RFC, widely used) is seconds between requests.
+
+    >>> rules = parse_robots("User-agent: *\\nDisallow: /a%2fb\\nDisallow: /*.pdf$\\n", "a")
+    >>> rules.allows("/a%2Fb"), rules.allows("/a/b"), rules.allows("/x.pdf")
+    (False, True, False)
 
 What an answer means (:func:`rules_for_status`): 2xx → the rules in the body; 4xx →
 no rules (RFC 9309: the file is "unavailable"); 5xx → no rules either, which the
@@ -37,27 +50,107 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 ROBOTS_PATH = "/robots.txt"
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Characters that stand for themselves in the compared form: unreserved and reserved
+# ones (RFC 3986), but for '*' and '$', which a path carries as %2A and %24 so that
+# they equal the escapes a pattern must use for them.
+_KEPT = r"A-Za-z0-9\-._~:/?#\[\]@!&'()+,;="
+_PLAIN_PATH = re.compile(f"[{_KEPT}]*")
+_PLAIN_PATTERN = re.compile(f"[{_KEPT}*]*")
+_TO_NORMALISE_PATH = re.compile(f"%([0-9A-Fa-f]{{2}})|[^{_KEPT}]")
+_TO_NORMALISE_PATTERN = re.compile(f"%([0-9A-Fa-f]{{2}})|[^{_KEPT}*]")
+
+
+def _octets(char: str) -> bytes:
+    try:
+        return char.encode("utf-8", "surrogateescape")  # bytes decoded that way come back
+    except UnicodeEncodeError:
+        return char.encode("utf-8", "surrogatepass")
+
+
+def _normalise_one(match: re.Match[str]) -> str:
+    hexa = match.group(1)
+    if hexa is not None:
+        char = chr(int(hexa, 16))
+        return char if char in _UNRESERVED else "%" + hexa.upper()
+    return "".join(f"%{octet:02X}" for octet in _octets(match.group()))
+
+
+def normalise_path(path: str) -> str:
+    """``path`` (path and query of a URL) in the form rules are compared in (see the
+    module docstring); an empty path is ``/``."""
+    if not path:
+        return "/"
+    if _PLAIN_PATH.fullmatch(path):
+        return path
+    return _TO_NORMALISE_PATH.sub(_normalise_one, path)
+
+
+def _normalise_pattern(pattern: str) -> str:
+    """Like :func:`normalise_path`, but a literal ``*`` stays the wildcard."""
+    if _PLAIN_PATTERN.fullmatch(pattern):
+        return pattern
+    return _TO_NORMALISE_PATTERN.sub(_normalise_one, pattern)
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One ``Allow`` or ``Disallow`` line."""
+    """One ``Allow`` or ``Disallow`` line, ready to match (:meth:`compile`)."""
 
     allow: bool
     pattern: str
-    """As written (its length decides which rule wins)."""
-    regex: re.Pattern[str] | None
-    """Compiled when the pattern has ``*`` or ``$``; None for a plain prefix."""
+    """As written."""
+    key: str
+    """Normalised (a final ``$`` included): its length decides which rule wins."""
     prefix: str
-    """The percent-decoded pattern, for plain prefixes."""
+    """What a matching path starts with: ``key`` up to its first ``*`` or final ``$``."""
+    rest: tuple[str, ...]
+    """The pieces of ``key`` after ``*``s (the final ``$`` left out)."""
+    anchored: bool
+    """Whether the pattern ends with ``$``: the path must end where it does."""
+    plain: bool
+    """Neither ``*`` nor ``$``: starting with ``prefix`` is matching."""
+
+    @classmethod
+    def compile(cls, allow: bool, pattern: str) -> Rule:
+        anchored = pattern.endswith("$")
+        body = _normalise_pattern(pattern[:-1] if anchored else pattern)
+        first, *rest = body.split("*")
+        key = body + "$" * anchored
+        return cls(allow, pattern, key, first, tuple(rest), anchored, not rest and not anchored)
 
     def matches(self, path: str) -> bool:
-        if self.regex is None:
-            return path.startswith(self.prefix)
-        return self.regex.match(path) is not None
+        """Whether the normalised ``path`` (:func:`normalise_path`) matches."""
+        return path.startswith(self.prefix) and (self.plain or self._matches_rest(path))
+
+    def _matches_rest(self, path: str) -> bool:
+        """The rest of :meth:`matches`, once ``path`` starts with ``prefix``."""
+        rest = self.rest
+        if not rest:  # anchored, no '*'
+            return len(path) == len(self.prefix)
+        # Only '*' between the pieces: the leftmost place of each piece is as good as
+        # any, so one pass decides (no backtracking, however many '*').
+        start, end = len(self.prefix), len(path)
+        if self.anchored:
+            last = rest[-1]
+            end -= len(last)
+            if end < start or not path.endswith(last):
+                return False
+            rest = rest[:-1]
+        for piece in rest:
+            found = path.find(piece, start, end)
+            if found < 0:
+                return False
+            start = found + len(piece)
+        return True
+
+
+def _specificity(rule: Rule) -> tuple[int, bool]:
+    return (-len(rule.key), not rule.allow)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,31 +158,35 @@ class RobotsRules:
     """The rules of one host for one user agent. ``RobotsRules()`` allows everything."""
 
     rules: tuple[Rule, ...] = ()
+    """Most specific first: the longest pattern, and of equal ones ``Allow``."""
     crawl_delay: float | None = None
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.rules, key=_specificity))
+        if ordered != self.rules:
+            object.__setattr__(self, "rules", ordered)
 
     def allows(self, path: str) -> bool:
         """Whether ``path`` (path and query of a URL, e.g. ``/a?b=1``) may be fetched."""
         if not self.rules:
             return True
-        path = unquote(path) or "/"
+        path = normalise_path(path)
         if path == ROBOTS_PATH:
             return True
-        best: Rule | None = None
-        for rule in self.rules:
-            if rule.matches(path) and (
-                best is None
-                or len(rule.pattern) > len(best.pattern)
-                or (len(rule.pattern) == len(best.pattern) and rule.allow)
-            ):
-                best = rule
-        return best is None or best.allow
+        for rule in self.rules:  # inlined Rule.matches: most rules fail at the prefix
+            if path.startswith(rule.prefix) and (rule.plain or rule._matches_rest(path)):
+                return rule.allow
+        return True
 
     def allows_url(self, url: str) -> bool:
-        """Whether the absolute ``url`` may be fetched (its path and query are checked)."""
+        """Whether the absolute ``url`` may be fetched (its path and query are checked;
+        the ``?`` of an empty query counts)."""
         if not self.rules:
             return True
         parts = urlsplit(url)
-        return self.allows(f"{parts.path}?{parts.query}" if parts.query else parts.path)
+        # The host part cannot hold a '?': one before the fragment starts the query.
+        query = "?" in url.partition("#")[0]
+        return self.allows(f"{parts.path or '/'}?{parts.query}" if query else parts.path)
 
 
 ALLOW_ALL = RobotsRules()
@@ -115,14 +212,35 @@ def rules_for_status(status: int, body: str, user_agent: str) -> RobotsRules:
     return ALLOW_ALL
 
 
-def _compile(allow: bool, pattern: str) -> Rule:
-    decoded = unquote(pattern)
-    if "*" not in decoded and not decoded.endswith("$"):
-        return Rule(allow, pattern, None, decoded)
-    anchored = decoded.endswith("$")
-    body = decoded[:-1] if anchored else decoded
-    regex = ".*".join(re.escape(piece) for piece in body.split("*"))
-    return Rule(allow, pattern, re.compile(regex + (r"\Z" if anchored else "")), decoded)
+# Keys as written in the wild: the common misspellings mean what they misspell.
+_KEYS = {
+    "user-agent": "user-agent",
+    "useragent": "user-agent",
+    "user agent": "user-agent",
+    "allow": "allow",
+    "disallow": "disallow",
+    "dissallow": "disallow",
+    "dissalow": "disallow",
+    "disalow": "disallow",
+    "diasllow": "disallow",
+    "disallaw": "disallow",
+    "crawl-delay": "crawl-delay",
+}
+_LINES = re.compile(r"\r\n|\r|\n")
+# What a file's first characters may be besides its text: a UTF-8 byte-order mark,
+# as itself, read as Latin-1/cp1252, or cut short and replaced.
+_BOM = re.compile("\ufeff|\u00ef\u00bb\u00bf|\ufffd+")
+
+
+def _key_value(raw: str) -> tuple[str, str] | None:
+    line = raw.split("#", 1)[0].strip()
+    key, sep, value = line.partition(":")
+    if sep:
+        return _KEYS.get(key.strip().lower(), ""), value.strip()
+    words = line.split()  # 'Disallow /x': a missing colon, accepted as Google does
+    if len(words) == 2 and words[0].lower() in _KEYS:
+        return _KEYS[words[0].lower()], words[1]
+    return None
 
 
 @dataclass(slots=True)
@@ -135,26 +253,26 @@ class _Group:
 def _groups(text: str) -> list[_Group]:
     groups: list[_Group] = []
     current: _Group | None = None
-    in_agents = False  # the last line was a User-agent line: more of them join the group
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        key, sep, value = line.partition(":")
-        if not sep:
+    in_agents = False  # no rule since the last User-agent line: more of them join the group
+    if match := _BOM.match(text):
+        text = text[match.end() :]
+    for raw in _LINES.split(text):
+        parsed = _key_value(raw)
+        if parsed is None:
             continue
-        key, value = key.strip().lower(), value.strip()
+        key, value = parsed
         if key == "user-agent":
             if current is None or not in_agents:
                 current = _Group([], [])
                 groups.append(current)
             current.agents.append(agent_token(value) if value != "*" else "*")
             in_agents = True
-            continue
-        in_agents = False
-        if current is None:
+        elif current is None:
             continue  # rules before any User-agent line belong to nobody
-        if key in ("allow", "disallow"):
+        elif key in ("allow", "disallow"):
+            in_agents = False
             if value:
-                current.rules.append(_compile(key == "allow", value))
+                current.rules.append(Rule.compile(key == "allow", value))
         elif key == "crawl-delay":
             try:
                 delay = float(value)
@@ -162,6 +280,7 @@ def _groups(text: str) -> list[_Group]:
                 continue
             if math.isfinite(delay) and delay >= 0:
                 current.delay = delay
+        # Sitemap and unknown lines belong to no group and end none (RFC 9309 §2.2.4)
     return groups
 
 
