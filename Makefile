@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test lint bench clean chromium mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "chromium not installed: the browser fetcher's tests will be skipped"
+
+# Mutation testing of the pure modules, one at a time, each judged only by its own tests
+# (mutation/modules.toml; equivalent mutants are explained in mutation/EQUIVALENT.md).
+# `make mutation MODULES="fetch/retry secrets"` runs a subset.
+MODULES ?= fetch/retry fetch/breaker fetch/limits fetch/robots secrets runner/policies ledger/memory
+mutation: $(STAMP)
+	$(BIN)/pip install -q 'mutmut==3.8.1'
+	$(BIN)/python mutation/run.py $(MODULES)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
