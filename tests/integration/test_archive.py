@@ -15,7 +15,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from scrapeline.errors import ArchiveError, ArchiveMiss, Category, FetchError, RunHalted
+from scrapeline.errors import ArchiveError, ArchiveMiss, Category, DiskFull, FetchError
 from scrapeline.fetch.archive import Archive, ArchiveFetcher, Entry
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.response import Request, Response
@@ -227,14 +227,14 @@ def test_a_write_failure_halts_through_store_and_is_not_reported_twice(root: Pat
     add_failure(root, "database or disk is full")
     archive.store(page("http://h/a", b"a"))
     archive.flush()
-    with pytest.raises(RunHalted, match="cannot write the archive: disk full while writing"):
+    with pytest.raises(DiskFull, match="disk full: no space left to write the archive"):
         archive.store(page("http://h/b", b"b"))
     archive.close()  # already reported: closing is quiet
 
     second = Archive(root, interval=0.01)
     second.store(page("http://h/a", b"a"))
     second.flush()
-    with pytest.raises(ArchiveError, match="disk full"):
+    with pytest.raises(DiskFull, match="disk full"):
         second.close()
     assert sql(root, "SELECT count(*) FROM entries") == [(0,)]  # nothing half-written
 

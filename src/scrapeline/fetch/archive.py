@@ -62,7 +62,7 @@ from typing import Any
 import orjson
 import zstandard
 
-from scrapeline.errors import ArchiveError, ArchiveMiss, RunHalted
+from scrapeline.errors import ArchiveError, ArchiveMiss, DiskFull, RunHalted
 from scrapeline.fetch.response import Request, Response
 from scrapeline.migrations import apply
 from scrapeline.secrets import collect_secrets, redact, redact_headers
@@ -196,7 +196,7 @@ class Archive:
         self._writer: threading.Thread | None = None
         self._stopping = False
         self._closed = False
-        self._error: ArchiveError | None = None
+        self._error: ArchiveError | DiskFull | None = None
         self._error_reported = False
         self._lock = threading.Lock()  # guards the caller's connection
         try:
@@ -230,6 +230,9 @@ class Archive:
         Cheap: no hashing, compression or I/O on the caller's thread. Values of
         sensitive ``request_headers`` are masked if the response echoes them.
         Raises RunHalted once the writer has failed (the run should stop)."""
+        if isinstance(self._error, DiskFull):
+            self._error_reported = True
+            raise DiskFull(str(self._error)) from self._error
         if self._error is not None:
             self._error_reported = True
             raise RunHalted(f"cannot write the archive: {self._error}") from self._error
@@ -409,7 +412,7 @@ class Archive:
         compressor = zstandard.ZstdCompressor(level=self._level)
         try:
             db = self._connect()
-        except ArchiveError as exc:
+        except (ArchiveError, DiskFull) as exc:
             self._fail(exc)
             return
         try:
@@ -426,14 +429,14 @@ class Archive:
                         self._progress.notify_all()
                 if stopping:
                     return
-        except ArchiveError as exc:
+        except (ArchiveError, DiskFull) as exc:
             self._fail(exc)
         except Exception as exc:  # a bug here must not hang flush() or the run
             self._fail(ArchiveError(f"archive writer failed: {exc!r}"))
         finally:
             db.close()
 
-    def _fail(self, error: ArchiveError) -> None:
+    def _fail(self, error: ArchiveError | DiskFull) -> None:
         with self._progress:
             self._error = error
             self._queue.clear()
@@ -522,10 +525,13 @@ class Archive:
             except sqlite3.Error as exc:
                 raise self._translate(exc) from exc
 
-    def _translate(self, exc: sqlite3.Error) -> ArchiveError:
+    def _translate(self, exc: sqlite3.Error) -> ArchiveError | DiskFull:
         text = str(exc)
         if "full" in text:
-            return ArchiveError(f"disk full while writing the archive {self.path}")
+            return DiskFull(
+                f"disk full: no space left to write the archive {self.path}; "
+                "free space and run again"
+            )
         return ArchiveError(f"archive {self.path}: {text}")
 
 
@@ -540,7 +546,7 @@ def _close_open_archives() -> None:
     for archive in list(_OPEN):
         try:
             archive.close()
-        except ArchiveError as exc:
+        except (ArchiveError, DiskFull) as exc:
             logging.getLogger("scrapeline.fetch").error("%s", exc)
 
 
