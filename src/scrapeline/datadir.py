@@ -5,6 +5,7 @@
       logs/              run-YYYYMMDD-HHMMSS-<run_id>.log, one per run
       archive/           raw response bodies, compressed, content-addressed
       lock               holds the pid of the run using this data dir
+      reserve            space kept back while a run holds the dir (see below)
 
 One run at a time per data dir: ``lock()`` takes an OS-level lock on ``lock``
 (released by the OS even when the process is killed) or raises DataDirBusy
@@ -15,6 +16,10 @@ this process holds the lock, files are created 0600 (the process umask gains
 0o077 until ``unlock``; a stricter umask of the user's is kept). The lock and
 the write probe are opened without following symbolic links, so a link planted
 in the data dir never makes a run truncate the file it points at.
+
+While a run holds the dir, ``reserve`` keeps RESERVE bytes of the disk back. When
+the disk fills up, ``release_reserve()`` gives them back, so the ledger can still
+record that the run halted and why.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from scrapeline.errors import DataDirBusy, DataDirError, DiskFull
 
 _PRIVATE = 0o077
 """Permission bits no one but the owner gets on what a data dir holds."""
+RESERVE = 256 * 1024
+"""Bytes kept back for the ledger's last words on a full disk (a few pages suffice)."""
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -116,9 +123,56 @@ class DataDir:
         self._lock = fd
         self._umask = os.umask(_PRIVATE)
         os.umask(self._umask | _PRIVATE)  # the user's own stricter bits stay
+        try:
+            self._reserve()
+        except BaseException:
+            self.unlock()
+            raise
         return self
 
+    @property
+    def reserve(self) -> Path:
+        return self.path / "reserve"
+
+    def _reserve(self) -> None:
+        """Keep RESERVE bytes of the disk for ``release_reserve``; DiskFull if they
+        are not there (the run would not get far)."""
+        path = self.reserve
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # whatever was there (a link, anything): never opened
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o600)
+        except OSError as exc:
+            raise DataDirError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        try:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, RESERVE)
+            else:  # pragma: no cover - macOS, Windows
+                os.pwrite(fd, bytes(RESERVE), 0)
+        except OSError as exc:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            if exc.errno == errno.ENOSPC:
+                raise DiskFull(
+                    f"disk full: no space left in {self.path}; free space and run again"
+                ) from exc
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise DataDirError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            return  # a file system without fallocate: no reserve, nothing worse
+        os.close(fd)
+
+    def release_reserve(self) -> bool:
+        """Give the reserved space back (the disk is full). Returns whether it was held."""
+        try:
+            os.unlink(self.reserve)
+        except OSError:
+            return False
+        return True
+
     def unlock(self) -> None:
+        if self._lock is not None:
+            self.release_reserve()
         if self._umask is not None:
             os.umask(self._umask)
             self._umask = None

@@ -9,7 +9,9 @@ closes it on every exit path.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from scrapeline.datadir import DataDir
-from scrapeline.errors import DataDirError
+from scrapeline.errors import DataDirError, DiskFull, LedgerError
 from scrapeline.fetch.archive import Archive
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.limits import Politeness
 from scrapeline.fetch.retry import RetryPolicy
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher
-from scrapeline.ledger.base import RunInfo
+from scrapeline.ledger.base import RunInfo, RunStatus
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
 from scrapeline.pipeline import Pipeline
@@ -67,6 +69,7 @@ async def run_pipeline(
     with DataDir(data_dir) as dd:
         ledger = SqliteLedger(dd.ledger)
         handlers: list[Any] = []
+        begun: list[int] = []
         archive = open_archive(dd, pipeline) if fetch_options.archive else None
         client = make_fetch_client(pipeline, archive=archive)
         try:
@@ -76,6 +79,7 @@ async def run_pipeline(
             ledger.release_all_running()
 
             def open_log(run_id: int) -> str:
+                begun.append(run_id)
                 if archive is not None:
                     archive.run_id = run_id  # labels what it stores from now on
                 path, handler = open_run_log(dd.path, run_id, datetime.now(), secrets=secrets)
@@ -96,6 +100,10 @@ async def run_pipeline(
             shutdown.install()
             try:
                 return await runner.run()
+            except DiskFull as exc:
+                dd.release_reserve()  # room for the ledger to say the run halted
+                _halt(ledger, begun, exc)
+                raise
             finally:
                 # Signals stay ours until the fetcher is closed: a second SIGTERM must
                 # not kill the process halfway through closing a browser (bounded).
@@ -161,6 +169,16 @@ def _browser_fetcher(pipeline: Pipeline) -> Fetcher:
         cookies=pipeline.cookies,
         cookie_url=pipeline.base_url,
     )
+
+
+def _halt(ledger: SqliteLedger, begun: Sequence[int], error: DiskFull) -> None:
+    """Mark the run HALTED with its reason, if the full disk still lets the ledger
+    take that one row; otherwise the next run finds it and marks it crashed."""
+    if not begun:
+        return
+    summary = {"reason": str(error), "exit_code": error.exit_code}
+    with contextlib.suppress(LedgerError):
+        ledger.end_run(begun[-1], RunStatus.HALTED, time.time(), summary)
 
 
 def _open_existing(data_dir: Path) -> SqliteLedger:

@@ -19,13 +19,19 @@ replaced by ``***`` in every record the file gets, by :class:`RedactingFilter`.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import json
 import logging
+import os
+import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from scrapeline.errors import DiskFull
 from scrapeline.observe.summary import summarize, summary_dict
 from scrapeline.runner.events import (
     DiscoveryFinished,
@@ -45,6 +51,8 @@ from scrapeline.secrets import redact
 LOGGER_NAME = "scrapeline"
 _DONE_BATCH = 1000
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class RedactingFilter(logging.Filter):
@@ -88,24 +96,67 @@ class RunLogHandler(logging.FileHandler):
     at most every ``flush_every`` seconds, and always by the next INFO line and
     by ``close()``, which every exit path but SIGKILL runs: a flush per item
     would cost more than the item.
+
+    It never raises, on write, flush or close: a log is no reason to lose a run.
+    Once a write fails (a full disk, most often) the lines after it are dropped,
+    and one line on stderr says so. The file is created 0600 (less if the umask
+    says so) and never through a symbolic link.
     """
 
     def __init__(self, path: Path, previous_level: int, *, flush_every: float = 0.5) -> None:
+        self.broken: str | None = None
+        """Why the file stopped being written, once it did."""
         super().__init__(path, mode="a", encoding="utf-8")
         self.previous_level = previous_level
         self.flush_every = flush_every
         self._flushed = time.monotonic()
         self._urgent = True
 
+    def _open(self) -> io.TextIOWrapper:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC
+        fd = os.open(self.baseFilename, flags, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
     def emit(self, record: logging.LogRecord) -> None:
+        if self.broken is not None:
+            return
         self._urgent = record.levelno >= logging.INFO
-        super().emit(record)
+        super().emit(record)  # failures reach handleError
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        self._give_up(error if isinstance(error, BaseException) else None)
 
     def flush(self) -> None:
+        if self.broken is not None:
+            return
         now = time.monotonic()
         if self._urgent or now - self._flushed >= self.flush_every:
             self._flushed = now
-            super().flush()
+            try:
+                super().flush()
+            except OSError as exc:
+                self._give_up(exc)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError as exc:
+            self._give_up(exc)
+            # the stream is gone either way: do not let logging try it again
+            self.stream = None
+
+    def _give_up(self, error: BaseException | None) -> None:
+        if self.broken is not None:
+            return
+        self.broken = (error.strerror if isinstance(error, OSError) else None) or repr(error)
+        # Writing to stderr may fail too (closed, a full pipe): then nobody can be told.
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"warning: the run log {self.baseFilename} stopped being written "
+                f"({self.broken}); later lines are not in it\n"
+            )
+            sys.stderr.flush()
 
 
 def run_log_path(data_dir: Path, run_id: int, started: datetime) -> Path:
@@ -120,12 +171,20 @@ def open_run_log(
 
     Sets the ``scrapeline`` logger to DEBUG so the file gets everything (handlers
     elsewhere keep their own levels); :func:`close_run_log` restores the level.
-    Appends if the file exists. Raises OSError if the file cannot be created.
+    Appends if the file exists. Raises OSError if the file cannot be created
+    (DiskFull when the disk is full).
     """
     path = run_log_path(data_dir, run_id, started)
-    path.parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger(LOGGER_NAME)
-    handler = RunLogHandler(path, previous_level=logger.level)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handler = RunLogHandler(path, previous_level=logger.level)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFull(
+                f"disk full: no space left for the run log {path}; free space and run again"
+            ) from exc
+        raise
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(IsoFormatter(LOG_FORMAT))
     handler.addFilter(RedactingFilter(secrets))
