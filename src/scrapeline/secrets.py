@@ -2,7 +2,8 @@
 
 Pure functions, shared by every place that writes text somewhere a person or a
 file keeps it (the run log, the runner's failure messages and halt reasons,
-the archive index)::
+the archive index), and :class:`RedactingWriter`, the stream every command's
+output goes through::
 
     >>> redact("GET http://bob:hunter22@10.0.0.1:3128/x failed; key=k-381fd", ["k-381fd"])
     'GET http://***@10.0.0.1:3128/x failed; key=***'
@@ -32,7 +33,10 @@ import binascii
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from typing import Any, TextIO
 from urllib.parse import quote, unquote, urlsplit
+
+import orjson
 
 REDACTED = "***"
 """What a secret is replaced with."""
@@ -178,3 +182,56 @@ def _url_secrets(url: str) -> list[str]:
         f"{user}:{password}",
         basic_credentials(user, password),
     ]
+
+
+class RedactingWriter:
+    """A text stream that writes everything through :func:`redact`.
+
+    What a command prints goes through one of these (stdout and stderr alike), so
+    its console lines, its JSON and its error messages are redacted in one place::
+
+        out = RedactingWriter(sys.stdout)
+        out.hide(["k-381fd"])
+        print("key=k-381fd", file=out)   # key=***
+
+    Text is held back until a line ends (or :meth:`flush`), so a secret written in
+    two pieces is still caught. Values are hidden as written and as JSON spells them
+    inside a string. Everything else (``isatty``, ``encoding``, ``fileno`` ...) is
+    the wrapped stream's.
+    """
+
+    def __init__(self, stream: TextIO, secrets: Iterable[str] = ()) -> None:
+        self.stream = stream
+        self._secrets: tuple[str, ...] = ()
+        self._pending = ""
+        self.hide(secrets)
+
+    def hide(self, secrets: Iterable[str]) -> None:
+        """Add values to hide from now on (empty ones are ignored)."""
+        found = dict.fromkeys(self._secrets)
+        for secret in secrets:
+            if secret:
+                found[secret] = None
+                found[orjson.dumps(secret).decode()[1:-1]] = None
+        self._secrets = tuple(sorted(found, key=len, reverse=True))
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        end = self._pending.rfind("\n") + 1
+        if end:
+            done, self._pending = self._pending[:end], self._pending[end:]
+            self.stream.write(redact(done, self._secrets))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, ""
+            self.stream.write(redact(pending, self._secrets))
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)

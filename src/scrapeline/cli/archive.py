@@ -3,14 +3,16 @@
 ``reparse PIPELINE --stage S [--outdated]`` runs a stage again over archived
 responses, with no network; exit codes as ``run``. ``prune PIPELINE --older-than
 30d`` applies retention to the archive and the run history; exit 0, or 2 for a
-usage error (a data dir in use by a run included).
+usage error (a data dir in use by a run included). ``prune --dry-run`` counts what
+would go and removes nothing.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,16 +22,20 @@ from scrapeline.cli.main import (
     DataDirOpt,
     GraceOpt,
     PipelineArg,
+    SecretOpt,
     SetOpt,
     TimeoutOpt,
     WorkersOpt,
     _config,
     _errors,
+    _load,
     app,
 )
-from scrapeline.loader import load_pipeline
 from scrapeline.runner import loop as event_loop
 from scrapeline.runner.run import RunOptions
+
+if TYPE_CHECKING:
+    from scrapeline.retention import PruneReport
 
 StageOpt = Annotated[str, typer.Option("--stage", help="The stage to parse again.")]
 OutdatedOpt = Annotated[
@@ -45,6 +51,10 @@ SiteOpt = Annotated[
         "--base-url",
         help="The copy of the site the responses came from [default: the one last archived].",
     ),
+]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Say what would be removed; remove nothing."),
 ]
 OlderThanOpt = Annotated[
     str,
@@ -64,6 +74,7 @@ def reparse(
     grace: GraceOpt = 30.0,
     base_url: SiteOpt = None,
     set_: SetOpt = None,
+    secret: SecretOpt = None,
 ) -> None:
     """Run a stage again over the archived responses: parse anew, fetch nothing."""
     from scrapeline.observe.console import ConsoleReporter
@@ -71,13 +82,13 @@ def reparse(
     from scrapeline.service import default_data_dir
 
     with _errors():
-        pipe = load_pipeline(pipeline)
+        pipe = _load(pipeline, secrets=secret, base_url=base_url)
         options = RunOptions(
             workers=workers or pipe.workers or 4,
             max_consecutive_failures=max_consecutive_failures,
             item_timeout=item_timeout or None,
             grace=grace,
-            config=_config(set_),
+            config=_config(set_, secret),
         )
     reporter = ConsoleReporter()
     try:
@@ -103,6 +114,7 @@ def prune(
     pipeline: PipelineArg,
     older_than: OlderThanOpt,
     data_dir: DataDirOpt = None,
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Forget archived responses, attempt history and run logs older than an age."""
     from scrapeline.retention import parse_duration
@@ -110,19 +122,78 @@ def prune(
     from scrapeline.service import default_data_dir
 
     with _errors():
-        pipe = load_pipeline(pipeline)
+        pipe = _load(pipeline)
         seconds = parse_duration(older_than)
         target = data_dir or default_data_dir(pipe)
-        report = prune_data(target, seconds, now=time.time())
+        if dry_run:
+            report = _preview(target, seconds, now=time.time())
+        else:
+            report = prune_data(target, seconds, now=time.time())
     cutoff = datetime.fromtimestamp(report.cutoff).isoformat(sep=" ", timespec="minutes")
+    freed = (
+        f"{size(report.bytes_freed)} uncompressed"
+        if dry_run
+        else f"{size(report.bytes_freed)} freed"
+    )
     console = Console(highlight=False)
     for line in (
-        f"pruned {target}: what is older than {older_than} (before {cutoff})",
+        f"{'would prune' if dry_run else 'pruned'} {target}: "
+        f"what is older than {older_than} (before {cutoff})",
         f"  archive: {report.responses} responses forgotten, {report.bodies} bodies deleted "
-        f"({size(report.bytes_freed)} freed)",
+        f"({freed})",
         f"  history: attempts of past runs {report.attempts}, run logs {report.logs}",
+        *(["nothing removed (--dry-run)"] if dry_run else []),
     ):
-        console.print(line, markup=False)
+        console.print(line, markup=False, soft_wrap=True)
+
+
+def _preview(data_dir: Path, older_than: float, *, now: float) -> PruneReport:
+    """What :func:`scrapeline.retention.prune` would remove, read without writing: the
+    ledger is opened read-only and the data dir is not taken (a run may hold it).
+    ``bytes_freed`` counts the bodies' uncompressed bytes (prune reports compressed)."""
+    from scrapeline.datadir import DataDir
+    from scrapeline.errors import DataDirError
+    from scrapeline.fetch.archive import Archive
+    from scrapeline.ledger.sqlite import SqliteLedger
+    from scrapeline.retention import PruneReport
+
+    layout = DataDir(data_dir)
+    if not layout.exists():
+        raise DataDirError(f"no ledger in {data_dir}: run the pipeline first (scrapeline run)")
+    cutoff = now - older_than
+    responses = bodies = freed = 0
+    if Archive.exists(layout.archive):
+        with Archive(layout.archive) as archive:
+            entries = archive.entries()
+        kept = {e.sha256 for e in entries if e.fetched_at >= cutoff}
+        gone = [e for e in entries if e.fetched_at < cutoff]
+        sizes = {e.sha256: e.size for e in gone if e.sha256 not in kept}
+        responses, bodies, freed = len(gone), len(sizes), sum(sizes.values())
+    ledger = SqliteLedger(layout.ledger, read_only=True)
+    try:
+        attempts = 0
+        for run in ledger.runs(limit=-1):  # SQLite: no limit
+            if run.status != "running" and (run.ended_at or run.started_at) < cutoff:
+                report = ledger.report(run.id)
+                attempts += sum(report.done_this_run.values())
+                attempts += sum(report.failed_this_run.values())
+    finally:
+        ledger.close()
+    logs = 0
+    if layout.logs.is_dir():
+        for path in layout.logs.glob("run-*.log"):
+            try:
+                logs += path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+    return PruneReport(
+        cutoff=cutoff,
+        responses=responses,
+        bodies=bodies,
+        bytes_freed=freed,
+        attempts=attempts,
+        logs=logs,
+    )
 
 
 def size(n: int) -> str:

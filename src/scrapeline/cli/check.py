@@ -15,13 +15,14 @@ from scrapeline.cli.main import (
     BaseUrlOpt,
     JsonOpt,
     PipelineArg,
+    SecretOpt,
     SetOpt,
     _config,
     _errors,
+    _load,
     _print_json,
     app,
 )
-from scrapeline.loader import load_pipeline
 from scrapeline.runner import loop as event_loop
 
 if TYPE_CHECKING:  # the check service pulls in the HTTP client: imported when used
@@ -39,6 +40,7 @@ def check(
     base_url: BaseUrlOpt = None,
     start_offset: PositionOpt = None,
     set_: SetOpt = None,
+    secret: SecretOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Fetch one sample per discovery and stage; report which response contracts hold.
@@ -48,8 +50,8 @@ def check(
     from scrapeline.check import check_pipeline
 
     with _errors():
-        pipe = load_pipeline(pipeline)
-        config = _config(set_)
+        pipe = _load(pipeline, secrets=secret, base_url=base_url)
+        config = _config(set_, secret)
         report = event_loop.run(
             check_pipeline(pipe, base_url=base_url, config=config, start=start_offset)
         )

@@ -6,8 +6,10 @@ Exit codes: 0 all done · 1 finished with failed items · 2 usage or config erro
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -22,6 +24,7 @@ from scrapeline.loader import load_pipeline
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner import loop as event_loop
 from scrapeline.runner.run import EXIT_INTERRUPTED, Outcome, RunOptions
+from scrapeline.secrets import MIN_SECRET_LENGTH, RedactingWriter, collect_secrets
 
 app = typer.Typer(
     name="scrapeline",
@@ -87,10 +90,113 @@ ArchiveOpt = Annotated[
         help="Keep every response body in DATA_DIR/archive (what `scrapeline reparse` uses).",
     ),
 ]
+SecretOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--secret",
+        help="A config value for the stages, like --set, kept out of every output and file: "
+        "KEY=VALUE, or KEY to read it from the environment variable KEY.",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PipelineArg = Annotated[
     str, typer.Argument(help="The pipeline file (path/to/pipeline.py) or module:name.")
 ]
+
+
+def _show_version(value: bool) -> None:
+    if not value:
+        return
+    try:
+        version = importlib.metadata.version("scrapeline")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        from scrapeline import __version__ as version
+    sys.stdout.write(f"scrapeline {version}\n")
+    raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Durable, resumable scraping pipelines."""
+    _redact_output(ctx)
+
+
+# -- the one redaction point ----------------------------------------------------------
+#
+# Every command prints through sys.stdout and sys.stderr (rich consoles look them up
+# at each print), and those are RedactingWriters while the command runs: console
+# lines, tables, JSON and error messages alike lose URL credentials and every secret
+# the command has learned of (_hide), whichever code printed them.
+
+_writers: list[RedactingWriter] = []
+
+
+def _redact_output(ctx: typer.Context) -> None:
+    saved = sys.stdout, sys.stderr
+    out, err = RedactingWriter(sys.stdout), RedactingWriter(sys.stderr)
+    _writers[:] = [out, err]
+    sys.stdout, sys.stderr = out, err
+
+    def restore() -> None:
+        try:
+            out.flush()
+            err.flush()
+        finally:
+            sys.stdout, sys.stderr = saved
+            _writers.clear()
+
+    ctx.call_on_close(restore)
+
+
+def _hide(secrets: Iterable[str]) -> None:
+    """Keep ``secrets`` out of everything the command prints from now on."""
+    values = tuple(secrets)
+    for writer in _writers:
+        writer.hide(values)
+
+
+def _load(
+    target: str, *, secrets: list[str] | None = None, base_url: str | None = None
+) -> Pipeline:
+    """The pipeline at ``target``, with the ``--secret`` values among its secrets (so the
+    run log, the ledger and the archive hide them too) and all of its secrets hidden
+    from the command's output."""
+    if base_url:
+        _hide(collect_secrets(urls=[base_url]))
+    given = _secrets(secrets)
+    _hide(given.values())
+    pipe = load_pipeline(target)
+    pipe.secrets = (*pipe.secrets, *given.values())
+    _hide(pipe.secret_values())
+    return pipe
+
+
+def _secrets(pairs: list[str] | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not key:
+            raise ConfigError("--secret takes KEY=VALUE, or KEY to read the variable KEY")
+        if not sep:
+            env = os.environ.get(key)
+            if env is None:
+                raise ConfigError(f"--secret {key}: no environment variable {key} is set")
+            value = env
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"--secret {key} is shorter than {MIN_SECRET_LENGTH} characters: "
+                "too short to hide from output without hiding ordinary text"
+            )
+        found[key] = value
+    return found
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -109,12 +215,17 @@ def _errors() -> Iterator[None]:
         _fail("interrupted", EXIT_INTERRUPTED)
 
 
-def _config(pairs: list[str] | None) -> dict[str, str]:
+def _config(pairs: list[str] | None, secrets: list[str] | None = None) -> dict[str, str]:
+    """The stages' ``ctx.config``: the ``--set`` values and the ``--secret`` ones."""
     config: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set takes KEY=VALUE, got {pair!r}")
+        config[key] = value
+    for key, value in _secrets(secrets).items():
+        if key in config:
+            raise ConfigError(f"{key} is given by both --set and --secret")
         config[key] = value
     return config
 
@@ -162,6 +273,7 @@ def _options(
     timeout: float,
     grace: float,
     config: list[str] | None,
+    secrets: list[str] | None = None,
 ) -> RunOptions:
     if start is not None and end is not None and end < start:
         raise ConfigError(f"--end-offset {end} is before --start-offset {start}")
@@ -174,7 +286,7 @@ def _options(
         max_consecutive_failures=breaker,
         item_timeout=timeout or None,
         grace=grace,
-        config=_config(config),
+        config=_config(config, secrets),
     )
 
 
@@ -192,11 +304,12 @@ def run(
     grace: GraceOpt = 30.0,
     base_url: BaseUrlOpt = None,
     set_: SetOpt = None,
+    secret: SecretOpt = None,
     archive: ArchiveOpt = True,
 ) -> None:
     """Run a pipeline: discover new items, then run every stage that is not done."""
     with _errors():
-        pipe = load_pipeline(pipeline)
+        pipe = _load(pipeline, secrets=secret, base_url=base_url)
         options = _options(
             pipe,
             workers=workers,
@@ -208,6 +321,7 @@ def run(
             timeout=item_timeout,
             grace=grace,
             config=set_,
+            secrets=secret,
         )
     from scrapeline.service import default_data_dir
 
@@ -220,7 +334,7 @@ def status(pipeline: PipelineArg, data_dir: DataDirOpt = None, json: JsonOpt = F
     from scrapeline import service
 
     with _errors():
-        pipe = load_pipeline(pipeline)
+        pipe = _load(pipeline)
         info = service.status(pipe, data_dir or service.default_data_dir(pipe))
     if json:
         _print_json(info)
@@ -254,7 +368,7 @@ def runs(
     from scrapeline import service
 
     with _errors():
-        pipe = load_pipeline(pipeline)
+        pipe = _load(pipeline)
         history = service.runs(pipe, data_dir or service.default_data_dir(pipe), limit)
     if json:
         _print_json(history)
@@ -287,13 +401,14 @@ def demo(
         bool, typer.Option("--latency/--no-latency", help="Answer with realistic latency.")
     ] = True,
     set_: SetOpt = None,
+    secret: SecretOpt = None,
     archive: ArchiveOpt = True,
 ) -> None:
     """Crawl the built-in rehearsal site with the bundled football pipeline. No network needed."""
-    from scrapeline.demo.football import pipe
     from scrapeline.testing import RehearsalSite, serve_in_thread
 
     with _errors():
+        pipe = _load("scrapeline.demo.football:pipe", secrets=secret)
         options = _options(
             pipe,
             workers=workers,
@@ -305,6 +420,7 @@ def demo(
             timeout=item_timeout,
             grace=grace,
             config=set_,
+            secrets=secret,
         )
     target = data_dir or DEMO_DATA_DIR
     site = RehearsalSite() if latency else RehearsalSite(latency=None)
@@ -371,12 +487,19 @@ def demo_site(
             faults=faults,
             hidden_newest=hidden_newest,
         )
-        serve_forever(
-            site,
-            host,
-            port,
-            on_ready=lambda url: print(f"rehearsal site on {url}  (Ctrl+C to stop)", flush=True),
-        )
+        try:
+            serve_forever(
+                site,
+                host,
+                port,
+                on_ready=lambda url: print(
+                    f"rehearsal site on {url}  (Ctrl+C to stop)", flush=True
+                ),
+            )
+        except OSError as exc:  # the port is taken, the host is not ours, ...
+            raise ConfigError(
+                f"cannot serve the rehearsal site on {host}:{port}: {exc.strerror or exc}"
+            ) from exc
 
 
 def _print_json(value: Any) -> None:
