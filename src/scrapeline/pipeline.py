@@ -69,6 +69,7 @@ RESERVED_TABLES: frozenset[str] = frozenset(
         "attempts_run",
         "walks",
         "stages",
+        "tables",
     }
 )
 """Names (lower case) the ledger uses for its own tables and indexes; a declared table
