@@ -74,6 +74,8 @@ async def run_pipeline(
         client = make_fetch_client(pipeline, archive=archive)
         try:
             ledger.prepare(graph)
+            # A table's key is part of its schema: a change is refused here, at start.
+            ledger.adopt_tables({t.name: t.key for t in pipeline.tables.values()})
             # We hold the data-dir lock: whatever is still RUNNING belongs to a
             # process that died. Give it back now rather than when leases expire.
             ledger.release_all_running()

@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+import orjson
+
+from scrapeline.errors import PipelineError
 from scrapeline.pipeline import Graph, Key
 
 
@@ -79,12 +82,31 @@ class Task:
     """Attempts so far, this claim included."""
 
 
+def record_key(data: Mapping[str, Any], columns: Sequence[str]) -> str:
+    """A record's primary key as stored: its key columns' values as one JSON array.
+
+    Type-tagged and unambiguous: ``1`` and ``"1"`` differ, a separator or a NUL
+    inside a str is escaped, never cut. Raises KeyError for a missing column."""
+    return orjson.dumps([data[c] for c in columns]).decode()
+
+
+def key_changed(table: str, old: Sequence[str], new: Sequence[str]) -> PipelineError:
+    """The one-line refusal of a table whose stored records have another key."""
+    return PipelineError(
+        f"table {table}: key changed from ({', '.join(old)}) to ({', '.join(new)}); "
+        "its stored records are keyed by the old one: put the old key back, or run on "
+        "a new --data-dir to rebuild it"
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordRow:
     """A record ready to store: its table, primary key as text, and its data as JSON."""
 
     table: str
     pk: str
+    """The key as the caller encoded it; a ledger that knows the table's key columns
+    (``adopt_tables``) stores ``record_key`` of the data instead."""
     json: str
 
 
@@ -168,6 +190,14 @@ class Ledger(Protocol):
 
         Tasks for stages that the graph gained since the last run are created for
         existing items."""
+
+    def adopt_tables(self, keys: Mapping[str, Sequence[str]]) -> None:
+        """Record each table's key columns, the first time the ledger sees it.
+
+        From then on its records are keyed by ``record_key`` of those columns
+        (records stored before, under another encoding, are re-keyed now). A
+        table whose stored records have another key raises PipelineError and
+        changes nothing; one with no records just takes the new key."""
 
     def close(self) -> None: ...
 

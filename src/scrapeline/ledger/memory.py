@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from scrapeline.errors import LedgerError
 from scrapeline.ledger.base import (
     Completion,
     FailedTask,
@@ -27,10 +28,19 @@ from scrapeline.ledger.base import (
     Status,
     Task,
     Walk,
+    key_changed,
+    record_key,
 )
 from scrapeline.pipeline import Graph, Key, StageNode
 
 ItemRef = tuple[str, Key]
+
+
+def _pk_of(data: Mapping[str, Any], key: Sequence[str], old: str) -> str:
+    try:
+        return record_key(data, key)
+    except (KeyError, TypeError):
+        return old
 
 
 @dataclass(slots=True)
@@ -80,6 +90,7 @@ class MemoryLedger:
         self.runs_: dict[int, RunInfo] = {}
         self.attempts: list[_Attempt] = []
         self.walks: dict[str, Walk] = {}
+        self.keys: dict[str, tuple[str, ...]] = {}
 
     # -- set-up ----------------------------------------------------------------
 
@@ -87,6 +98,17 @@ class MemoryLedger:
         self.graph = graph
         for ref in list(self.items):
             self._ensure_tasks(ref)
+
+    def adopt_tables(self, keys: Mapping[str, Sequence[str]]) -> None:
+        changes = [(t, tuple(k)) for t, k in keys.items() if self.keys.get(t) != tuple(k)]
+        for table, key in changes:
+            if table in self.keys and self.tables.get(table):
+                raise key_changed(table, self.keys[table], key)
+        for table, key in changes:
+            if table not in self.keys and table in self.tables:
+                rows = self.tables[table]
+                self.tables[table] = {_pk_of(data, key, pk): data for pk, data in rows.items()}
+            self.keys[table] = key
 
     def close(self) -> None:
         pass
@@ -234,7 +256,17 @@ class MemoryLedger:
         # transaction, a bad completion leaves no trace of the batch.
         staged = []
         for c in completions:
-            rows = [(r.table, r.pk, orjson.loads(r.json)) for r in c.records]
+            rows = []
+            for r in c.records:
+                data = orjson.loads(r.json)
+                key = self.keys.get(r.table)
+                if key is None:
+                    rows.append((r.table, r.pk, data))
+                    continue
+                try:
+                    rows.append((r.table, record_key(data, key), data))
+                except (KeyError, TypeError) as exc:
+                    raise LedgerError(f"record for table {r.table!r} lacks its key {key}") from exc
             for ch in c.children:
                 orjson.dumps(dict(ch.data))
             staged.append((c, rows))

@@ -93,6 +93,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE stages(name TEXT PRIMARY KEY, kind TEXT NOT NULL);
     """,
+    # 5: each record table's key columns (a JSON array of names). Record keys become
+    # type-tagged (a JSON array of the key's values): 1 and "1" no longer collide.
+    # Records stored before are re-keyed from their data when their table's key is
+    # first recorded (``adopt_tables``): only then are the key columns known.
+    """
+    CREATE TABLE tables(name TEXT PRIMARY KEY, key TEXT NOT NULL);
+    """,
 )
 
 

@@ -38,12 +38,15 @@ from scrapeline.ledger.base import (
     FailedTask,
     Failure,
     NewItem,
+    RecordRow,
     RunInfo,
     RunReport,
     RunStatus,
     Status,
     Task,
     Walk,
+    key_changed,
+    record_key,
 )
 from scrapeline.ledger.schema import migrate
 from scrapeline.pipeline import Graph, Key, StageNode
@@ -98,6 +101,7 @@ class SqliteLedger:
             raise LedgerError(f"cannot open ledger {self.path}: {exc.strerror or exc}") from exc
         self.graph = Graph(stages={})
         self._views: set[str] = set()
+        self._keys: dict[str, tuple[str, ...]] = {}
 
     def _connect_read_only(self) -> sqlite3.Connection:
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
@@ -157,6 +161,10 @@ class SqliteLedger:
             self._views = {
                 r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='view'")
             }
+            self._keys = {
+                name: tuple(orjson.loads(key))
+                for name, key in db.execute("SELECT name, key FROM tables")
+            }
             known = dict(db.execute("SELECT name, kind FROM stages").fetchall())
             for node in graph.stages.values():
                 if known.get(node.name) == node.kind:
@@ -178,6 +186,61 @@ class SqliteLedger:
                     "ON CONFLICT(name) DO UPDATE SET kind=excluded.kind",
                     (node.name, node.kind),
                 )
+
+    def adopt_tables(self, keys: Mapping[str, Sequence[str]]) -> None:
+        with self._tx() as db:
+            recorded = {
+                name: tuple(orjson.loads(key))
+                for name, key in db.execute("SELECT name, key FROM tables")
+            }
+            changes = [(t, tuple(k)) for t, k in keys.items() if recorded.get(t) != tuple(k)]
+            for table, key in changes:
+                if (
+                    table in recorded
+                    and db.execute("SELECT 1 FROM records WHERE tbl=? LIMIT 1", (table,)).fetchone()
+                ):
+                    raise key_changed(table, recorded[table], key)
+            for table, key in changes:
+                db.execute(
+                    "INSERT INTO tables(name, key) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET key=excluded.key",
+                    (table, _dumps(list(key))),
+                )
+                if table not in recorded:
+                    self._rekey(db, table, key)
+                recorded[table] = key
+            self._keys = recorded
+
+    @staticmethod
+    def _rekey(db: sqlite3.Connection, table: str, key: Sequence[str]) -> None:
+        """Store a table's records under ``record_key`` (they were stored before keys
+        were type-tagged); a record lacking a key column keeps the key it had."""
+        rows = db.execute(
+            "SELECT pk, item_id, stage, version, run_id, data FROM records WHERE tbl=?",
+            (table,),
+        ).fetchall()
+        if not rows:
+            return
+        db.execute("DELETE FROM records WHERE tbl=?", (table,))
+        rekeyed = []
+        for pk, *rest, data in rows:
+            with suppress(KeyError, TypeError, orjson.JSONDecodeError):
+                pk = record_key(orjson.loads(data), key)
+            rekeyed.append((table, pk, *rest, data))
+        db.executemany(
+            "INSERT OR REPLACE INTO records(tbl, pk, item_id, stage, version, run_id, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rekeyed,
+        )
+
+    def _pk(self, row: RecordRow) -> str:
+        key = self._keys.get(row.table)
+        if key is None:
+            return row.pk
+        try:
+            return record_key(orjson.loads(row.json), key)
+        except (KeyError, TypeError) as exc:
+            raise LedgerError(f"record for table {row.table!r} lacks its key {key}") from exc
 
     def close(self) -> None:
         """Close the connection; never raises (a full disk only skips ``optimize``)."""
@@ -280,6 +343,17 @@ class SqliteLedger:
             raise self._translate(exc, f"ledger {self.path}") from exc
 
     def _known(self, db: sqlite3.Connection, kind: str, keys: Sequence[Key]) -> set[Key]:
+        if _has_nul(keys):  # SQLite's JSON reader cuts a str at a NUL: bind them instead
+            found_keys: set[Key] = set()
+            for chunk in _chunks(list(keys)):
+                marks = ",".join("?" * len(chunk))
+                found_keys.update(
+                    k
+                    for (k,) in db.execute(
+                        f"SELECT key FROM items WHERE kind=? AND key IN ({marks})", (kind, *chunk)
+                    )
+                )
+            return found_keys
         (found,) = db.execute(
             "SELECT json_group_array(key) FROM items "
             "WHERE kind=? AND key IN (SELECT value FROM json_each(?))",
@@ -366,7 +440,7 @@ class SqliteLedger:
                 held.update(mine)
             ok = [c for c in completions if c.task.id in held]
             rows = [
-                (r.table, r.pk, held[c.task.id], c.task.stage, c.version, run_id, r.json)
+                (r.table, self._pk(r), held[c.task.id], c.task.stage, c.version, run_id, r.json)
                 for c in ok
                 for r in c.records
             ]
@@ -640,7 +714,10 @@ class SqliteLedger:
             (it.kind, it.key, _dumps(dict(it.data)), it.date, pid, *(it.parent or (None, None)))
             for it, pid, _ in rows
         ]
-        if all(pid is not None or it.parent is None for it, pid, _ in rows):
+        nul = _has_nul([it.key for it, _, _ in rows]) or _has_nul(
+            [it.parent[1] for it, _, _ in rows if it.parent]
+        )
+        if not nul and all(pid is not None or it.parent is None for it, pid, _ in rows):
             # parents known by id (or none): the whole batch in one statement
             db.execute(
                 "INSERT INTO items(kind, key, data, date, parent_id, first_run) "
@@ -650,7 +727,7 @@ class SqliteLedger:
                 "parent_id=coalesce(items.parent_id, excluded.parent_id)",
                 (run_id, _array([v[:5] for v in values])),
             )
-        else:  # a parent named by key may be in this very batch: row by row
+        else:  # a parent named by key may be in this very batch, or a key holds a NUL
             db.executemany(
                 "INSERT INTO items(kind, key, data, date, parent_id, first_run) VALUES "
                 "(?, ?, ?, ?, coalesce(?, (SELECT id FROM items WHERE kind=? AND key=?)), ?) "
@@ -677,7 +754,13 @@ class SqliteLedger:
                     status = "waiting"
                     unsure.append((it.kind, it.key, node.name))
                 tasks.append((node.name, status, it.kind, it.key))
-        if tasks:
+        if tasks and nul:
+            db.executemany(
+                "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
+                "SELECT id, ?, ? FROM items WHERE kind=? AND key=?",
+                tasks,
+            )
+        elif tasks:
             db.execute(
                 "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
                 "SELECT i.id, j.value->>0, j.value->>1 FROM json_each(?) AS j "
@@ -713,6 +796,10 @@ class SqliteLedger:
                 f"CREATE VIEW \"{row.table}\" AS SELECT {columns} FROM records WHERE tbl='{table}'"
             )
             self._views.add(row.table)
+
+
+def _has_nul(keys: Iterable[Key]) -> bool:
+    return any(isinstance(k, str) and "\x00" in k for k in keys)
 
 
 def _full(path: Path) -> str:
