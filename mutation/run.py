@@ -107,7 +107,9 @@ def load_equivalents() -> set[str]:
 def expand_tests(patterns: list[str]) -> list[str]:
     found: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern, root_dir=ROOT)) if glob.has_magic(pattern) else [pattern]
+        matches = (
+            sorted(glob.glob(pattern, root_dir=ROOT)) if glob.has_magic(pattern) else [pattern]
+        )
         found.extend(m for m in matches if (ROOT / m).exists() and m not in found)
     return found
 

@@ -146,9 +146,85 @@ def test_a_success_between_trips_resets_the_count() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"threshold": 0}, {"max_trips": 0}, {"keep_errors": 0}, {"cooldown": -1.0}],
+    ("kwargs", "message"),
+    [
+        ({"threshold": 0}, "breaker threshold must be at least 1, got 0"),
+        ({"max_trips": 0}, "breaker max_trips must be at least 1, got 0"),
+        ({"keep_errors": -2}, "breaker keep_errors must be at least 1, got -2"),
+        ({"cooldown": -1.0}, "breaker cooldown must be ≥ 0 seconds, got -1.0"),
+        ({"cooldown": float("nan")}, "breaker cooldown must be ≥ 0 seconds, got nan"),
+    ],
 )
-def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ConfigError):
+def test_policy_rejects_nonsense_naming_the_field_and_value(
+    kwargs: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
         BreakerPolicy(**kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"threshold": 1}, {"max_trips": 1}, {"keep_errors": 1}, {"cooldown": 0.0}],
+)
+def test_policy_accepts_the_edges(kwargs: dict[str, float]) -> None:
+    policy = BreakerPolicy(**kwargs)  # type: ignore[arg-type]
+    for name, value in kwargs.items():
+        assert getattr(policy, name) == value
+
+
+def test_the_defaults_users_rely_on() -> None:
+    """Five failures in a row open for 30 s; the third open in a row halts; 5 errors kept."""
+    policy = BreakerPolicy()
+    assert (policy.threshold, policy.cooldown, policy.max_trips, policy.keep_errors) == (
+        5, 30.0, 3, 5,
+    )  # fmt: skip
+    assert Breaker(host="h") == Breaker(
+        host="h", state=BreakerState.CLOSED, failures=0, trips=0, opened_at=0.0, trial=False,
+        last_errors=(),
+    )  # fmt: skip
+    b = Breaker(host="h")
+    for i in range(4):
+        b = record_failure(b, now=float(i), error=f"e{i}", policy=policy)
+    assert b.state is BreakerState.CLOSED and admit(b, now=4.0, policy=policy)[1] == 0.0
+    b = record_failure(b, now=4.0, error="e4", policy=policy)
+    assert b.state is BreakerState.OPEN
+    assert admit(b, now=4.0, policy=policy)[1] == 30.0
+    assert admit(b, now=33.5, policy=policy)[1] == 0.5
+    b = record_failure(b, now=34.0, error="e5", policy=policy)  # a straggler
+    assert b.last_errors == ("e1", "e2", "e3", "e4", "e5")
+
+
+def test_a_success_on_a_healthy_host_makes_no_new_value() -> None:
+    """The common case, once per response: the same breaker comes back."""
+    assert record_success(CLOSED) is CLOSED
+    with_errors = replace(CLOSED, last_errors=("old",), opened_at=7.0)
+    assert record_success(with_errors) is with_errors
+
+
+@pytest.mark.parametrize(
+    ("trips", "last_errors", "message"),
+    [
+        (
+            3,
+            (),
+            "h is not answering (likely banned or site down): the circuit breaker opened "
+            "3 times in a row without a success. Last errors: none recorded",
+        ),
+        (
+            1,
+            ("503", "timeout", "reset"),
+            "h is not answering (likely banned or site down): the circuit breaker opened "
+            "1 times in a row without a success. Last errors: 503; timeout; reset",
+        ),
+    ],
+)
+def test_host_down_names_host_trips_and_errors(
+    trips: int, last_errors: tuple[str, ...], message: str
+) -> None:
+    dead = Breaker(host="h", state=BreakerState.DEAD, trips=trips, last_errors=last_errors)
+    with pytest.raises(HostDown) as info:
+        admit(dead, now=0.0, policy=BreakerPolicy())
+    error = info.value
+    assert str(error) == message
+    assert (error.host, error.trips, error.last_errors) == ("h", trips, last_errors)

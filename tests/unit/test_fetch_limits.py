@@ -28,11 +28,19 @@ class FakeClock:
     a busy event loop does.
     """
 
-    def __init__(self, start: float = 100.0, oversleep: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        start: float = 100.0,
+        oversleep: float = 0.0,
+        seed: int = 0,
+        late: Sequence[float] = (),
+    ) -> None:
         self.now = start
         self.sleeps: list[float] = []
         self.oversleep = oversleep
         self.rng = random.Random(seed)
+        self.late = list(late)
+        """Exact lateness of the first sleeps, in order (then ``oversleep`` applies)."""
         self.on_sleep: Callable[[], None] | None = None
 
     def __call__(self) -> float:
@@ -42,7 +50,8 @@ class FakeClock:
         self.sleeps.append(seconds)
         if self.on_sleep is not None:
             self.on_sleep()
-        self.now += seconds + self.rng.uniform(0.0, self.oversleep)
+        late = self.late.pop(0) if self.late else self.rng.uniform(0.0, self.oversleep)
+        self.now += seconds + late
         await asyncio.sleep(0)
 
 
@@ -106,21 +115,68 @@ def test_parse_rate_rejects_garbage_in_one_line(text: str | float) -> None:
     assert "\n" not in message and repr(text) in message and "2/s" in message
 
 
+DELAY_HELP = "expected seconds ≥ 0, or a range (low, high) with low ≤ high"
+
+
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"rate": "often"},
-        {"rate": 0},
-        {"delay": -1.0},
-        {"delay": (2.0, 1.0)},
-        {"delay": (0.0, math.inf)},
-        {"concurrency": 0},
-        {"concurrency": True},
+        ({"rate": "often"}, "invalid rate 'often': expected e.g. '2/s', '30/m', '1/5s'"),
+        ({"rate": 0}, "invalid rate 0: expected e.g."),
+        ({"delay": -1.0}, f"invalid delay -1.0: {DELAY_HELP}"),
+        ({"delay": (2.0, 1.0)}, f"invalid delay (2.0, 1.0): {DELAY_HELP}"),
+        ({"delay": (-0.5, 1.0)}, f"invalid delay (-0.5, 1.0): {DELAY_HELP}"),
+        ({"delay": (0.0, math.inf)}, f"invalid delay (0.0, inf): {DELAY_HELP}"),
+        ({"concurrency": 0}, "invalid concurrency 0: expected at least 1"),
+        ({"concurrency": True}, "invalid concurrency True: expected at least 1"),
     ],
 )
-def test_politeness_rejects_nonsense(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ConfigError):
+def test_politeness_rejects_nonsense_naming_the_value(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
         Politeness(**kwargs)  # type: ignore[arg-type]
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "delay_range"),
+    [
+        ({"delay": 0}, (0.0, 0.0)),
+        ({"delay": 0.0}, (0.0, 0.0)),
+        ({"delay": (0, 2)}, (0.0, 2.0)),  # from "no wait" up to 2 s
+        ({"delay": (1.5, 1.5)}, (1.5, 1.5)),
+        ({"concurrency": 1}, None),
+    ],
+)
+def test_politeness_accepts_the_edges(
+    kwargs: dict[str, object], delay_range: tuple[float, float] | None
+) -> None:
+    assert Politeness(**kwargs).delay_range == delay_range  # type: ignore[arg-type]
+
+
+async def test_the_defaults_users_rely_on() -> None:
+    """Four requests in flight per host, no rate, no delay: starts are not spaced."""
+    politeness = Politeness()
+    assert (politeness.rate, politeness.delay, politeness.concurrency) == (None, None, 4)
+    assert politeness.min_interval == 0.0
+    assert RATE_MARGIN == 1.01 and RATE_TOLERANCE == 0.005
+    limiter = HostLimiter()
+    assert limiter.politeness == Politeness()
+    assert (limiter.in_flight, limiter.min_gap, limiter.paused_until) == (0, 0.0, -math.inf)
+    gate = asyncio.Event()
+
+    async def hold() -> None:
+        async with limiter.slot():
+            await gate.wait()
+
+    tasks = [asyncio.create_task(hold()) for _ in range(6)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert limiter.in_flight == 4
+    gate.set()
+    await asyncio.gather(*tasks)
+    assert limiter.in_flight == 0
 
 
 @pytest.mark.parametrize(
@@ -169,6 +225,9 @@ def test_next_start(now: float, due: float | None, paused_until: float, expected
         (10.0, 10.004, 0.5, 0.005, 10.5),  # a little late: stay on the grid
         (10.0, 10.2, 0.5, 0.005, 10.7),  # much later (idle, paused): re-anchor, no burst
         (10.0, 10.004, 0.5, 0.0, 10.504),  # delays get no tolerance
+        (10.0, 10.25, 1.0, 0.25, 11.0),  # exactly the tolerance late: still on the grid
+        (10.0, 10.5, 1.0, 0.25, 11.5),
+        (10.0, 9.5, 1.0, 0.25, 11.0),  # early (cannot happen, but never re-anchor earlier)
     ],
 )
 def test_advance(
@@ -335,16 +394,134 @@ async def test_cancelled_waiter_gives_its_place_up() -> None:
     limiter.release()
 
 
-async def test_cancelled_while_sleeping_for_its_turn_releases_its_slot() -> None:
-    limiter = HostLimiter(Politeness(rate="2/s", concurrency=4))
-    await limiter.acquire()
-    waiter = asyncio.create_task(limiter.acquire())  # sleeps ~0.5 s for its turn
-    await asyncio.sleep(0.01)
+async def test_cancelled_while_sleeping_for_its_turn_gives_the_only_slot_back() -> None:
+    """With one slot, a request cancelled during its wait for the schedule must hand the
+    slot back: otherwise every later request to the host waits forever."""
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(rate="1/s", concurrency=1), clock=clock, sleep=clock.sleep)
+    async with limiter.slot():  # starts at 100.0: the next start is due at 101.01
+        pass
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)  # it took the slot and is sleeping for its turn
+    assert clock.sleeps == [pytest.approx(RATE_MARGIN)]
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
+    assert limiter.in_flight == 0
+    await asyncio.wait_for(limiter.acquire(), timeout=5.0)
     assert limiter.in_flight == 1
+    assert clock() == pytest.approx(100.0 + RATE_MARGIN)  # the cancelled one used no start
     limiter.release()
+    assert limiter.in_flight == 0
+
+
+async def test_an_error_inside_the_slot_gives_it_back() -> None:
+    limiter = HostLimiter(Politeness(concurrency=1))
+    with pytest.raises(ValueError):
+        async with limiter.slot():
+            raise ValueError("the request failed")
+    assert limiter.in_flight == 0
+    await asyncio.wait_for(limiter.acquire(), timeout=5.0)
+    limiter.release()
+
+
+@pytest.mark.parametrize(
+    ("politeness", "late", "expected_gap"),
+    [
+        # the 2nd start wakes late; the 3rd is on time: is it on the grid or re-anchored?
+        (Politeness(rate=10), 0.004, RATE_MARGIN / 10 - 0.004),  # within 5 ms: grid kept
+        (Politeness(rate=10), 0.006, RATE_MARGIN / 10),  # later: re-anchored, no burst
+        (Politeness(rate=200), 0.002, RATE_MARGIN / 200 - 0.002),  # within half an interval
+        (Politeness(rate=200), 0.004, RATE_MARGIN / 200),  # over half an interval: re-anchor
+        (Politeness(delay=0.1), 0.001, 0.1),  # delays are kept exactly
+        (Politeness(rate=20, delay=0.1), 0.001, 0.1),  # the delay is longer than the rate
+        (Politeness(delay=(0.2, 0.2)), 0.0001, 0.2),
+    ],
+)
+async def test_a_late_wake_keeps_the_grid_only_within_the_tolerance(
+    politeness: Politeness, late: float, expected_gap: float
+) -> None:
+    clock = FakeClock(late=[late, 0.0])
+    limiter = HostLimiter(politeness, clock=clock, sleep=clock.sleep)
+    starts = await starts_of(limiter, clock, 3)
+    assert starts[1] - starts[0] == pytest.approx(politeness.min_interval + late, abs=1e-9)
+    assert starts[2] - starts[1] == pytest.approx(expected_gap, abs=1e-9)
+
+
+@pytest.mark.parametrize("rate", [1.01, 0.5, 2, 100])
+async def test_every_rate_is_scheduled(rate: float) -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(rate=rate), clock=clock, sleep=clock.sleep)
+    starts = await starts_of(limiter, clock, 4)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert gaps == pytest.approx([RATE_MARGIN / rate] * 3)
+
+
+async def test_a_delay_range_works_without_a_random_source_given() -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(delay=(1.0, 2.0)), clock=clock, sleep=clock.sleep)
+    starts = await starts_of(limiter, clock, 20)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(1.0 <= g <= 2.0 for g in gaps) and len(set(gaps)) > 1
+
+
+async def test_starts_are_handed_out_in_arrival_order_even_without_a_schedule() -> None:
+    """A request arriving just as a pause ends still queues behind those already waiting."""
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(), clock=clock, sleep=clock.sleep)
+    limiter.pause_until(102.5)
+    order: list[int] = []
+
+    async def one(n: int) -> None:
+        async with limiter.slot():
+            order.append(n)
+
+    await asyncio.gather(*(one(n) for n in range(4)))
+    assert order == [0, 1, 2, 3]
+    assert clock.sleeps == [2.5]
+
+
+@pytest.mark.parametrize(
+    ("politeness", "floors", "expected_starts", "min_gap"),
+    [
+        # a Crawl-delay on a host without rules: the next start is 2 s after the news
+        (Politeness(), [2.0], [102.0, 104.0, 106.0], 2.0),
+        (Politeness(), [2.0, 1.0], [102.0, 104.0, 106.0], 2.0),  # only raises the floor
+        (Politeness(), [1.0, 3.0], [103.0, 106.0, 109.0], 3.0),
+        (Politeness(), [0.0], [100.0, 100.0, 100.0], 0.0),  # zero changes nothing
+        (Politeness(), [-1.0], [100.0, 100.0, 100.0], 0.0),
+        (Politeness(rate=2), [3.0], [103.0, 106.0, 109.0], 3.0),  # longer than the rate
+        (Politeness(rate=1), [0.5], [100.5, 100.5 + RATE_MARGIN, 100.5 + 2 * RATE_MARGIN], 0.5),
+        (Politeness(delay=4.0), [1.0], [101.0, 105.0, 109.0], 1.0),
+    ],
+)
+async def test_at_least_sets_a_floor_between_starts(
+    politeness: Politeness, floors: list[float], expected_starts: list[float], min_gap: float
+) -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(politeness, clock=clock, sleep=clock.sleep)
+    for seconds in floors:
+        limiter.at_least(seconds)
+    assert limiter.min_gap == min_gap
+    assert await starts_of(limiter, clock, 3) == pytest.approx(expected_starts)
+
+
+async def test_at_least_does_not_bring_a_later_start_forward() -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(rate="1/10s"), clock=clock, sleep=clock.sleep)
+    async with limiter.slot():  # at 100.0; the next is due at 110.1
+        pass
+    limiter.at_least(2.0)
+    starts = await starts_of(limiter, clock, 2)
+    assert starts == pytest.approx([110.1, 120.2])
+
+
+async def test_at_least_is_kept_exactly_not_within_the_rate_tolerance() -> None:
+    clock = FakeClock(late=[0.0, 0.004, 0.0])
+    limiter = HostLimiter(Politeness(rate=2), clock=clock, sleep=clock.sleep)
+    limiter.at_least(3.0)
+    starts = await starts_of(limiter, clock, 3)
+    assert starts == pytest.approx([103.0, 106.004, 109.004])
 
 
 async def test_a_pause_holds_even_a_host_without_rate_or_delay() -> None:

@@ -7,8 +7,10 @@ import pytest
 
 from scrapeline.errors import (
     Blocked,
+    Category,
     ConfigError,
     ContractError,
+    FetchError,
     FetchTimeout,
     HostNotAllowed,
     HTTPError,
@@ -18,6 +20,7 @@ from scrapeline.errors import (
     RateLimited,
 )
 from scrapeline.fetch.retry import (
+    RETRY_STATUSES,
     RetryPolicy,
     backoff,
     host_pause,
@@ -51,6 +54,7 @@ POLICY = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=60.0)
         ("Wed, 32 Oct 2015 07:28:00 GMT", None),
         ("1e3", None),
         ("nan", None),
+        ("9" * 400, None),  # delta-seconds too large for a float: unreadable, not "forever"
     ],
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
@@ -90,6 +94,10 @@ def test_parse_retry_after_naive_now_is_utc() -> None:
         (HostNotAllowed("not declared"), 1, False),
         (ItemTimeout("item took too long"), 1, False),
         (NetworkError("bad url", retryable=False), 1, False),
+        (NetworkError("odd", category=Category.BLOCKED), 1, False),  # a ban, however raised
+        (FetchTimeout("odd", category=Category.CONTRACT), 1, False),
+        (ContractError("no table", retryable=True), 1, False),  # only transport-level kinds
+        (FetchError("something", retryable=True), 1, False),
         (ValueError("a bug"), 1, False),
     ],
 )
@@ -159,18 +167,57 @@ def test_retry_delay(error: BaseException, attempt: int, top: bool, expected: fl
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"max_attempts": 0},
-        {"base_delay": -1.0},
-        {"max_delay": -0.1},
-        {"max_delay": float("inf")},
-        {"base_delay": float("nan")},
+        ({"max_attempts": 0}, "retry max_attempts must be at least 1, got 0"),
+        ({"max_attempts": -3}, "retry max_attempts must be at least 1, got -3"),
+        ({"base_delay": -1.0}, "retry base_delay must be a finite number ≥ 0, got -1.0"),
+        ({"max_delay": -0.1}, "retry max_delay must be a finite number ≥ 0, got -0.1"),
+        ({"max_delay": float("inf")}, "retry max_delay must be a finite number ≥ 0, got inf"),
+        ({"base_delay": float("nan")}, "retry base_delay must be a finite number ≥ 0, got nan"),
     ],
 )
-def test_policy_rejects_nonsense(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ConfigError):
+def test_policy_rejects_nonsense_naming_the_field_and_value(
+    kwargs: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 1},
+        {"base_delay": 0.0},  # retry at once
+        {"max_delay": 0.0},
+        {"base_delay": 0.0, "max_delay": 0.0},
+    ],
+)
+def test_policy_accepts_the_edges(kwargs: dict[str, float]) -> None:
+    policy = RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    for name, value in kwargs.items():
+        assert getattr(policy, name) == value
+
+
+def test_the_defaults_users_rely_on() -> None:
+    """One try and three retries, 0.5 s doubling, never more than a minute's wait."""
+    policy = RetryPolicy()
+    assert (policy.max_attempts, policy.base_delay, policy.max_delay) == (4, 0.5, 60.0)
+    assert {408, 425, 429, 500, 502, 503, 504} == RETRY_STATUSES
+    top = Extremes(top=True)
+    assert [backoff(policy, attempt, top) for attempt in range(1, 10)] == [
+        0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0,
+    ]  # fmt: skip
+    error = HTTPError("x", status=503)
+    assert [should_retry(error, attempt, policy) for attempt in (1, 2, 3, 4)] == [
+        True, True, True, False,
+    ]  # fmt: skip
+    assert should_retry(RateLimited("x", retry_after=60.0), 1, policy)
+    assert not should_retry(RateLimited("x", retry_after=60.5), 1, policy)
+    assert [host_pause(RateLimited("x"), n, policy) for n in (1, 3, 8, 9)] == [
+        0.5, 2.0, 60.0, 60.0,
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
