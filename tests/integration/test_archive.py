@@ -15,7 +15,14 @@ import orjson
 import pytest
 from aiohttp import web
 
-from scrapeline.errors import ArchiveError, ArchiveMiss, Category, DiskFull, FetchError
+from scrapeline.errors import (
+    ArchiveError,
+    ArchiveMiss,
+    Category,
+    DiskFull,
+    FetchError,
+    RunHalted,
+)
 from scrapeline.fetch.archive import Archive, ArchiveFetcher, Entry
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.response import Request, Response
@@ -227,7 +234,7 @@ def test_a_write_failure_halts_through_store_and_is_not_reported_twice(root: Pat
     add_failure(root, "database or disk is full")
     archive.store(page("http://h/a", b"a"))
     archive.flush()
-    with pytest.raises(DiskFull, match="disk full: no space left to write the archive"):
+    with pytest.raises(RunHalted, match="cannot write the archive: disk full: no space left"):
         archive.store(page("http://h/b", b"b"))
     archive.close()  # already reported: closing is quiet
 

@@ -230,9 +230,6 @@ class Archive:
         Cheap: no hashing, compression or I/O on the caller's thread. Values of
         sensitive ``request_headers`` are masked if the response echoes them.
         Raises RunHalted once the writer has failed (the run should stop)."""
-        if isinstance(self._error, DiskFull):
-            self._error_reported = True
-            raise DiskFull(str(self._error)) from self._error
         if self._error is not None:
             self._error_reported = True
             raise RunHalted(f"cannot write the archive: {self._error}") from self._error
