@@ -100,6 +100,8 @@ async def reparse(
         )
         stack.push_async_callback(client.close)
         ledger.prepare(graph)
+        # A table's key is part of its schema: refused here as at the start of a run.
+        ledger.adopt_tables({t.name: t.key for t in pipeline.tables.values()})
         # We hold the data-dir lock: whatever is still RUNNING belongs to a dead process.
         ledger.release_all_running()
         before = ledger.counts().get(stage, {})

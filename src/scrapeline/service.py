@@ -62,6 +62,7 @@ async def run_pipeline(
     fetch_options = fetch_options or FetchOptions()
     if fetch_options.base_url:
         pipeline.use_base_url(fetch_options.base_url)
+    pipeline.validate()
     graph = pipeline.graph()
     await check_settings(pipeline)
     secrets = pipeline.secret_values()  # kept out of the log, the console and the ledger
@@ -155,6 +156,8 @@ def make_fetch_client(pipeline: Pipeline, *, archive: Archive | None = None) -> 
         cookies=pipeline.cookies,
         proxies=pipeline.proxies,
         robots=pipeline.robots,
+        robots_agent=pipeline.robots_agent,
+        max_body=pipeline.max_body,
     )
 
 

@@ -262,3 +262,51 @@ async def test_run_sync_returns_the_result_and_raises_what_the_call_raises(  # t
     assert (failed.key, failed.category, failed.message) == (bad, "parse", "ValueError: no score")
     assert outcome.exit_code == 1
     assert overview_counts(tmp_path)["done"] == len(site.matches) - 1
+
+
+# -- a run holds its pipeline's own fetch limits -------------------------------------
+
+
+async def test_a_run_fails_pages_past_the_pipelines_max_body_as_too_large(  # type: ignore[no-untyped-def]
+    start_site, football_sample, tmp_path
+) -> None:
+    site = await start_site(football_sample[:5])
+    listing = len(await _get(site.url + "/results?offset=0"))
+    match = max([len(await _get(f"{site.url}/matches/{m.id}")) for m in site.matches])
+    assert match < listing  # five rows of a listing outweigh one match page
+    pipe = mini(site)
+    pipe.max_body = (match + listing) // 2  # every match page fits, the listing does not
+    recorder = Recorder()
+    outcome = await run(pipe, tmp_path, recorder)
+    assert outcome.exit_code == 1
+    assert "(too_large)" in outcome.reason and f"max_body ({pipe.max_body} bytes" in outcome.reason
+    assert recorder.of(ev.TaskFailed) == [] and overview_counts(tmp_path) == {}
+
+    pipe.max_body = listing  # now the whole run fits
+    outcome = await run(pipe, tmp_path / "again", Recorder())
+    assert outcome.exit_code == 0
+    counts = overview_counts(tmp_path / "again")
+    assert counts["done"] == len(site.matches) and counts["failed"] == 0
+
+
+async def test_a_run_matches_robots_txt_for_the_pipelines_name(  # type: ignore[no-untyped-def]
+    start_site, football_sample, tmp_path
+) -> None:
+    site = await start_site(football_sample[:5])
+    # A group for this pipeline refuses the match pages; everyone else may fetch them.
+    site.robots_txt = "User-agent: mini\nDisallow: /matches/\n\nUser-agent: *\nAllow: /\n"
+    pipe = mini(site)
+    pipe.user_agent = "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"
+    recorder = Recorder()
+    outcome = await run(pipe, tmp_path, recorder, max_consecutive_failures=0)
+    assert outcome.exit_code == 1
+    failed = recorder.of(ev.TaskFailed)
+    assert len(failed) == len(site.matches)
+    assert {e.category for e in failed} == {"robots"}
+
+
+async def _get(url: str) -> bytes:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(url) as answer:
+        return await answer.read()
