@@ -310,3 +310,19 @@ async def _get(url: str) -> bytes:
 
     async with aiohttp.ClientSession() as session, session.get(url) as answer:
         return await answer.read()
+
+
+async def test_a_full_disk_met_inside_a_stage_halts_the_run_not_the_item(  # type: ignore[no-untyped-def]
+    start_site, football_sample, tmp_path
+) -> None:
+    from scrapeline.errors import DiskFull
+
+    site = await start_site(football_sample[:30])
+    stage = raises(DiskFull("disk full: no space left to write the archive; free space"))
+    stage.key = site.matches[0].id  # type: ignore[attr-defined]
+    recorder = Recorder()
+    outcome = await run(mini(site, stage), tmp_path, recorder, max_consecutive_failures=0)
+    assert outcome.exit_code == 3 and outcome.status is RunStatus.HALTED
+    assert outcome.reason.startswith("disk full"), outcome.reason
+    assert recorder.of(ev.TaskFailed) == []  # no item is blamed for the disk
+    assert overview_counts(tmp_path)["running"] == 0

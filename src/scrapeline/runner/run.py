@@ -408,7 +408,7 @@ class Runner:
             ctx = Context(fetch=self.fetch, config=opts.config, run_id=self.run_id, expect=d.expect)
             try:
                 batch = [_new_item(it, d.kind) async for it in d.fn(ctx, position)]
-            except RunHalted as exc:
+            except (RunHalted, LedgerError) as exc:
                 self._halt(str(exc))
                 reason = "halted"
                 break
@@ -597,7 +597,7 @@ class Runner:
                 me.uncancel()  # our watchdog's cancel, not the run's: the item timed out
                 exc = ItemTimeout(f"item took longer than {timeout:g}s")
                 settled = self._failed(task, started, exc)
-            except RunHalted as exc:
+            except (RunHalted, LedgerError) as exc:  # a full disk is no stage's bug
                 self._halt(str(exc))
                 return
             finally:
@@ -635,7 +635,7 @@ class Runner:
             result = await stage.fn(ctx, item)
             records = [self._row(r) for r in as_records(result, stage.name)]
             children = [_new_item(c, c.kind or "") for c in ctx.children]
-        except RunHalted:
+        except (RunHalted, LedgerError):
             raise
         except BaseException as exc:  # a stage's own bug (even sys.exit) fails its item
             if _cancelled_by_us(exc):
