@@ -532,3 +532,13 @@ async def test_a_pause_holds_even_a_host_without_rate_or_delay() -> None:
     limiter.pause_until(102.5)
     starts = await starts_of(limiter, clock, 3)
     assert starts == [102.5, 102.5, 102.5]
+
+
+async def test_hearing_the_same_crawl_delay_again_does_not_push_the_schedule() -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(), clock=clock, sleep=clock.sleep)
+    limiter.at_least(2.0)
+    assert await starts_of(limiter, clock, 1) == [102.0]  # the next is due at 104.0
+    clock.now = 103.5  # robots.txt fetched again, with the same Crawl-delay
+    limiter.at_least(2.0)
+    assert await starts_of(limiter, clock, 2) == pytest.approx([104.0, 106.0])
