@@ -100,6 +100,8 @@ from scrapeline.fetch.events import (
 )
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY, split_authority
 from scrapeline.fetch.limits import Clock, HostLimiter, Politeness, Sleep
+from scrapeline.fetch.origins import authority_origin as _authority_origin
+from scrapeline.fetch.origins import declared_origins, host_name
 from scrapeline.fetch.proxies import ProxyPool
 from scrapeline.fetch.response import Request, Response
 from scrapeline.fetch.retry import (
@@ -134,41 +136,6 @@ _MAX_AUTHORITIES = 4096  # authorities remembered (a crawl sees a handful)
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def declared_origins(entry: str) -> frozenset[tuple[str, str, int]]:
-    """The origins a ``hosts`` entry declares (see the module docstring).
-
-    >>> sorted(declared_origins("Example.org:8080"))
-    [('http', 'example.org', 8080), ('https', 'example.org', 8080)]
-    >>> sorted(declared_origins("https://example.org"))
-    [('https', 'example.org', 443)]
-    """
-    text = entry.strip()
-    name = host_name(text)
-    try:
-        parts = urlsplit(text if "://" in text else f"//{text}")
-        port = parts.port
-    except ValueError:
-        raise ConfigError(f"invalid host {entry!r}: the port is not a number") from None
-    schemes = (parts.scheme,) if parts.scheme else _SCHEMES
-    if any(scheme not in _SCHEMES for scheme in schemes):
-        raise ConfigError(f"invalid host {entry!r}: only http and https can be declared")
-    return frozenset(
-        (scheme, name, port if port is not None else _DEFAULT_PORTS[scheme]) for scheme in schemes
-    )
-
-
-def host_name(entry: str) -> str:
-    """The lower-case host name in ``"example.com"``, ``"Example.com:8080"`` or a URL."""
-    text = entry.strip()
-    try:
-        name = urlsplit(text if "://" in text else f"//{text}").hostname
-    except ValueError:
-        name = None
-    if not name:
-        raise ConfigError(f"invalid host {entry!r}: expected a name such as 'example.com'")
-    return name
 
 
 class ResponseArchive(Protocol):
@@ -763,20 +730,3 @@ def hostname(url: str) -> str:
 @lru_cache(maxsize=1024)
 def _authority_host(prefix: str) -> str:
     return urlsplit(prefix).hostname or ""
-
-
-def _authority_origin(prefix: str) -> tuple[str, str, int] | None:
-    """``"http://User@Example.org"`` → ("http", "example.org", 80); None without a
-    host or with a port that is not a number."""
-    parts = urlsplit(prefix)
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    return (
-        parts.scheme,
-        parts.hostname,
-        port if port is not None else _DEFAULT_PORTS[parts.scheme],
-    )
