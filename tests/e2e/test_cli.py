@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -106,7 +107,11 @@ def test_a_second_run_on_a_busy_data_dir_names_the_running_process(
     site_url: str, tmp_path: Path
 ) -> None:
     data = str(tmp_path / "d")
-    first = start("run", PIPE, "--base-url", site_url, "--data-dir", data)
+    # The first run holds the data dir for as long as the test needs: its site takes
+    # the connection and never answers (a fast site could let it finish first).
+    silent = socket.create_server(("127.0.0.1", 0))
+    mute_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    first = start("run", PIPE, "--base-url", mute_url, "--data-dir", data, "--grace", "1")
     try:
         deadline = time.monotonic() + 20
         while not (tmp_path / "d" / "logs").exists() or not list(
@@ -117,9 +122,11 @@ def test_a_second_run_on_a_busy_data_dir_names_the_running_process(
         second = scrapeline("run", PIPE, "--base-url", site_url, "--data-dir", data)
         assert second.returncode == 2
         assert f"pid {first.pid}" in second.stderr
+        assert first.poll() is None  # it was busy, not finished
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=30)
+        silent.close()
 
 
 def test_ctrl_c_drains_exits_130_and_the_next_run_resumes(site_url: str, tmp_path: Path) -> None:
