@@ -29,9 +29,27 @@ Contract (where it differs from the HTTP fetcher, it says so):
   It returns the **rendered** document (``page.content()``, UTF-8, ``Content-Type:
   text/html; charset=utf-8``) for HTML, or the raw body for anything else, with the
   status and headers of the last main-frame navigation, and ``url`` equal to the
-  request's. Unlike the HTTP fetcher, the browser follows redirects itself; with
-  ``hosts`` given, a request (redirect, script, XHR) to any other host is aborted,
-  and a navigation so aborted raises :class:`HostNotAllowed`.
+  request's. Unlike the HTTP fetcher, the browser follows redirects itself.
+- **Origins.** With ``hosts`` or ``base_url`` given, the allow-list is one of origins
+  (scheme, host, port), read as the HTTP client reads it
+  (:mod:`~scrapeline.fetch.origins`): ``"example.org"`` is its http and https origins
+  on ports 80 and 443, ``"example.org:8080"`` both schemes on that port,
+  ``"https://example.org:8443"`` that one origin; ``base_url``'s (and ``cookie_url``'s)
+  origin is declared too. Every request the page makes to another origin (navigation,
+  each redirect hop, script, XHR, frame) is aborted before anything is sent, and a
+  main-frame navigation so aborted raises :class:`HostNotAllowed` (forbidden_host).
+  Redirect hops are checked through the page's DevTools session (Playwright's routes
+  do not see them); frames and workers running in processes of their own are held
+  to the allow-list by a route as well, redirects of theirs excepted.
+- **Credentials.** ``headers`` and the request's own headers are added to requests for
+  declared origins only (with no allow-list: for the requested URL's origin only),
+  never to the context as a whole. Cookies are set for ``cookie_url`` (else
+  ``base_url``, else each declared host); the browser scopes them by host, not port,
+  which the allow-list makes safe: a request to another port is never sent.
+- **max_body.** A main document whose Content-Length passes ``max_body`` is refused
+  before its body is read, and one whose body (as rendered, or raw for non-HTML)
+  passes it once loaded is refused too: :class:`ResponseTooLarge` (too_large, not
+  retried).
 - It raises :class:`NetworkError` (connection refused, aborted navigation) or
   :class:`FetchTimeout` (no load within ``timeout`` seconds, or the ready selector
   never appeared), translated from Playwright's errors here and nowhere else.
@@ -71,12 +89,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from scrapeline.errors import ConfigError, FetchTimeout, HostNotAllowed, NetworkError, RunHalted
+from scrapeline.errors import (
+    ConfigError,
+    FetchTimeout,
+    HostNotAllowed,
+    NetworkError,
+    ResponseTooLarge,
+    RunHalted,
+)
+from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
+from scrapeline.fetch.origins import (
+    Origin,
+    authority_origin,
+    declared_origins,
+    show_origin,
+)
 from scrapeline.fetch.response import Request, Response
 
 if TYPE_CHECKING:
     from playwright._impl._api_structures import SetCookieParam
-    from playwright.async_api import BrowserContext, Page, Playwright, Route
+    from playwright.async_api import BrowserContext, CDPSession, Page, Playwright, Route
     from playwright.async_api import Response as PageResponse
 
 CHROMIUM_ENV = "SCRAPELINE_CHROMIUM"
@@ -144,10 +176,12 @@ class BrowserFetcher:
 
     ``ready_selector`` is a CSS selector the page must contain before it is returned
     (a comma list matches any: ``"#match, table#results"``). ``timeout`` bounds the
-    navigation and the wait together. ``hosts`` limits every request the browser makes
-    (None: no limit); ``block`` lists Playwright resource types not loaded.
-    ``user_agent`` (default: the browser's own) and ``headers`` go with every request;
-    ``cookies`` are set for ``cookie_url``'s site, or for every host in ``hosts``.
+    navigation and the wait together. ``hosts`` and ``base_url`` declare the origins
+    every request the browser makes is limited to (neither: no limit); ``block`` lists
+    Playwright resource types not loaded. ``user_agent`` (default: the browser's own)
+    goes with every request, ``headers`` with requests for declared origins only;
+    ``cookies`` are set for ``cookie_url`` (else ``base_url``), or for every host in
+    ``hosts``. ``max_body`` bounds the main document's body, in bytes.
     """
 
     def __init__(
@@ -165,6 +199,8 @@ class BrowserFetcher:
         cookie_url: str | None = None,
         max_pages: int = 4,
         launch_timeout: float = 60.0,
+        base_url: str | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         if not playwright_installed():
             raise ConfigError(INSTALL_HINT)
@@ -172,11 +208,30 @@ class BrowserFetcher:
             raise ConfigError("browser timeouts must be positive")
         if max_pages < 1:
             raise ConfigError(f"max_pages must be at least 1, got {max_pages}")
+        if isinstance(max_body, bool) or max_body < 1:
+            raise ConfigError(f"max_body must be a positive number of bytes, got {max_body}")
+        self.max_body = max_body
+        self.base_url = base_url
+        self.origins: frozenset[Origin] | None = None
+        """The declared origins (None: no allow-list)."""
+        if hosts is not None or base_url is not None:
+            origins: set[Origin] = set()
+            for entry in hosts or ():
+                origins |= declared_origins(entry)
+            for url in (base_url, cookie_url):
+                if url is not None:
+                    origin = authority_origin(url)
+                    if origin is None:
+                        raise ConfigError(
+                            f"invalid URL {url!r}: expected e.g. 'https://example.com'"
+                        )
+                    origins.add(origin)
+            self.origins = frozenset(origins)
         self.ready_selector = ready_selector
         self.executable = find_chromium(executable)
         self.timeout = timeout
         self.headless = headless
-        self.hosts = None if hosts is None else frozenset(h.lower() for h in hosts)
+        self.hosts = None if self.origins is None else frozenset(o[1] for o in self.origins)
         self.block = frozenset(block)
         self.user_agent = user_agent
         self.headers = dict(headers or {})
@@ -207,23 +262,21 @@ class BrowserFetcher:
         async with self._pages:
             started = time.perf_counter()
             navigations: list[PageResponse] = []
-            refused: list[str] = []
+            guard = _Guard(self, request)
             page: Page | None = None
             try:
                 page = opened = await context.new_page()
                 opened.on("response", lambda r: _note_navigation(opened, r, navigations))
-                if self.hosts is not None or self.block:
-                    await opened.route("**/*", lambda route: self._route(route, opened, refused))
+                await guard.attach(context, opened)
+                if self.origins is not None or self.block:
+                    await opened.route("**/*", lambda route: self._route(route))
                 return await self._load(opened, request, navigations, started)
             except PlaywrightTimeout as exc:
                 raise FetchTimeout(
                     f"no page within {self.timeout:g} s: {_first_line(exc)}", url=request.url
                 ) from exc
             except PlaywrightError as exc:
-                if refused:
-                    raise HostNotAllowed(
-                        f"the browser was sent to undeclared host {refused[0]!r}", url=request.url
-                    ) from exc
+                guard.raise_refusal(exc)
                 raise NetworkError(_first_line(exc), url=request.url) from exc
             except asyncio.CancelledError:
                 # Closing a page whose navigation was just cut short can take a while
@@ -236,6 +289,7 @@ class BrowserFetcher:
                     page = None
                 raise
             finally:
+                guard.detach()
                 if page is not None:
                     await _close_page(page)
 
@@ -249,8 +303,6 @@ class BrowserFetcher:
         from playwright.async_api import TimeoutError as PlaywrightTimeout
 
         deadline = started + self.timeout
-        if request.headers:
-            await page.set_extra_http_headers(request.headers)
         first = await page.goto(request.url, wait_until="load", timeout=self.timeout * 1000)
         if first is None:
             raise NetworkError("the browser got no response", url=request.url, retryable=False)
@@ -272,6 +324,8 @@ class BrowserFetcher:
             headers["content-type"] = "text/html; charset=utf-8"
         else:
             body = await last.body()
+        if len(body) > self.max_body:
+            raise _too_large(self.max_body, request.url)
         headers.pop("content-length", None)
         headers.pop("content-encoding", None)
         return Response(
@@ -282,19 +336,29 @@ class BrowserFetcher:
             elapsed=time.perf_counter() - started,
         )
 
-    async def _route(self, route: Route, page: Page, refused: list[str]) -> None:
+    def _blocked(self, resource_type: str, url: str) -> bool:
+        """A resource type not loaded (the favicon counts as an image: newer Chromium
+        asks for it as resource type "other")."""
+        return resource_type in self.block or (
+            "image" in self.block and urlsplit(url).path == "/favicon.ico"
+        )
+
+    def _allowed(self, url: str) -> bool:
+        if self.origins is None:
+            return True
+        if not url.startswith(("http:", "https:")):
+            return True  # data:, blob:, about: never reach the network
+        return authority_origin(url) in self.origins
+
+    async def _route(self, route: Route) -> None:
+        """Every frame's and worker's requests, wherever they run: the allow-list and
+        the blocked types (the page's own requests were checked by its _Guard already;
+        this is what holds for frames in processes of their own)."""
         from playwright.async_api import Error
 
         wanted = route.request
-        host = (urlsplit(wanted.url).hostname or "").lower()
         with contextlib.suppress(Error):  # the page may be closing
-            if wanted.resource_type in self.block or (
-                "image" in self.block and urlsplit(wanted.url).path == "/favicon.ico"
-            ):  # newer Chromium asks for the favicon as resource type "other"
-                await route.abort("blockedbyclient")
-            elif self.hosts is not None and host and host not in self.hosts:
-                if wanted.is_navigation_request() and wanted.frame == page.main_frame:
-                    refused.append(host)
+            if self._blocked(wanted.resource_type, wanted.url) or not self._allowed(wanted.url):
                 await route.abort("blockedbyclient")
             else:
                 await route.continue_()
@@ -333,8 +397,7 @@ class BrowserFetcher:
                 handle_sigint=False,  # a draining run keeps its browser; we close it
                 timeout=self.launch_timeout * 1000,
                 user_agent=self.user_agent,
-                extra_http_headers=self.headers or None,
-                service_workers="block",
+                service_workers="block",  # headers are added per request, by origin
             )
             if self.cookies:
                 await context.add_cookies(self._cookie_list())
@@ -349,8 +412,8 @@ class BrowserFetcher:
             raise
 
     def _cookie_list(self) -> list[SetCookieParam]:
-        if self.cookie_url is not None:
-            url = self.cookie_url
+        url = self.cookie_url or self.base_url
+        if url is not None:
             return [{"name": k, "value": v, "url": url} for k, v in self.cookies.items()]
         return [
             {"name": k, "value": v, "domain": host, "path": "/"}
@@ -390,6 +453,126 @@ class BrowserFetcher:
                 _expect_driver_loss(manager)
             if owned is not None:
                 owned.kill()
+
+
+class _Guard:
+    """One page's requests, seen through its DevTools session, where (unlike with
+    Playwright's routes) every redirect hop is paused too: a request for an undeclared
+    origin is failed before it is sent, the credentials are added for declared
+    origins only, and the main document's Content-Length is held to ``max_body``."""
+
+    def __init__(self, fetcher: BrowserFetcher, request: Request) -> None:
+        self.fetcher = fetcher
+        self.url = request.url
+        self.extra = {**fetcher.headers, **request.headers}
+        own = authority_origin(request.url)
+        self.credentialled = fetcher.origins or frozenset(() if own is None else (own,))
+        self.session: CDPSession | None = None
+        self.main_frame = ""
+        self.refused: Origin | str | None = None
+        self.too_large: int | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def attach(self, context: BrowserContext, page: Page) -> None:
+        session = self.session = await context.new_cdp_session(page)
+        tree = await session.send("Page.getFrameTree")
+        self.main_frame = tree["frameTree"]["frame"]["id"]
+        session.on("Fetch.requestPaused", self._paused)
+        patterns = [
+            {"urlPattern": "*", "requestStage": "Request"},
+            {"urlPattern": "*", "resourceType": "Document", "requestStage": "Response"},
+        ]
+        await session.send("Fetch.enable", {"patterns": patterns})
+
+    def detach(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+    def raise_refusal(self, exc: BaseException) -> None:
+        """Raise what a failed navigation was, if this guard failed it."""
+        if self.too_large is not None:
+            raise ResponseTooLarge(
+                f"response body of {self.too_large} bytes (Content-Length) is larger than "
+                f"max_body ({self.fetcher.max_body} bytes); Pipeline(max_body=...) raises "
+                "the limit",
+                url=self.url,
+            ) from exc
+        refused = self.refused
+        if refused is None:
+            return
+        if isinstance(refused, str):
+            what = f"undeclared host {refused!r}"
+        elif refused[1] in (self.fetcher.hosts or ()):
+            what = f"undeclared origin {show_origin(refused)!r} (host {refused[1]!r} is declared "
+            what += f"for other ports only; add '{refused[1]}:{refused[2]}' to the hosts)"
+        else:
+            what = f"undeclared host {refused[1]!r} (origin {show_origin(refused)!r})"
+        raise HostNotAllowed(f"the browser was sent to {what}", url=self.url) from exc
+
+    def _paused(self, event: dict[str, object]) -> None:
+        task = asyncio.ensure_future(self._decide(event))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _decide(self, event: dict[str, object]) -> None:
+        from playwright.async_api import Error
+
+        session = self.session
+        assert session is not None
+        wanted = event["request"]
+        assert isinstance(wanted, dict)
+        url = str(wanted["url"])
+        request_id = event["requestId"]
+        resource = str(event.get("resourceType", "")).lower()
+        main = resource == "document" and event.get("frameId") == self.main_frame
+        fetcher = self.fetcher
+        with contextlib.suppress(Error):  # the page may be closing
+            if "responseStatusCode" in event:  # the response stage: documents only
+                length = _content_length(event.get("responseHeaders"))
+                if main and length is not None and length > fetcher.max_body:
+                    self.too_large = length
+                    await session.send(
+                        "Fetch.failRequest",
+                        {"requestId": request_id, "errorReason": "BlockedByClient"},
+                    )
+                else:
+                    await session.send("Fetch.continueResponse", {"requestId": request_id})
+                return
+            if fetcher._blocked(resource, url) or not fetcher._allowed(url):
+                if main and self.refused is None and not fetcher._blocked(resource, url):
+                    origin = authority_origin(url)
+                    self.refused = origin if origin is not None else urlsplit(url).hostname or url
+                await session.send(
+                    "Fetch.failRequest", {"requestId": request_id, "errorReason": "BlockedByClient"}
+                )
+                return
+            continued: dict[str, object] = {"requestId": request_id}
+            if self.extra and authority_origin(url) in self.credentialled:
+                headers = dict(wanted.get("headers") or {})
+                present = {name.lower(): name for name in headers}
+                for name, value in self.extra.items():
+                    headers.pop(present.get(name.lower(), name), None)
+                    headers[name] = value
+                continued["headers"] = [{"name": k, "value": str(v)} for k, v in headers.items()]
+            await session.send("Fetch.continueRequest", continued)
+
+
+def _content_length(headers: object) -> int | None:
+    if not isinstance(headers, list):
+        return None
+    for entry in headers:
+        if isinstance(entry, dict) and str(entry.get("name", "")).lower() == "content-length":
+            value = str(entry.get("value", "")).strip()
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _too_large(limit: int, url: str) -> ResponseTooLarge:
+    return ResponseTooLarge(
+        f"response body larger than max_body ({limit} bytes); "
+        "Pipeline(max_body=...) raises the limit",
+        url=url,
+    )
 
 
 def _driver_pids(manager: object) -> set[int]:
