@@ -208,7 +208,8 @@ def _open_existing(data_dir: Path) -> SqliteLedger:
 
 
 def status(pipeline: Pipeline, data_dir: Path) -> dict[str, Any]:
-    """Per-stage task counts and the item total, read from the ledger (read-only)."""
+    """Per-stage task counts, items per kind, and the records kept from an earlier
+    run whose task is not done now (per table), read from the ledger (read-only)."""
     ledger = _open_existing(data_dir)
     try:
         ledger.graph = pipeline.graph()  # read only: a run may be writing
@@ -220,6 +221,7 @@ def status(pipeline: Pipeline, data_dir: Path) -> dict[str, Any]:
             "data_dir": str(data_dir),
             "stages": counts,
             "items": dict(items),
+            "kept": ledger.kept_records(),
             "last_run": _run_dict(last[0]) if last else None,
         }
     finally:

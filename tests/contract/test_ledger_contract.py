@@ -21,6 +21,7 @@ from scrapeline.ledger.base import (
     Status,
     Task,
     Walk,
+    kept_note,
 )
 from scrapeline.ledger.memory import MemoryLedger
 from scrapeline.ledger.sqlite import SqliteLedger
@@ -369,7 +370,9 @@ def apply(ledger: Ledger, ops: list[tuple[str, object]]) -> tuple[object, ...]:
             ledger.redo(str(arg))
         elif op == "redo_outdated":
             ledger.redo(str(arg), older_than_version=2)
-    return (ledger.counts(), list(ledger.records("t")), ledger.pending_count())
+    failures = [f.message for f in ledger.report(run).failures]
+    kept = ledger.kept_records()
+    return (ledger.counts(), list(ledger.records("t")), ledger.pending_count(), failures, kept)
 
 
 @settings(
@@ -512,5 +515,179 @@ def test_a_ledger_from_before_task_versions_takes_them_from_its_records(tmp_path
         # match 2 was parsed by version 1; match 3 left no record: counted as version 1
         assert ledger.redo("overview", older_than_version=2) == 2
         assert sorted(t.key for t in by_stage(claim_all(ledger), "overview")) == [2, 3]
+    finally:
+        ledger.close()
+
+
+# -- a task done again: its earlier records are kept, then replaced ----------------
+
+
+def fail(task: Task, message: str = "HTTP 503") -> Failure:
+    return Failure(task=task, owner="w1", category="http", message=message)
+
+
+def messages(ledger: Ledger, run: int) -> dict[tuple[str, object], str]:
+    return {(f.stage, f.key): f.message for f in ledger.report(run).failures}
+
+
+def test_a_rescraped_task_that_fails_keeps_its_records_and_says_so(ledger: Ledger) -> None:
+    first = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), first)
+    settle_all(ledger, first)
+    second = ledger.begin_run("p", {}, 10.0, 1)
+    assert ledger.rescrape("match", [1]) == 4  # overview, lineups, report, its half
+    assert ledger.kept_records() == {"half_stats": 1, "lineups": 1, "overview": 1, "report": 1}
+    claimed = claim_all(ledger, now=11.0)
+    (overview,), (lineups,) = by_stage(claimed, "overview"), by_stage(claimed, "lineups")
+    assert ledger.fail([fail(overview)], second, 12.0) == [True]
+    assert messages(ledger, second) == {
+        ("overview", 1): "HTTP 503 (its 1 record from run 1 is kept)"
+    }
+    assert list(ledger.records("overview")) == [{"v": 1}, {"v": 1}]  # never lost
+    # lineups completes again: replaced, so no longer kept; the rest still is
+    ledger.complete([done(lineups, records=[record("lineups", "1", v=2)])], second, 13.0)
+    assert ledger.kept_records() == {"half_stats": 1, "overview": 1, "report": 1}
+
+
+def test_a_rescraped_task_that_completes_replaces_its_records_as_a_whole(ledger: Ledger) -> None:
+    first = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), first)
+    tasks = by_stage(claim_all(ledger), "overview")
+    ledger.complete(
+        [
+            done(t, records=[record("goals", f"{t.key}-{n}", match=t.key, n=n) for n in (1, 2, 3)])
+            for t in tasks
+        ],
+        first,
+        1.0,
+    )
+    second = ledger.begin_run("p", {}, 10.0, 1)
+    ledger.rescrape("match", [1])
+    again = by_stage(claim_all(ledger, now=11.0), "overview")
+    assert [t.key for t in again] == [1]
+    # the page now shows goals 1 and 4: goals 2 and 3 were corrected away
+    rows = [record("goals", f"1-{n}", match=1, n=n, v=2) for n in (1, 4)]
+    assert ledger.complete([done(again[0], records=rows)], second, 12.0) == [True]
+    assert list(ledger.records("goals")) == [
+        {"match": 1, "n": 1, "v": 2},
+        {"match": 1, "n": 4, "v": 2},
+        {"match": 2, "n": 1},
+        {"match": 2, "n": 2},
+        {"match": 2, "n": 3},
+    ]
+    assert ledger.kept_records() == {}
+    # done once more for the first time since: nothing is removed
+    ledger.complete([done(t) for t in claim_all(ledger, now=13.0)], second, 14.0)
+    assert len(list(ledger.records("goals"))) == 5
+
+
+def test_replacing_leaves_a_record_another_item_wrote_since(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    one, two = by_stage(claim_all(ledger), "overview")
+    ledger.complete([done(one, records=[record("teams", "ajax", name="Ajax", by=1)])], run, 1.0)
+    ledger.complete([done(two, records=[record("teams", "ajax", name="Ajax", by=2)])], run, 2.0)
+    ledger.rescrape("match", [1])
+    assert ledger.kept_records() == {}  # the record is match 2's now
+    again = by_stage(claim_all(ledger, now=3.0), "overview")
+    ledger.complete([done(again[0])], run, 4.0)
+    assert list(ledger.records("teams")) == [{"name": "Ajax", "by": 2}]
+
+
+def test_a_failure_between_rescrape_and_success_still_ends_in_a_replacement(
+    ledger: Ledger,
+) -> None:
+    first = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), first)
+    settle_all(ledger, first)
+    second = ledger.begin_run("p", {}, 10.0, 1)
+    ledger.rescrape("match", [1])
+    ledger.rescrape("match", [1])  # twice, before any success: still flagged
+    overview = by_stage(claim_all(ledger, now=11.0), "overview")[0]
+    ledger.fail([fail(overview, "timeout")], second, 12.0)
+    assert ledger.reset_failed() == 1
+    assert ledger.kept_records()["overview"] == 1
+    overview = by_stage(claim_all(ledger, now=13.0), "overview")[0]
+    ledger.complete([done(overview, records=[record("overview", "1b", v=3)])], second, 14.0)
+    assert list(ledger.records("overview")) == [{"v": 3}]
+    assert "overview" not in ledger.kept_records()
+
+
+def test_a_task_with_no_earlier_records_fails_with_its_message_unchanged(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    a, b = by_stage(claim_all(ledger), "overview")
+    ledger.complete([done(a)], run, 1.0)  # done, but wrote nothing
+    ledger.fail([fail(b, "never done")], run, 1.0)  # failed, never done
+    ledger.rescrape("match", [1, 2])
+    a, b = by_stage(claim_all(ledger, now=2.0), "overview")
+    ledger.fail([fail(a), fail(b)], run, 3.0)
+    assert messages(ledger, run) == {("overview", 1): "HTTP 503", ("overview", 2): "HTTP 503"}
+    assert ledger.kept_records() == {}
+
+
+def test_redo_keeps_records_until_replaced_and_a_failure_says_so(ledger: Ledger) -> None:
+    first = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), first)
+    overview = by_stage(claim_all(ledger), "overview")[0]
+    rows = [record("overview", f"1-{n}", n=n) for n in (1, 2)]
+    ledger.complete([done(overview, records=rows)], first, 1.0)
+    later = ledger.begin_run("p", {}, 20.0, 1)
+    assert ledger.redo("overview") == 1
+    assert ledger.kept_records() == {"overview": 2}
+    overview = by_stage(claim_all(ledger, now=21.0), "overview")[0]
+    ledger.fail([fail(overview, "ParseError: no score")], later, 22.0)
+    assert messages(ledger, later) == {
+        ("overview", 1): "ParseError: no score (its 2 records from run 1 are kept)"
+    }
+
+
+@pytest.mark.parametrize(
+    ("count", "runs", "note"),
+    [
+        (1, (3,), "its 1 record from run 3 is kept"),
+        (2, (3, 3), "its 2 records from run 3 are kept"),
+        (4, (2, 3), "its 4 records from runs 2–3 are kept"),
+    ],
+)
+def test_kept_note(count: int, runs: tuple[int, ...], note: str) -> None:
+    assert kept_note(count, runs) == note
+
+
+def test_a_ledger_from_before_the_redone_flag_keeps_counting_its_kept_records(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from scrapeline.ledger.schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(";".join(MIGRATIONS[:5]) + ";PRAGMA user_version=5;")
+    # match 1 was rescraped by an older scrapeline: pending, with its old record
+    db.executescript(
+        "INSERT INTO items(id, kind, key) VALUES (1, 'match', 1), (2, 'match', 2);"
+        "INSERT INTO tasks(item_id, stage, status, version) VALUES"
+        " (1, 'overview', 'pending', 1), (2, 'overview', 'done', 1);"
+        "INSERT INTO records(tbl, pk, item_id, stage, version, run_id, data) VALUES"
+        " ('m', '1', 1, 'overview', 1, 4, '{\"k\": 1}'),"
+        " ('m', '2', 2, 'overview', 1, 4, '{\"k\": 2}');"
+    )
+    db.close()
+    read_only = SqliteLedger(path, read_only=True)  # status before any run migrated it
+    try:
+        assert read_only.kept_records() == {"m": 1}
+    finally:
+        read_only.close()
+    ledger = SqliteLedger(path)
+    try:
+        ledger.prepare(football_graph())
+        assert ledger.kept_records() == {"m": 1}
+        run = ledger.begin_run("p", {}, 0.0, 1)
+        overview = by_stage(claim_all(ledger), "overview")[0]
+        ledger.fail([fail(overview)], run, 1.0)
+        assert (
+            messages(ledger, run)[("overview", 1)] == "HTTP 503 (its 1 record from run 4 is kept)"
+        )
     finally:
         ledger.close()

@@ -350,6 +350,9 @@ def status(pipeline: PipelineArg, data_dir: DataDirOpt = None, json: JsonOpt = F
     console.print(table)
     items = ", ".join(f"{n} {kind}" for kind, n in info["items"].items()) or "none"
     console.print(f"items: {items}", markup=False)
+    if info["kept"]:
+        kept = ", ".join(f"{table} {n}" for table, n in info["kept"].items())
+        console.print(f"kept from an earlier run (task not done): {kept}", markup=False)
     last = info["last_run"]
     if last:
         console.print(

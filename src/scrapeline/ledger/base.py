@@ -15,6 +15,12 @@ Contract (what every backend guarantees)
       one transaction: all of them or none.
     * Records are upserted by (table, primary key); items by (kind, key). Adding
       an existing item never changes its tasks' status.
+    * A task done before and reset (``rescrape``, ``redo``) keeps its records
+      until it completes again: a failure never loses the last good data, but
+      its stored message says the records are kept, and ``kept_records`` counts
+      them. Completing it replaces its output as a whole: records the (item,
+      stage) wrote before and did not write this time are removed in the same
+      transaction as the new ones and the DONE mark.
     * ``claim`` hands a PENDING task to exactly one owner, with a lease. A task
       whose lease expired may be claimed again. ``complete``/``fail``/``release``
       only act on a task still RUNNING under that owner; otherwise they return
@@ -88,6 +94,16 @@ def record_key(data: Mapping[str, Any], columns: Sequence[str]) -> str:
     Type-tagged and unambiguous: ``1`` and ``"1"`` differ, a separator or a NUL
     inside a str is escaped, never cut. Raises KeyError for a missing column."""
     return orjson.dumps([data[c] for c in columns]).decode()
+
+
+def kept_note(count: int, runs: Sequence[int]) -> str:
+    """What a failure adds to its message when the task's earlier records stay:
+    ``its 1 record from run 3 is kept``, ``its 4 records from runs 2–3 are kept``."""
+    first, last = min(runs), max(runs)
+    where = f"run {first}" if first == last else f"runs {first}–{last}"
+    if count == 1:
+        return f"its 1 record from {where} is kept"
+    return f"its {count} records from {where} are kept"
 
 
 def key_changed(table: str, old: Sequence[str], new: Sequence[str]) -> PipelineError:
@@ -223,15 +239,20 @@ class Ledger(Protocol):
         """FAILED → PENDING (auto-retry at the start of a run). Returns the count."""
 
     def rescrape(self, kind: str, keys: Sequence[Key]) -> int:
-        """Every task of these items and of their descendants → PENDING or WAITING."""
+        """Every task of these items and of their descendants → PENDING or WAITING.
+
+        Their records stay until each task completes again and replaces them (see
+        ``complete``); those of tasks that were done are counted by ``kept_records``
+        meanwhile. Returns how many tasks were reset."""
 
     def redo(self, stage: str, *, older_than_version: int | None = None) -> int:
         """DONE tasks of ``stage`` → PENDING (WAITING if a dependency is not done).
 
         With ``older_than_version``, only tasks settled by a lower stage version
         (tasks settled before versions were kept count as version 1). Records stay
-        until the task completes again and overwrites them; other stages and the
-        items' children are untouched. Returns how many tasks were reset."""
+        until the task completes again and replaces them, as ``rescrape``; other
+        stages and the items' children are untouched. Returns how many tasks were
+        reset."""
 
     def forget_attempts(self, before: float) -> int:
         """Delete the attempts of runs that ended before ``before`` (Unix time).
@@ -258,10 +279,20 @@ class Ledger(Protocol):
         Returned in id order."""
 
     def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
-        """Settle tasks as DONE, each with its records and children atomically."""
+        """Settle tasks as DONE, each with its records and children atomically.
+
+        A task done before (reset by ``rescrape`` or ``redo``) has its output
+        replaced: the records its earlier completion wrote are removed, in the
+        same transaction, unless this completion writes them again. A first
+        completion only adds."""
 
     def fail(self, failures: Sequence[Failure], run_id: int, now: float) -> list[bool]:
-        """Settle tasks as FAILED with a category and message."""
+        """Settle tasks as FAILED with a category and message.
+
+        When the task still holds records from an earlier completion, they stay,
+        and the stored message ends with ``kept_note``: "… (its 1 record from
+        run 3 is kept)"; ``report`` lists it so. The caller's Failure is not
+        changed."""
 
     def release(self, tasks: Sequence[Task], owner: str) -> int:
         """RUNNING → PENDING for tasks this owner holds (cancelled, not failed)."""
@@ -282,3 +313,8 @@ class Ledger(Protocol):
 
     def pending_count(self) -> int:
         """Tasks not yet settled (WAITING, PENDING or RUNNING)."""
+
+    def kept_records(self) -> dict[str, int]:
+        """Records kept from an earlier completion of a task that is not done now
+        (reset by ``rescrape`` or ``redo``, then pending, running or failed), per
+        table, in table order; tables with none are left out."""

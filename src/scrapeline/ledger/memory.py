@@ -28,6 +28,7 @@ from scrapeline.ledger.base import (
     Status,
     Task,
     Walk,
+    kept_note,
     key_changed,
     record_key,
 )
@@ -56,6 +57,16 @@ class _Task:
     message: str | None = None
     version: int | None = None
     """The stage version that settled it DONE."""
+    redone: bool = False
+    """Done before and reset: its earlier records stay until it completes again."""
+
+
+@dataclass(slots=True)
+class _Record:
+    data: dict[str, Any]
+    item: ItemRef
+    stage: str
+    run_id: int
 
 
 @dataclass(slots=True)
@@ -86,7 +97,7 @@ class MemoryLedger:
         self.items: dict[ItemRef, _Item] = {}
         self.tasks: dict[int, _Task] = {}
         self.by_item: dict[tuple[ItemRef, str], int] = {}
-        self.tables: dict[str, dict[str, dict[str, Any]]] = {}
+        self.tables: dict[str, dict[str, _Record]] = {}
         self.runs_: dict[int, RunInfo] = {}
         self.attempts: list[_Attempt] = []
         self.walks: dict[str, Walk] = {}
@@ -107,7 +118,7 @@ class MemoryLedger:
         for table, key in changes:
             if table not in self.keys and table in self.tables:
                 rows = self.tables[table]
-                self.tables[table] = {_pk_of(data, key, pk): data for pk, data in rows.items()}
+                self.tables[table] = {_pk_of(r.data, key, pk): r for pk, r in rows.items()}
             self.keys[table] = key
 
     def close(self) -> None:
@@ -172,7 +183,9 @@ class MemoryLedger:
         for ref in refs:
             for node in self.graph.stages_of(ref[0]):
                 t = self.tasks[self.by_item[(ref, node.name)]]
+                t.redone = t.redone or t.status is Status.DONE
                 t.status, t.owner, t.attempts = Status.WAITING, None, 0
+                t.category = t.message = None
                 n += 1
         for ref in refs:
             for node in self.graph.stages_of(ref[0]):
@@ -191,6 +204,7 @@ class MemoryLedger:
         for t in chosen:
             t.status, t.owner, t.attempts = Status.WAITING, None, 0
             t.category = t.message = None
+            t.redone = True
         for t in chosen:
             t.status = self._initial_status(t.stage, t.item)
         return len(chosen)
@@ -278,8 +292,13 @@ class MemoryLedger:
                 continue
             t.status, t.owner, t.category, t.message = Status.DONE, None, None, None
             t.version = c.version
+            if t.redone:  # its output is replaced as a whole
+                for records in self.tables.values():
+                    for pk in [pk for pk, r in records.items() if self._wrote(t, r)]:
+                        del records[pk]
+                t.redone = False
             for table, pk, data in rows:
-                self.tables.setdefault(table, {})[pk] = data
+                self.tables.setdefault(table, {})[pk] = _Record(data, t.item, t.stage, run_id)
             self.add_items([replace(ch, parent=ch.parent or t.item) for ch in c.children], run_id)
             self._unblock(t)
             self.attempts.append(_Attempt(run_id, t.stage, t.item, True, c.duration, None))
@@ -293,7 +312,11 @@ class MemoryLedger:
             if t is None or t.status is not Status.RUNNING or t.owner != f.owner:
                 results.append(False)
                 continue
-            t.status, t.owner, t.category, t.message = Status.FAILED, None, f.category, f.message
+            t.status, t.owner, t.category = Status.FAILED, None, f.category
+            t.message = f.message
+            kept = [r.run_id for r in self._kept(t)]
+            if kept:
+                t.message = f"{f.message} ({kept_note(len(kept), kept)})"
             self.attempts.append(_Attempt(run_id, t.stage, t.item, False, f.duration, f.category))
             results.append(True)
         return results
@@ -366,13 +389,36 @@ class MemoryLedger:
     def records(self, table: str) -> Iterator[dict[str, Any]]:
         rows = self.tables.get(table, {})
         for pk in sorted(rows):
-            yield copy.deepcopy(rows[pk])
+            yield copy.deepcopy(rows[pk].data)
 
     def pending_count(self) -> int:
         unsettled = (Status.WAITING, Status.PENDING, Status.RUNNING)
         return sum(1 for t in self.tasks.values() if t.status in unsettled)
 
+    def kept_records(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.tasks.values():
+            if t.redone and t.status is not Status.DONE:
+                for table, records in self.tables.items():
+                    n = sum(1 for r in records.values() if self._wrote(t, r))
+                    if n:
+                        out[table] = out.get(table, 0) + n
+        return dict(sorted(out.items()))
+
     # -- internals ---------------------------------------------------------------
+
+    @staticmethod
+    def _wrote(t: _Task, r: _Record) -> bool:
+        """Whether the record was written by this task's (item, stage), as stored now."""
+        return r.item == t.item and r.stage == t.stage
+
+    def _kept(self, t: _Task) -> list[_Record]:
+        """The records an earlier completion of a redone task left."""
+        if not t.redone:
+            return []
+        return [
+            r for records in self.tables.values() for r in records.values() if self._wrote(t, r)
+        ]
 
     def _ensure_tasks(self, ref: ItemRef) -> None:
         for node in self.graph.stages_of(ref[0]):

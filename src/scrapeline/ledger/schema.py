@@ -100,6 +100,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE tables(name TEXT PRIMARY KEY, key TEXT NOT NULL);
     """,
+    # 6: a task that was done and is being done again (rescrape, redo) is flagged
+    # ``redone`` until it completes, which then replaces the records its earlier
+    # completion wrote (found through records_task); until then they are kept, and
+    # counted by status. The flag keeps a first completion from paying for that.
+    # Tasks of older ledgers that are not done yet hold records get the flag.
+    """
+    ALTER TABLE tasks ADD COLUMN redone INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX records_task ON records(item_id, stage);
+    CREATE INDEX tasks_redone ON tasks(item_id, stage) WHERE redone=1;
+    UPDATE tasks SET redone=1 WHERE status!='done' AND EXISTS
+        (SELECT 1 FROM records r WHERE r.item_id=tasks.item_id AND r.stage=tasks.stage);
+    """,
 )
 
 

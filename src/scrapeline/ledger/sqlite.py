@@ -45,6 +45,7 @@ from scrapeline.ledger.base import (
     Status,
     Task,
     Walk,
+    kept_note,
     key_changed,
     record_key,
 )
@@ -53,6 +54,8 @@ from scrapeline.pipeline import Graph, Key, StageNode
 
 _CHUNK = 500
 _FAILURES_LISTED = 1000
+_REDONE_SINCE = 6
+"""The schema version that flags tasks redone (a read-only ledger may be older)."""
 
 
 def _dumps(value: Any) -> str:
@@ -307,7 +310,8 @@ class SqliteLedger:
                     f" SELECT id FROM items WHERE kind=? AND key IN ({marks})"
                     " UNION ALL SELECT i.id FROM items i JOIN tree ON i.parent_id = tree.id)"
                     " UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0,"
-                    " category=NULL, message=NULL WHERE item_id IN (SELECT id FROM tree)"
+                    " category=NULL, message=NULL, redone=(redone OR status='done')"
+                    " WHERE item_id IN (SELECT id FROM tree)"
                     " RETURNING id, item_id, stage",
                     (kind, *chunk),
                 ).fetchall()
@@ -321,7 +325,8 @@ class SqliteLedger:
         with self._tx() as db:
             rows = db.execute(
                 "UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0, "
-                f"category=NULL, message=NULL WHERE stage=? AND status='done'{outdated} "
+                "category=NULL, message=NULL, redone=1 "
+                f"WHERE stage=? AND status='done'{outdated} "
                 "RETURNING id, item_id, stage",
                 params,
             ).fetchall()
@@ -418,18 +423,23 @@ class SqliteLedger:
             return []
         with self._tx() as db:
             held: dict[int, int] = {}  # task id -> item id, of the tasks still ours
+            redone: set[int] = set()  # those done before: their output is replaced
             by_owner: dict[tuple[str, int], list[int]] = {}
             for c in completions:
                 by_owner.setdefault((c.owner, c.version), []).append(c.task.id)
             for (owner, version), ids in by_owner.items():
                 (found,) = db.execute(
-                    "SELECT json_group_array(json_array(id, item_id)) FROM tasks "
+                    "SELECT json_group_array(json_array(id, item_id, redone)) FROM tasks "
                     # unary + keeps the planner on the primary key, off the status index
                     "WHERE id IN (SELECT value FROM json_each(?)) "
                     "AND +status='running' AND owner=?",
                     (_array(ids), owner),
                 ).fetchone()
-                mine = dict(orjson.loads(found))
+                mine: dict[int, int] = {}
+                for tid, item_id, again in orjson.loads(found):
+                    mine[tid] = item_id
+                    if again:
+                        redone.add(tid)
                 if mine:
                     db.execute(
                         "UPDATE tasks SET status='done', owner=NULL, expires=NULL, "
@@ -439,6 +449,8 @@ class SqliteLedger:
                     )
                 held.update(mine)
             ok = [c for c in completions if c.task.id in held]
+            if redone:
+                self._replace(db, [c for c in ok if c.task.id in redone], held)
             rows = [
                 (r.table, self._pk(r), held[c.task.id], c.task.stage, c.version, run_id, r.json)
                 for c in ok
@@ -478,7 +490,7 @@ class SqliteLedger:
             db.executemany(
                 "UPDATE tasks SET status='failed', owner=NULL, expires=NULL, category=?, "
                 "message=? WHERE id=?",
-                [(f.category, f.message, f.task.id) for f in ok],
+                [(f.category, self._message(db, f, *held[f.task.id]), f.task.id) for f in ok],
             )
             db.executemany(
                 "INSERT INTO attempts(run_id, task_id, stage, ok, category, duration, started) "
@@ -576,21 +588,62 @@ class SqliteLedger:
         )
         return int(rows[0][0])
 
+    def kept_records(self) -> dict[str, int]:
+        # A ledger opened read-only may predate the redone flag: then every record
+        # of a task that is not done was kept from an earlier run (as migration 6 says).
+        flagged = int(self._read("PRAGMA user_version")[0][0]) >= _REDONE_SINCE
+        which = "t.redone=1 AND t.status!='done'" if flagged else "t.status!='done'"
+        return dict(
+            self._read(
+                "SELECT r.tbl, count(*) FROM tasks t "
+                "JOIN records r ON r.item_id=t.item_id AND r.stage=t.stage "
+                f"WHERE {which} GROUP BY r.tbl ORDER BY r.tbl"
+            )
+        )
+
     # -- internals ---------------------------------------------------------------
 
     def _held(self, db: sqlite3.Connection, pairs: Sequence[tuple[int, str]]) -> dict[int, Any]:
-        """Tasks among ``pairs`` still RUNNING under that owner: id → (item_id,)."""
+        """Tasks among ``pairs`` still RUNNING under that owner: id → (item_id, redone)."""
         held: dict[int, Any] = {}
         owners = dict(pairs)
         for chunk in _chunks([p[0] for p in pairs]):
             marks = ",".join("?" * len(chunk))
-            for tid, item_id, owner in db.execute(
-                f"SELECT id, item_id, owner FROM tasks WHERE id IN ({marks}) AND +status='running'",
+            for tid, item_id, owner, redone in db.execute(
+                f"SELECT id, item_id, owner, redone FROM tasks WHERE id IN ({marks}) "
+                "AND +status='running'",
                 chunk,
             ):
                 if owners[tid] == owner:
-                    held[tid] = (item_id,)
+                    held[tid] = (item_id, bool(redone))
         return held
+
+    @staticmethod
+    def _replace(
+        db: sqlite3.Connection, again: Sequence[Completion], held: Mapping[int, int]
+    ) -> None:
+        """Clear the output of tasks done before, in the caller's transaction: the
+        records their earlier completion wrote go (the new ones are written next)
+        and the tasks are no longer flagged redone."""
+        pairs = [(held[c.task.id], c.task.stage) for c in again]
+        db.executemany("DELETE FROM records WHERE item_id=? AND stage=?", pairs)
+        db.execute(
+            "UPDATE tasks SET redone=0 WHERE id IN (SELECT value FROM json_each(?))",
+            (_array([c.task.id for c in again]),),
+        )
+
+    @staticmethod
+    def _message(db: sqlite3.Connection, failure: Failure, item_id: int, redone: bool) -> str:
+        """The failure's message as stored: saying so when earlier records are kept."""
+        if not redone:
+            return failure.message
+        count, first, last = db.execute(
+            "SELECT count(*), min(run_id), max(run_id) FROM records WHERE item_id=? AND stage=?",
+            (item_id, failure.task.stage),
+        ).fetchone()
+        if not count:
+            return failure.message
+        return f"{failure.message} ({kept_note(count, (first, last))})"
 
     def _tasks(self, db: sqlite3.Connection, ids: Sequence[int]) -> list[Task]:
         (found,) = db.execute(
