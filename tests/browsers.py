@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -31,26 +32,53 @@ SKIP_REASON = _why_not()
 needs_browser = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
 
 
+_PF_EXITING = 0x4  # the kernel's task flag for a process that is exiting
+_SIGKILL_BIT = 1 << (signal.SIGKILL - 1)
+
+
+def _dying(pid: str, stat_fields: list[bytes]) -> bool:
+    """Whether a process is already on its way out: a zombie, exiting, or SIGKILLed.
+
+    ``kill()`` returns as soon as SIGKILL is queued; the process disappears only once
+    the scheduler runs it, which on a loaded machine can be a while later. It can no
+    longer do anything, so for "no process outlives the browser" it counts as gone.
+    """
+    if stat_fields[0] in (b"Z", b"X", b"x"):
+        return True
+    if int(stat_fields[6]) & _PF_EXITING:
+        return True
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            key, _, value = line.partition(b":")
+            if key in (b"SigPnd", b"ShdPnd") and int(value.strip(), 16) & _SIGKILL_BIT:
+                return True
+    return False
+
+
 def processes_using(path: Path | str) -> list[tuple[int, str]]:
-    """Live processes (zombies excluded) whose command line or environment names ``path``."""
+    """Live processes whose command line or environment names ``path``.
+
+    Processes already dying (zombies, exiting, or with a SIGKILL pending) are not live:
+    whether they are still listed depends only on how busy the machine is."""
     needle = os.fsencode(str(path))
     found: list[tuple[int, str]] = []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == os.getpid():
             continue
         try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-            if stat[stat.rindex(b")") + 2 :].split()[0] == b"Z":
-                continue
             with open(f"/proc/{name}/cmdline", "rb") as f:
                 cmdline = f.read()
             with open(f"/proc/{name}/environ", "rb") as f:
                 environ = f.read()
-        except (OSError, ValueError):
-            continue
-        if needle in cmdline or needle in environ:
-            found.append((int(name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
+            if needle not in cmdline and needle not in environ:
+                continue
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+            if _dying(name, stat[stat.rindex(b")") + 2 :].split()):
+                continue
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        found.append((int(name), cmdline.replace(b"\0", b" ").decode(errors="replace")))
     return found
 
 
