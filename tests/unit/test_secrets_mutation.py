@@ -245,3 +245,18 @@ def test_writer_is_the_stream_for_everything_else() -> None:
     assert writer.stream is out
     assert writer.isatty() is False and writer.getvalue() == ""
     assert writer.closed is False
+
+
+def test_writer_passes_every_complete_line_at_once() -> None:
+    out = io.StringIO()
+    writer = RedactingWriter(out, ["k-381fd"])
+    writer.write("one k-381fd\ntwo\nthree k-3")
+    assert out.getvalue() == "one ***\ntwo\n"  # both finished lines, the rest held
+
+
+def test_writer_redacts_what_a_flush_lets_out() -> None:
+    out = io.StringIO()
+    writer = RedactingWriter(out, ["k-381fd"])
+    writer.write("prompt with k-381fd and http://u:p@h")  # no newline: held until flushed
+    writer.flush()
+    assert out.getvalue() == "prompt with *** and http://***@h"
