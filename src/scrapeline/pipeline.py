@@ -65,6 +65,8 @@ RESERVED_TABLES: frozenset[str] = frozenset(
         "tasks_status",
         "tasks_status_stage",
         "records",
+        "records_task",
+        "tasks_redone",
         "attempts",
         "attempts_run",
         "walks",
