@@ -173,6 +173,8 @@ def _browser_fetcher(pipeline: Pipeline) -> Fetcher:
         headers=pipeline.headers,
         cookies=pipeline.cookies,
         cookie_url=pipeline.base_url,
+        base_url=pipeline.base_url,
+        max_body=pipeline.max_body,
     )
 
 
