@@ -41,8 +41,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from scrapeline.context import Context
 from scrapeline.errors import (
     ContractError,
@@ -50,13 +48,13 @@ from scrapeline.errors import (
     ItemTimeout,
     ParseError,
     ScrapelineError,
-    ValidationError,
     categorize,
 )
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.contract import Expect, check_contract, contract_problems
 from scrapeline.fetch.response import Response
 from scrapeline.pipeline import Discovery, Item, Key, Pipeline, Record, Stage, as_records
+from scrapeline.runner.run import storable_item
 
 DEFAULT_SAMPLES = 3
 """At most this many items are tried to find a sample of a child kind."""
@@ -344,10 +342,7 @@ class _Checker:
         try:
             async with asyncio.timeout(self.timeout) as deadline:
                 async for found in d.fn(ctx, position):
-                    if not isinstance(found, Item):
-                        raise ValidationError(
-                            f"discovery must yield Item objects, not {type(found).__name__}"
-                        )
+                    storable_item(found, d.kind)  # what a run could not store fails here too
                     items.append(found if found.kind else dataclasses.replace(found, kind=d.kind))
             if not items:
                 raise ParseError(f"{d.name} found no items on its first page ({position})")
@@ -391,7 +386,7 @@ class _Checker:
             records = len(checked)
             parent = (item.kind or stage.kind, item.key)
             for child in ctx.children:
-                orjson.dumps(child.data)
+                storable_item(child, child.kind or "")
                 if child.parent is None:
                     child = dataclasses.replace(child, parent=parent)
                 children.append(child)

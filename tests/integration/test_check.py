@@ -160,3 +160,24 @@ async def test_the_report_as_json_names_every_fetch(start_site) -> None:  # type
     assert overview["fetches"][0]["contract"] == "broken"
     assert overview["fetches"][0]["problems"] == ["no element matches 'h1 .score'"]
     assert data["steps"][0]["fetches"][0]["contract"] == "holds"
+
+
+async def test_a_listing_whose_items_a_run_could_not_store_fails_check(start_site) -> None:  # type: ignore[no-untyped-def]
+    site = await start_site()
+    pipe = Pipeline("mini", base_url=site.url)
+    pipe.table("matches", key="match_id")
+
+    @pipe.discover("match", pages=offsets(step=100))
+    async def results(ctx: Context, offset: int) -> AsyncIterator[Item]:
+        page = await ctx.fetch(f"/results?offset={offset}")
+        for row in page.css("tr.match"):  # a parsed node is no JSON: a natural slip
+            yield Item(key=int(row.attributes["data-id"] or 0), data={"teams": row})
+
+    @pipe.stage("overview", on="match")
+    async def overview(ctx: Context, item: Item) -> Record:
+        return Record("matches", {"match_id": item.key})
+
+    report = await check_pipeline(pipe)
+    listing = report.steps[0]
+    assert not report.ok and listing.category == "validation"
+    assert listing.error is not None and "field 'teams'" in listing.error

@@ -407,7 +407,7 @@ class Runner:
                 break
             ctx = Context(fetch=self.fetch, config=opts.config, run_id=self.run_id, expect=d.expect)
             try:
-                batch = [_new_item(it, d.kind) async for it in d.fn(ctx, position)]
+                batch = [storable_item(it, d.kind) async for it in d.fn(ctx, position)]
             except (RunHalted, LedgerError) as exc:
                 self._halt(str(exc))
                 reason = "halted"
@@ -634,7 +634,7 @@ class Runner:
         try:
             result = await stage.fn(ctx, item)
             records = [self._row(r) for r in as_records(result, stage.name)]
-            children = [_new_item(c, c.kind or "") for c in ctx.children]
+            children = [storable_item(c, c.kind or "") for c in ctx.children]
         except (RunHalted, LedgerError):
             raise
         except BaseException as exc:  # a stage's own bug (even sys.exit) fails its item
@@ -779,7 +779,7 @@ _KEY_RANGE = range(-(2**63), 2**63)
 """What an int key may be: a SQLite integer. A larger one would be stored as a float."""
 
 
-def _new_item(item: Item, kind: str) -> NewItem:
+def storable_item(item: Item, kind: str) -> NewItem:
     """The item as the ledger stores it. Raises ValidationError, naming the key and
     the field, for what the ledger could not store: a key past 64 bits, data that is
     not JSON (a parsed HTML node, Decimal, bytes, ...)."""
