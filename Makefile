@@ -29,6 +29,7 @@ lint: $(STAMP)
 # apt-get); elsewhere those tests skip and say why. Never fails the build.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && echo "installing Debian's chromium with apt-get, for the browser fetcher's tests (once)" \
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "chromium not installed: the browser fetcher's tests will be skipped"
 
