@@ -13,9 +13,11 @@ that module and runs only its tests, runs mutmut, and reads the results back.
 The score is the share of *non-equivalent* mutants the tests detect (killed, timed
 out or rejected by the type checker). Equivalent mutants — those no test can tell
 apart from the original — are listed by name, with the reason, in EQUIVALENT.md;
-mutant names are stable as long as the module's source is unchanged. Exits 1 when a
-module scores below its ``min_score``, when a module or its tests are missing, or
-when EQUIVALENT.md lists a mutant that the tests in fact detect (a stale entry).
+mutant names are stable as long as the module's source is unchanged, and each entry
+records the mutated line, checked against the mutant of that name (an entry that no
+longer matches is ignored, so the mutant counts). Exits 1 when a module scores below
+its ``min_score``, when a module or its tests are missing, or when EQUIVALENT.md
+lists a mutant that the tests in fact detect (a stale entry).
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ _EXIT_STATUS = {
     -11: "segfault",
     -9: "segfault",
 }
-_EQUIVALENT_NAME = re.compile(r"`(scrapeline\.[^`\s]+__mutmut_\d+)`")
+_EQUIVALENT_NAME = re.compile(r"^- `(scrapeline\.[^`\s]+__mutmut_\d+)`\s*$")
+_EQUIVALENT_CHANGE = re.compile(r"^\s+- change: `(.*)`\s*$")
 
 
 @dataclass
@@ -62,6 +65,8 @@ class Result:
     module: str
     status_by_mutant: dict[str, str] = field(default_factory=dict)
     equivalent: set[str] = field(default_factory=set)
+    mismatched: list[str] = field(default_factory=list)
+    """Entries of EQUIVALENT.md whose recorded change is not what the mutant now does."""
     error: str | None = None
 
     @property
@@ -98,10 +103,31 @@ class Result:
         return self.detected / judged if judged else 1.0
 
 
-def load_equivalents() -> set[str]:
+def load_equivalents() -> dict[str, str]:
+    """Mutant name -> the mutated line recorded for it in EQUIVALENT.md."""
+    found: dict[str, str] = {}
     if not EQUIVALENT.exists():
-        return set()
-    return set(_EQUIVALENT_NAME.findall(EQUIVALENT.read_text("utf-8")))
+        return found
+    name = None
+    for line in EQUIVALENT.read_text("utf-8").splitlines():
+        if m := _EQUIVALENT_NAME.match(line):
+            name = m[1]
+            found[name] = ""
+        elif name and (m := _EQUIVALENT_CHANGE.match(line)):
+            found[name] = m[1].strip()
+            name = None
+    return found
+
+
+def mutant_change(mutmut: Path, workdir: Path, name: str) -> str:
+    """The mutated line(s) of a mutant, as ``mutmut show`` prints them."""
+    shown = subprocess.run([str(mutmut), "show", name], cwd=workdir, capture_output=True, text=True)
+    added = [
+        line[1:].strip()
+        for line in shown.stdout.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    ]
+    return " / ".join(added)
 
 
 def expand_tests(patterns: list[str]) -> list[str]:
@@ -151,7 +177,7 @@ def read_results(workdir: Path, source: str) -> dict[str, str]:
 def run_module(
     module: str, spec: dict[str, object], defaults: dict[str, object], args: argparse.Namespace
 ) -> Result:
-    result = Result(module=module, equivalent=load_equivalents())
+    result = Result(module=module)
     source = str(spec["source"])
     tests = expand_tests([str(t) for t in spec["tests"]])  # type: ignore[attr-defined]
     if not (ROOT / source).exists():
@@ -173,6 +199,13 @@ def run_module(
         result.error = f"mutmut exited {done.returncode}; see {log.relative_to(ROOT)}"
         return result
     result.status_by_mutant = read_results(workdir, source)
+    for name, change in load_equivalents().items():
+        if name not in result.status_by_mutant:
+            continue
+        if mutant_change(mutmut, workdir, name) == change:
+            result.equivalent.add(name)
+        else:
+            result.mismatched.append(name)
     if args.show:
         for name in result.undetected:
             shown = subprocess.run(
@@ -216,6 +249,8 @@ def main() -> int:
         )
         for name in result.undetected:
             print(f"      undetected: {name} ({result.status_by_mutant[name]})")
+        for name in result.mismatched:
+            print(f"      EQUIVALENT.md entry does not match the mutant (counted): {name}")
         for name in result.stale_equivalents:
             print(f"      listed as equivalent but detected (remove it from EQUIVALENT.md): {name}")
         failed |= result.score < min_score or bool(result.stale_equivalents)
