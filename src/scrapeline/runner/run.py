@@ -564,6 +564,8 @@ class Runner:
                     await self._flush()
                     continue
             self._wake.clear()
+            if self._stopping:  # a halt while we claimed: its wake-up was just cleared
+                break
             await self._wake.wait()
 
     async def _worker(self) -> None:
