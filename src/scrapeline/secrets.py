@@ -62,7 +62,7 @@ _SENSITIVE_PARTS = (
 )
 
 # scheme://userinfo@ — userinfo has no '/', '?', '#', '@' or whitespace.
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@]+@")
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@]+@")
 
 
 @lru_cache(maxsize=1024)  # names repeat on every response: judge each once

@@ -155,3 +155,15 @@ def test_pipeline_refuses_a_secret_too_short_to_hide_without_showing_it() -> Non
     with pytest.raises(PipelineError, match="secret number 2 is shorter") as info:
         Pipeline("p", secrets=["long-enough", "xy"])
     assert "xy" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("id9http://u:p@h/x", "id9http://***@h/x"),  # a URL right after a digit
+        ("_http://u:p@h/x", "_http://***@h/x"),  # ... or an underscore
+        ("key=1https://u:p@h", "key=1https://***@h"),
+    ],
+)
+def test_credentials_are_stripped_wherever_a_url_starts(text: str, shown: str) -> None:
+    assert strip_credentials(text) == shown
