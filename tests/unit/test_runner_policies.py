@@ -56,6 +56,21 @@ def failed(category: str, stage: str = "overview", message: str = "boom") -> Out
             id="any-success-ends-an-outage-streak",
         ),
         pytest.param(
+            [failed("contract"), failed("contract"), ok("other")] + [failed("contract")] * 2,
+            None,
+            id="any-success-ends-a-layout-streak",
+        ),
+        pytest.param(
+            [failed("contract"), ok()] + [failed("contract")] * 3,
+            f"3 {LAYOUT}",
+            id="a-layout-streak-starts-again-after-a-success",
+        ),
+        pytest.param(
+            [failed("network"), ok()] + [failed("timeout")] * 3,
+            f"3 consecutive failures: {BAN}",
+            id="an-outage-streak-starts-again-after-a-success",
+        ),
+        pytest.param(
             [failed("parse", stage="a"), failed("parse", stage="b"), failed("parse", stage="c")],
             None,
             id="code-streaks-are-per-stage",
@@ -106,8 +121,17 @@ def test_the_streak_goes_on_counting_past_the_limit() -> None:
     ]
 
 
+def test_a_failure_without_a_message_names_no_first_error() -> None:
+    policy = FailureStreaks(limit=2)
+    assert policy.record(stage="s", category="parse") is None
+    assert policy.record(stage="s", category="parse") == (
+        "stage s failed 2 items in a row: a bug in the stage? first error: "
+    )
+
+
 @pytest.mark.parametrize(
-    ("workers", "size"), [(1, 128), (2, 128), (4, 256), (16, 1024), (64, 1024)]
+    ("workers", "size"),
+    [(1, 128), (2, 128), (3, 192), (4, 256), (15, 960), (16, 1024), (17, 1024), (64, 1024)],
 )
 def test_claim_size(workers: int, size: int) -> None:
     assert claim_size(workers) == size
