@@ -1,0 +1,471 @@
+"""More of the ledger contract: limits, orders, counts and history a user sees.
+
+Both backends run every test here, through the fixtures of the main contract suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scrapeline.errors import LedgerError
+from scrapeline.ledger.base import Failure, Ledger, NewItem, RunStatus
+from tests.contract.test_ledger_contract import (
+    BACKENDS,
+    by_stage,
+    claim_all,
+    done,
+    matches,
+    open_ledger,
+    record,
+    settle_all,
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    backend = open_ledger(request.param, tmp_path)
+    yield backend
+    backend.close()
+
+
+def fail(task, owner: str = "w1", category: str = "http", message: str = "HTTP 503") -> Failure:  # type: ignore[no-untyped-def]
+    return Failure(task=task, owner=owner, category=category, message=message)
+
+
+# -- claiming ----------------------------------------------------------------------
+
+
+def test_claim_takes_pending_stages_in_name_order_and_returns_them_by_id(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    first = ledger.claim("w1", 2, 0.0, lease=60.0)
+    # "lineups" sorts before "overview": both lineups tasks come first
+    assert [(t.stage, t.key) for t in first] == [("lineups", 1), ("lineups", 2)]
+    assert first[0].id < first[1].id
+    rest = ledger.claim("w1", 1, 0.0, lease=60.0)
+    assert [(t.stage, t.key) for t in rest] == [("overview", 1)]
+    assert ledger.claim("w1", 0, 0.0, lease=60.0) == []
+
+
+def test_claimed_tasks_carry_their_item(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items([NewItem(kind="match", key=1, data={"a": [1]}, date="2024-05-01")], run)
+    task = by_stage(claim_all(ledger), "overview")[0]
+    assert (task.kind, task.key, task.date, task.parent) == ("match", 1, "2024-05-01", None)
+    assert task.data == {"a": [1]}
+    task.data["a"].append(2)  # type: ignore[index]
+    ledger.release([task], "w1")
+    again = by_stage(claim_all(ledger), "overview")[0]
+    assert again.data == {"a": [1]}
+
+
+def test_a_lease_ends_exactly_at_its_expiry_and_pending_comes_first(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    held = ledger.claim("w1", 2, 0.0, lease=5.0)
+    assert {t.stage for t in held} == {"lineups", "overview"}
+    assert ledger.claim("w2", 10, 4.999, lease=5.0) == []
+    ledger.add_items(matches(2), run)
+    # at t=5 both leases have ended; the new pending tasks are taken first
+    got = ledger.claim("w2", 3, 5.0, lease=5.0)
+    assert [(t.stage, t.key) for t in sorted(got, key=lambda t: (t.key, t.stage))] == [
+        ("lineups", 1),
+        ("lineups", 2),
+        ("overview", 2),
+    ]
+    assert [t.attempts for t in got if t.key == 1] == [2]
+    rest = ledger.claim("w3", 3, 5.0, lease=5.0)
+    assert [(t.stage, t.key, t.attempts) for t in rest] == [("overview", 1, 2)]
+    # the new lease runs from the time of the claim
+    assert ledger.claim("w4", 10, 9.0, lease=5.0) == []
+    assert len(ledger.claim("w4", 10, 10.0, lease=5.0)) == 4
+
+
+def test_expired_leases_are_taken_in_stage_order_up_to_the_limit(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    claim_all(ledger)
+    got = ledger.claim("w2", 3, 100.0, lease=5.0)
+    assert [(t.stage, t.key) for t in got] == [("overview", 1), ("lineups", 1), ("lineups", 2)]
+    assert all(t.attempts == 2 for t in got)
+    assert [(t.stage, t.key) for t in ledger.claim("w3", 3, 100.0, lease=5.0)] == [("overview", 2)]
+
+
+def test_claim_limited_to_stages_takes_expired_leases_of_those_stages_only(
+    ledger: Ledger,
+) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    claim_all(ledger)
+    got = ledger.claim("w2", 10, 100.0, lease=5.0, stages=["overview"])
+    assert [t.stage for t in got] == ["overview"]
+
+
+# -- completing, failing, releasing --------------------------------------------------
+
+
+def test_complete_is_refused_for_a_task_not_running_or_held_by_another(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    tasks = claim_all(ledger)
+    overview, lineups = by_stage(tasks, "overview")[0], by_stage(tasks, "lineups")[0]
+    assert ledger.complete([done(overview, owner="w2"), done(lineups)], run, 1.0) == [False, True]
+    assert ledger.complete([done(lineups)], run, 1.0) == [False]  # done already
+    assert ledger.counts()["overview"]["running"] == 1
+    assert ledger.report(run).done_this_run == {"lineups": 1}
+
+
+def test_fail_is_refused_for_a_task_not_running_or_held_by_another(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    tasks = claim_all(ledger)
+    overview, lineups = by_stage(tasks, "overview")[0], by_stage(tasks, "lineups")[0]
+    ledger.complete([done(lineups)], run, 1.0)
+    assert ledger.fail([fail(overview, owner="w2"), fail(lineups)], run, 1.0) == [False, False]
+    assert ledger.fail([fail(overview)], run, 1.0) == [True]
+    assert ledger.fail([fail(overview)], run, 2.0) == [False]
+    assert ledger.counts()["lineups"]["done"] == 1
+    assert ledger.report(run).failed_this_run == {"overview": 1}
+
+
+# Where the backends disagree: memory passes these, SQLite does not (strict xfail, so
+# a fix on either side shows up).
+
+DISAGREEMENT = pytest.mark.xfail(strict=True, reason="SQLite disagrees with memory here")
+
+
+@pytest.fixture(params=["memory", pytest.param("sqlite", marks=DISAGREEMENT)])
+def disputed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    backend = open_ledger(request.param, tmp_path)
+    yield backend
+    backend.close()
+
+
+def test_a_task_given_twice_in_one_batch_is_completed_once(disputed: Ledger) -> None:
+    ledger = disputed
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    lineups = by_stage(claim_all(ledger), "lineups")[0]
+    assert ledger.complete([done(lineups), done(lineups)], run, 1.0) == [True, False]
+    assert ledger.report(run).done_this_run == {"lineups": 1}
+
+
+def test_a_failure_sent_by_another_owner_is_refused_in_a_batch_with_the_holder(
+    disputed: Ledger,
+) -> None:
+    ledger = disputed
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    overview = by_stage(claim_all(ledger), "overview")[0]
+    assert ledger.fail([fail(overview, owner="w2"), fail(overview)], run, 1.0) == [False, True]
+    assert ledger.report(run).failed_this_run == {"overview": 1}
+
+
+def test_failures_report_category_message_and_attempts(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    a, b = by_stage(claim_all(ledger), "overview")
+    ledger.fail([fail(a, category="parse", message="no h1")], run, 1.0)
+    ledger.reset_failed()
+    a = by_stage(claim_all(ledger, now=2.0), "overview")[0]
+    ledger.fail(
+        [
+            Failure(task=a, owner="w1", category="parse", message="no h1", duration=0.25),
+            Failure(task=b, owner="w1", category="http", message="HTTP 500", duration=0.5),
+        ],
+        run,
+        3.0,
+    )
+    report = ledger.report(run)
+    assert report.categories == {"parse": 1, "http": 1}
+    failures = sorted(report.failures, key=lambda f: str(f.key))
+    assert [(f.stage, f.kind, f.key, f.category, f.message, f.attempts) for f in failures] == [
+        ("overview", "match", 1, "parse", "no h1", 2),
+        ("overview", "match", 2, "http", "HTTP 500", 1),
+    ]
+    assert report.failed_this_run == {"overview": 3}
+    assert report.done_this_run == {}
+    assert sorted(report.durations["overview"]) == [0.0, 0.25, 0.5]
+
+
+def test_reset_failed_clears_the_failure_and_keeps_dependents_waiting(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    tasks = claim_all(ledger)
+    ledger.complete([done(t) for t in by_stage(tasks, "lineups")], run, 1.0)
+    ledger.fail([fail(t) for t in by_stage(tasks, "overview")], run, 1.0)
+    assert ledger.reset_failed() == 2
+    assert ledger.reset_failed() == 0
+    report = ledger.report(run)
+    assert report.failures == [] and report.categories == {}
+    counts = ledger.counts()
+    assert counts["overview"]["pending"] == 2 and counts["overview"]["failed"] == 0
+    assert counts["report"]["waiting"] == 2
+    again = by_stage(claim_all(ledger, now=2.0), "overview")
+    assert all(t.attempts == 2 for t in again)
+    # a dependent that failed goes back to pending, its dependencies being done
+    ledger.complete([done(t) for t in again], run, 3.0)
+    reports = by_stage(claim_all(ledger, now=4.0), "report")
+    ledger.fail([fail(t) for t in reports], run, 5.0)
+    assert ledger.reset_failed() == 2
+    assert ledger.counts()["report"]["pending"] == 2
+
+
+def test_release_counts_and_refuses_what_it_does_not_hold(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    tasks = claim_all(ledger)
+    overview, lineups = by_stage(tasks, "overview")[0], by_stage(tasks, "lineups")[0]
+    ledger.complete([done(lineups)], run, 1.0)
+    assert ledger.release([overview, lineups], "w1") == 1
+    assert ledger.release([overview], "w1") == 0  # pending now
+    assert ledger.counts()["overview"]["pending"] == 1
+    assert ledger.counts()["lineups"]["done"] == 1
+    # released three times in a row, the attempt count does not fall below 0 or grow
+    for _ in range(3):
+        task = by_stage(claim_all(ledger, now=2.0), "overview")[0]
+        assert task.attempts == 1
+        assert ledger.release([task], "w1") == 1
+    assert ledger.complete([done(overview)], run, 3.0) == [False]  # no longer held
+
+
+def test_release_all_running_counts_only_running_and_drops_the_owner(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    tasks = claim_all(ledger)
+    overview, lineups = by_stage(tasks, "overview")[0], by_stage(tasks, "lineups")[0]
+    ledger.complete([done(lineups)], run, 1.0)
+    assert ledger.release_all_running() == 1
+    assert ledger.release_all_running() == 0
+    assert ledger.complete([done(overview)], run, 2.0) == [False]
+    again = by_stage(claim_all(ledger, "w2", 2.0), "overview")[0]
+    assert again.id == overview.id
+    assert ledger.complete([done(again, owner="w2")], run, 3.0) == [True]
+
+
+# -- readiness of dependent tasks ---------------------------------------------------------
+
+
+def test_a_grandchild_waits_for_its_grandparents_stage(disputed: Ledger) -> None:
+    ledger = disputed
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    tasks = claim_all(ledger)
+    overview = by_stage(tasks, "overview")[0]
+    half = NewItem(kind="half", key="1-1")
+    event = NewItem(kind="event", key="e1", parent=("half", "1-1"))
+    ledger.complete([done(overview, children=[half, event])], run, 1.0)
+    assert ledger.counts()["events"]["waiting"] == 1
+    ledger.complete([done(by_stage(tasks, "lineups")[0])], run, 1.0)
+    events = by_stage(claim_all(ledger, now=2.0), "events")
+    assert [(t.key, t.parent) for t in events] == [("e1", ("half", "1-1"))]
+
+
+def test_an_item_without_the_ancestor_its_stage_needs_stays_waiting(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items([NewItem(kind="event", key="lost"), NewItem(kind="half", key="h")], run)
+    assert ledger.counts()["events"]["waiting"] == 1
+    assert ledger.counts()["half_stats"]["waiting"] == 1
+    assert claim_all(ledger) == []
+
+
+def test_a_child_added_before_its_parent_is_done_becomes_ready_later(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    ledger.add_items([NewItem(kind="half", key="1-1", parent=("match", 1))], run)
+    assert ledger.counts()["half_stats"]["waiting"] == 1
+    tasks = by_stage(claim_all(ledger), "overview")
+    ledger.complete([done(t) for t in tasks if t.key == 2], run, 1.0)
+    assert ledger.counts()["half_stats"]["waiting"] == 1  # another match's overview
+    ledger.complete([done(t) for t in tasks if t.key == 1], run, 1.0)
+    halves = by_stage(claim_all(ledger, now=2.0), "half_stats")
+    assert [t.key for t in halves] == ["1-1"]
+
+
+def test_children_emitted_by_a_completion_have_it_as_parent_unless_they_say(
+    disputed: Ledger,
+) -> None:
+    ledger = disputed
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    one, two = by_stage(claim_all(ledger), "overview")
+    kids = [NewItem(kind="half", key="a"), NewItem(kind="half", key="b", parent=("match", 2))]
+    ledger.complete([done(two), done(one, children=kids)], run, 1.0)
+    halves = sorted(by_stage(claim_all(ledger, now=2.0), "half_stats"), key=lambda t: t.key)
+    assert [(t.key, t.parent) for t in halves] == [("a", ("match", 1)), ("b", ("match", 2))]
+
+
+# -- items and records ----------------------------------------------------------------------
+
+
+def test_adding_a_known_item_again_updates_its_data_and_date(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items([NewItem(kind="match", key=1, data={"v": 1}, date="2024-01-01")], run)
+    assert (
+        ledger.add_items([NewItem(kind="match", key=1, data={"v": 2}, date="2024-02-02")], run) == 0
+    )
+    task = by_stage(claim_all(ledger), "overview")[0]
+    assert (task.data, task.date) == ({"v": 2}, "2024-02-02")
+    assert ledger.counts()["overview"] == {
+        "waiting": 0,
+        "pending": 0,
+        "running": 1,
+        "done": 0,
+        "failed": 0,
+    }
+
+
+def test_counts_list_every_stage_and_every_status(ledger: Ledger) -> None:
+    zero = {"waiting": 0, "pending": 0, "running": 0, "done": 0, "failed": 0}
+    assert ledger.counts() == {
+        s: zero for s in ("overview", "lineups", "report", "half_stats", "events")
+    }
+    assert ledger.pending_count() == 0
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2, 3), run)
+    assert ledger.pending_count() == 9
+    tasks = claim_all(ledger)
+    overviews = by_stage(tasks, "overview")
+    ledger.complete([done(overviews[0])], run, 1.0)
+    ledger.fail([fail(overviews[1])], run, 1.0)
+    counts = ledger.counts()
+    assert counts["overview"] == {**zero, "running": 1, "done": 1, "failed": 1}
+    assert counts["report"] == {**zero, "waiting": 3}
+    assert ledger.pending_count() == 7  # 3 reports, 3 lineups, 1 overview running
+
+
+def test_records_are_read_in_key_order_and_copies_change_nothing(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    task = by_stage(claim_all(ledger), "overview")[0]
+    rows = [record("t", pk, id=pk, tags=[pk]) for pk in ("b", "c", "a")]
+    ledger.complete([done(task, records=rows)], run, 1.0)
+    got = list(ledger.records("t"))
+    assert [r["id"] for r in got] == ["a", "b", "c"]
+    got[0]["tags"].append("x")
+    assert next(iter(ledger.records("t"))) == {"id": "a", "tags": ["a"]}
+    assert list(ledger.records("nothing")) == []
+
+
+def test_adopted_table_keys_decide_which_record_is_replaced(ledger: Ledger) -> None:
+    ledger.adopt_tables({"goals": ["match", "n"]})
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    tasks = claim_all(ledger)
+    one, two = by_stage(tasks, "overview")
+    ledger.complete([done(one, records=[record("goals", "x", match=1, n=1, v=1)])], run, 1.0)
+    ledger.complete([done(two, records=[record("goals", "y", match=1, n=1, v=2)])], run, 1.0)
+    assert list(ledger.records("goals")) == [{"match": 1, "n": 1, "v": 2}]
+    ledger.adopt_tables({"goals": ["match", "n"]})  # the same key again: fine
+    lineups = by_stage(tasks, "lineups")[0]
+    with pytest.raises(LedgerError):
+        ledger.complete([done(lineups, records=[record("goals", "z", match=1)])], run, 2.0)
+    assert ledger.counts()["lineups"]["running"] == 2
+
+
+# -- rescrape and redo ----------------------------------------------------------------------
+
+
+def test_rescrape_ignores_unknown_keys_and_clears_attempts_and_leases(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    tasks = claim_all(ledger)
+    overview = by_stage(tasks, "overview")[0]
+    ledger.fail([fail(overview)], run, 1.0)
+    assert ledger.rescrape("match", [9]) == 0
+    assert ledger.rescrape("half", [1]) == 0
+    assert ledger.rescrape("match", [1, 9]) == 3
+    assert ledger.report(run).failures == []
+    counts = ledger.counts()
+    assert counts["overview"]["pending"] == 1 and counts["lineups"]["pending"] == 1
+    assert counts["report"]["waiting"] == 1
+    # the lease the rescrape took back can no longer be completed
+    assert ledger.complete([done(by_stage(tasks, "lineups")[0])], run, 2.0) == [False]
+    again = claim_all(ledger, now=2.0)
+    assert sorted((t.stage, t.attempts) for t in again) == [("lineups", 1), ("overview", 1)]
+
+
+def test_rescrape_reaches_grandchildren(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    tasks = claim_all(ledger)
+    half = NewItem(kind="half", key="1-1")
+    event = NewItem(kind="event", key="e1", parent=("half", "1-1"))
+    ledger.complete([done(by_stage(tasks, "overview")[0], children=[half, event])], run, 1.0)
+    ledger.complete([done(by_stage(tasks, "lineups")[0])], run, 1.0)
+    settle_all(ledger, run, now=2.0)
+    assert ledger.pending_count() == 0
+    assert ledger.rescrape("match", [1]) == 5
+    counts = ledger.counts()
+    assert counts["events"]["waiting"] == 1 and counts["half_stats"]["waiting"] == 1
+
+
+def test_redo_clears_attempts_and_a_task_without_a_version_counts_as_version_1(
+    ledger: Ledger,
+) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    a, b = by_stage(claim_all(ledger), "overview")
+    ledger.fail([fail(a)], run, 1.0)
+    ledger.reset_failed()
+    a = by_stage(claim_all(ledger, now=2.0), "overview")[0]
+    assert a.attempts == 2
+    ledger.complete([done(a, version=1), done(b, version=2)], run, 3.0)
+    assert ledger.redo("overview", older_than_version=1) == 0
+    assert ledger.redo("overview", older_than_version=2) == 1
+    again = by_stage(claim_all(ledger, now=4.0), "overview")
+    assert [(t.key, t.attempts) for t in again] == [(1, 1)]
+    assert ledger.redo("overview") == 1  # only the done one; match 1 is running
+
+
+# -- runs and their history -------------------------------------------------------------------
+
+
+def test_runs_are_numbered_and_listed_newest_first_up_to_a_limit(ledger: Ledger) -> None:
+    ids = [ledger.begin_run("pipe", {"n": n}, float(n), 100 + n) for n in range(22)]
+    assert ids == list(range(1, 23))
+    runs = ledger.runs()
+    assert [r.id for r in runs] == list(range(22, 2, -1))
+    assert [r.id for r in ledger.runs(limit=2)] == [22, 21]
+    newest = runs[0]
+    assert (newest.pipeline, newest.started_at, newest.ended_at, newest.pid) == (
+        "pipe",
+        21.0,
+        None,
+        121,
+    )
+    assert newest.status is RunStatus.RUNNING and newest.options == {"n": 21}
+    assert all(r.status is RunStatus.CRASHED for r in runs[1:])
+
+
+def test_ending_a_run_records_its_end_and_a_new_run_leaves_it_alone(ledger: Ledger) -> None:
+    first = ledger.begin_run("p", {}, 1.0, 1)
+    ledger.end_run(first, RunStatus.DONE, 5.0, {"done": 3})
+    second = ledger.begin_run("p", {}, 6.0, 2)
+    info = {r.id: r for r in ledger.runs()}
+    assert info[first].status is RunStatus.DONE
+    assert (info[first].ended_at, info[first].summary) == (5.0, {"done": 3})
+    assert info[second].status is RunStatus.RUNNING
+    assert ledger.report(second).run.id == second
+
+
+def test_forget_attempts_counts_what_it_drops_and_dates_a_crashed_run_by_its_start(
+    ledger: Ledger,
+) -> None:
+    crashed = ledger.begin_run("p", {}, 10.0, 1)
+    ledger.add_items(matches(1, 2, 3), crashed)
+    a, b, c = by_stage(claim_all(ledger), "overview")
+    ledger.complete([done(a, duration=1.0)], crashed, 11.0)
+    ledger.fail([fail(b)], crashed, 12.0)
+    current = ledger.begin_run("p", {}, 50.0, 2)  # marks the first as crashed, never ended
+    ledger.complete([done(c, duration=2.0)], current, 51.0)
+    assert ledger.forget_attempts(10.0) == 0
+    assert ledger.forget_attempts(10.5) == 2
+    assert ledger.forget_attempts(100.0) == 0  # the current run is still running
+    report = ledger.report(crashed)
+    assert (report.done_this_run, report.failed_this_run, report.durations) == ({}, {}, {})
+    assert ledger.report(current).done_this_run == {"overview": 1}
+    assert ledger.report(current).failures[0].key == 2  # the failure itself stays
