@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
-from scrapeline.errors import LedgerError
-from scrapeline.ledger.base import Failure, Ledger, NewItem, RunStatus
+from scrapeline.errors import LedgerError, PipelineError
+from scrapeline.ledger.base import Failure, Ledger, NewItem, RecordRow, RunStatus
 from tests.contract.test_ledger_contract import (
     BACKENDS,
     by_stage,
@@ -469,3 +470,51 @@ def test_forget_attempts_counts_what_it_drops_and_dates_a_crashed_run_by_its_sta
     assert (report.done_this_run, report.failed_this_run, report.durations) == ({}, {}, {})
     assert ledger.report(current).done_this_run == {"overview": 1}
     assert ledger.report(current).failures[0].key == 2  # the failure itself stays
+
+
+# -- record tables and their keys ---------------------------------------------------------
+
+
+def test_records_written_before_a_key_is_adopted_are_filed_under_it(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    tasks = claim_all(ledger)
+    one, two = by_stage(tasks, "overview")
+    rows = [record("goals", "old-1", match=1, n=1, v=1), record("goals", "odd", v=0)]
+    ledger.complete([done(one, records=rows)], run, 1.0)
+    ledger.adopt_tables({"goals": ["match", "n"], "empty": ["id"]})
+    ledger.complete([done(two, records=[record("goals", "new", match=1, n=1, v=2)])], run, 2.0)
+    # the row with the key is replaced; the one without keeps its place
+    assert sorted(orjson.dumps(r).decode() for r in ledger.records("goals")) == [
+        '{"match":1,"n":1,"v":2}',
+        '{"v":0}',
+    ]
+
+
+def test_a_table_with_records_keeps_its_key_and_an_empty_one_may_change(
+    ledger: Ledger,
+) -> None:
+    ledger.adopt_tables({"goals": ["match"], "teams": ["name"]})
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    task = by_stage(claim_all(ledger), "overview")[0]
+    ledger.complete([done(task, records=[record("goals", "g", match=1)])], run, 1.0)
+    with pytest.raises(PipelineError, match="key changed"):
+        ledger.adopt_tables({"teams": ["id"], "goals": ["match", "n"]})
+    ledger.adopt_tables({"teams": ["id"]})
+    ledger.adopt_tables({"goals": ["match"]})
+    assert list(ledger.records("goals")) == [{"match": 1}]
+
+
+def test_a_record_without_its_key_is_refused_by_name(ledger: Ledger) -> None:
+    ledger.adopt_tables({"goals": ["match", "n"]})
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    task = by_stage(claim_all(ledger), "overview")[0]
+    with pytest.raises(LedgerError, match="record for table 'goals' lacks its key"):
+        ledger.complete([done(task, records=[record("goals", "g", match=1)])], run, 1.0)
+    with pytest.raises(LedgerError):
+        ledger.complete(
+            [done(task, records=[RecordRow(table="goals", pk="g", json="[1]")])], run, 1.0
+        )
+    assert ledger.counts()["overview"]["running"] == 1
