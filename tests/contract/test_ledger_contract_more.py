@@ -12,9 +12,12 @@ import orjson
 import pytest
 
 from scrapeline.errors import LedgerError, PipelineError
-from scrapeline.ledger.base import Failure, Ledger, NewItem, RecordRow, RunStatus
+from scrapeline.ledger.base import Failure, Ledger, NewItem, RecordRow, RunStatus, Task
+from scrapeline.pipeline import Pipeline
 from tests.contract.test_ledger_contract import (
     BACKENDS,
+    _listing,
+    _noop,
     by_stage,
     claim_all,
     done,
@@ -518,3 +521,80 @@ def test_a_record_without_its_key_is_refused_by_name(ledger: Ledger) -> None:
             [done(task, records=[RecordRow(table="goals", pk="g", json="[1]")])], run, 1.0
         )
     assert ledger.counts()["overview"]["running"] == 1
+
+
+# -- odd inputs a caller can send ------------------------------------------------------------
+
+
+def test_tasks_are_numbered_from_1_in_the_order_they_are_made(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    tasks = claim_all(ledger)
+    assert sorted(t.id for t in tasks) == [1, 2, 4, 5]  # 3 and 6 are the waiting reports
+
+
+def test_settling_a_task_the_ledger_never_handed_out_is_refused(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    real = by_stage(claim_all(ledger), "overview")[0]
+    ghost = Task(
+        id=999, stage="overview", kind="match", key=9, data={}, date=None, parent=None, attempts=1
+    )
+    assert ledger.complete([done(ghost)], run, 1.0) == [False]
+    assert ledger.fail([fail(ghost)], run, 1.0) == [False]
+    assert ledger.release([ghost], "w1") == 0
+    assert ledger.complete([done(real)], run, 1.0) == [True]
+
+
+def test_an_item_whose_parent_is_unknown_waits(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items([NewItem(kind="event", key="e", parent=("half", "ghost"))], run)
+    assert ledger.counts()["events"]["waiting"] == 1
+    assert ledger.known("event", ["e"]) == {"e"}
+
+
+def test_a_failure_without_category_or_message_is_reported_as_an_error(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    task = by_stage(claim_all(ledger), "overview")[0]
+    ledger.fail([fail(task, category="", message="")], run, 1.0)
+    report = ledger.report(run)
+    assert report.categories == {"error": 1}
+    assert [(f.category, f.message) for f in report.failures] == [("error", "")]
+
+
+def test_release_gives_back_exactly_one_attempt(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    task = by_stage(claim_all(ledger), "overview")[0]
+    ledger.fail([fail(task)], run, 1.0)
+    ledger.reset_failed()
+    task = by_stage(claim_all(ledger, now=2.0), "overview")[0]
+    assert task.attempts == 2
+    assert ledger.release([task], "w1") == 1
+    assert by_stage(claim_all(ledger, now=3.0), "overview")[0].attempts == 2
+
+
+def test_kept_records_add_up_over_items(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2, 3), run)
+    settle_all(ledger, run)
+    assert ledger.rescrape("match", [1, 2]) == 8
+    assert ledger.kept_records() == {"half_stats": 2, "lineups": 2, "overview": 2, "report": 2}
+
+
+def test_preparing_a_larger_graph_adds_tasks_for_known_items(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    pipe = Pipeline("contract")
+    pipe.discover("match")(_listing)
+    pipe.stage("overview", on="match")(_noop)
+    pipe.stage("odds", on="match", after="overview")(_noop)
+    ledger.prepare(pipe.graph())
+    counts = ledger.counts()
+    assert counts["odds"]["waiting"] == 2
+    tasks = by_stage(claim_all(ledger), "overview")
+    ledger.complete([done(t) for t in tasks], run, 1.0)
+    assert [t.stage for t in claim_all(ledger, now=2.0)] == ["odds", "odds"]
