@@ -598,3 +598,19 @@ def test_preparing_a_larger_graph_adds_tasks_for_known_items(
     tasks = by_stage(claim_all(ledger), "overview")
     ledger.complete([done(t) for t in tasks], run, 1.0)
     assert [t.stage for t in claim_all(ledger, now=2.0)] == ["odds", "odds"]
+
+
+def test_counts_keep_the_tasks_of_a_stage_the_graph_no_longer_has(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    pipe = Pipeline("contract")
+    pipe.discover("match")(_listing)
+    pipe.stage("overview", on="match")(_noop)
+    ledger.prepare(pipe.graph())
+    zero = {"waiting": 0, "pending": 0, "running": 0, "done": 0, "failed": 0}
+    assert ledger.counts() == {
+        "overview": {**zero, "pending": 2},
+        "lineups": {**zero, "pending": 2},
+        "report": {**zero, "waiting": 2},
+    }
+    assert ledger.pending_count() == 6
