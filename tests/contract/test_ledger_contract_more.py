@@ -502,7 +502,7 @@ def test_a_table_with_records_keeps_its_key_and_an_empty_one_may_change(
     ledger.add_items(matches(1), run)
     task = by_stage(claim_all(ledger), "overview")[0]
     ledger.complete([done(task, records=[record("goals", "g", match=1)])], run, 1.0)
-    with pytest.raises(PipelineError, match="key changed"):
+    with pytest.raises(PipelineError, match="table goals: key changed"):
         ledger.adopt_tables({"teams": ["id"], "goals": ["match", "n"]})
     ledger.adopt_tables({"teams": ["id"]})
     ledger.adopt_tables({"goals": ["match"]})
@@ -614,3 +614,12 @@ def test_counts_keep_the_tasks_of_a_stage_the_graph_no_longer_has(ledger: Ledger
         "report": {**zero, "waiting": 2},
     }
     assert ledger.pending_count() == 6
+
+
+def test_the_report_adds_up_failures_of_one_category(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2, 3), run)
+    tasks = by_stage(claim_all(ledger), "overview")
+    ledger.fail([fail(t, category="http") for t in tasks[:2]], run, 1.0)
+    ledger.fail([fail(tasks[2], category="parse")], run, 1.0)
+    assert ledger.report(run).categories == {"http": 2, "parse": 1}
