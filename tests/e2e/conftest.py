@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -49,3 +50,27 @@ def site_url() -> Iterator[str]:
 
 def lines(text: str) -> Sequence[str]:
     return [line for line in text.splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` at ``where``, unmounted afterwards. Needs root: elsewhere the
+    test skips, saying why, except in CI (CI=true), where it must run and so fails."""
+    where.mkdir()
+    why = "mounting a tmpfs needs root" if os.geteuid() != 0 else None
+    if why is None:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        why = f"cannot mount a tmpfs here: {done.stderr.strip()}" if done.returncode else None
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why} (CI must run this test)")
+        pytest.skip(why)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -15,7 +15,7 @@ import pytest
 
 import scrapeline.demo.football as football
 
-from .conftest import lines, scrapeline
+from .conftest import lines, mounted_tmpfs, scrapeline
 
 PIPE = "scrapeline.demo.football"
 pytestmark = pytest.mark.slow
@@ -39,22 +39,8 @@ def run_demo(site_url: str, data: Path, *extra: str) -> subprocess.CompletedProc
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A small file system of its own, which the test may remount read-only."""
-    mount = tmp_path / "fs"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "fs", "64m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ rerun after freeing space ends with every record there once."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 
 from scrapeline.testing import load_sample
 
-from .conftest import lines, scrapeline
+from .conftest import lines, mounted_tmpfs, scrapeline
 
 PIPE = "scrapeline.demo.football"
 pytestmark = pytest.mark.slow
@@ -24,22 +23,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 3 MB tmpfs: a run of 300 matches does not fit on it."""
-    mount = tmp_path / "fs"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "fs", "3m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def table(db: Path, sql: str) -> list[tuple[Any, ...]]:
