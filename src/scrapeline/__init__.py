@@ -24,7 +24,8 @@ from scrapeline.errors import (
 )
 from scrapeline.fetch.contract import Expect
 from scrapeline.fetch.response import Response
-from scrapeline.pipeline import Item, Pipeline, Record, offsets, page_numbers
+from scrapeline.model import Item, Record
+from scrapeline.pipeline import Pipeline, offsets, page_numbers
 
 __all__ = [
     "Blocked",

@@ -53,7 +53,8 @@ from scrapeline.errors import (
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.contract import Expect, check_contract, contract_problems
 from scrapeline.fetch.response import Response
-from scrapeline.pipeline import Discovery, Item, Key, Pipeline, Record, Stage, as_records
+from scrapeline.model import Item, Key, Record
+from scrapeline.pipeline import Discovery, Pipeline, Stage, as_records
 from scrapeline.runner.run import storable_item
 
 DEFAULT_SAMPLES = 3

@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 from scrapeline.errors import ValidationError
 from scrapeline.fetch.contract import Expect
 from scrapeline.fetch.response import Response
-from scrapeline.pipeline import Item, Key
+from scrapeline.model import Item, Key
 
 log = logging.getLogger("scrapeline.stage")
 T = TypeVar("T")

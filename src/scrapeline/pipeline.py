@@ -38,7 +38,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
@@ -47,14 +47,12 @@ import orjson
 from scrapeline.errors import PipelineError, ValidationError
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
 from scrapeline.fetch.proxies import parse_proxy
+from scrapeline.model import Dependency, Graph, Item, Record, StageNode, Table
 from scrapeline.secrets import MIN_SECRET_LENGTH, collect_secrets
 
 if TYPE_CHECKING:
     from scrapeline.context import Context
     from scrapeline.fetch.contract import Expect
-
-Key: TypeAlias = str | int
-"""An item's key: a string or an integer, unique within its kind."""
 
 RESERVED_TABLES: frozenset[str] = frozenset(
     {
@@ -81,51 +79,6 @@ _TABLE_NAME = re.compile(r"[^\x00-\x1f\"]*[^\x00-\x20\"][^\x00-\x1f\"]*")
 
 FETCHERS = ("http", "browser")
 """What ``Pipeline(fetcher=...)`` accepts: plain HTTP, or headless Chromium."""
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """A unit of work with a stable key.
-
-    ``kind`` may be left out where it is implied: by the discovery that yields
-    the item, or by the ``emits`` of the stage that emits it.
-    """
-
-    key: Key
-    kind: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    date: str | None = None
-    parent: tuple[str, Key] | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.key, bool) or not isinstance(self.key, (str, int)):
-            raise ValidationError(f"item key must be a str or int, got {self.key!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A row of output data for a declared table, upserted by the table's key."""
-
-    table: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    name: str
-    key: tuple[str, ...]
-
-    def primary_key(self, data: dict[str, Any]) -> str:
-        """The row's key as text; raises ValidationError when a key column is missing."""
-        try:
-            values = [data[c] for c in self.key]
-        except KeyError as exc:
-            raise ValidationError(
-                f"record for table {self.name!r} has no key column {exc.args[0]!r}"
-            ) from None
-        if any(v is None for v in values):
-            raise ValidationError(f"record for table {self.name!r} has an empty key {values!r}")
-        return "\x1f".join(str(v) for v in values)
 
 
 StageFn: TypeAlias = Callable[["Context", "Item"], Awaitable[Any]]
@@ -186,14 +139,6 @@ class Stage:
     produces: tuple[str, ...] = ()
     """Every kind of child item the stage declares it emits (``emits`` is the one
     ``ctx.emit(key=...)`` uses, when there is only one)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Dependency:
-    stage: str
-    same_item: bool
-    """True: the same item's stage. False: the stage of an ancestor of that kind."""
-    kind: str
 
 
 class Pipeline:
@@ -472,37 +417,6 @@ def _check_acyclic(pipe: Pipeline, name: str, path: list[str]) -> None:
         raise PipelineError(f"stages depend on each other in a cycle: {cycle}")
     for dep in pipe.stages[name].after:
         _check_acyclic(pipe, dep, [*path, name])
-
-
-@dataclass(frozen=True, slots=True)
-class StageNode:
-    name: str
-    kind: str
-    deps: tuple[Dependency, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Graph:
-    """What the ledger needs to know of a pipeline: stages, kinds, dependencies."""
-
-    stages: dict[str, StageNode]
-    # answers remembered: the ledger asks for every task it settles
-    _of_kind: dict[str, list[StageNode]] = field(default_factory=dict, repr=False, compare=False)
-    _after: dict[str, list[StageNode]] = field(default_factory=dict, repr=False, compare=False)
-
-    def stages_of(self, kind: str) -> list[StageNode]:
-        found = self._of_kind.get(kind)
-        if found is None:
-            found = self._of_kind[kind] = [s for s in self.stages.values() if s.kind == kind]
-        return found
-
-    def dependents(self, stage: str) -> list[StageNode]:
-        found = self._after.get(stage)
-        if found is None:
-            found = self._after[stage] = [
-                s for s in self.stages.values() if any(d.stage == stage for d in s.deps)
-            ]
-        return found
 
 
 def as_records(result: Any, stage: str) -> list[Record]:

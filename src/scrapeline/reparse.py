@@ -30,6 +30,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from scrapeline import events as ev
 from scrapeline.datadir import DataDir
 from scrapeline.errors import ConfigError, DataDirError
 from scrapeline.fetch.archive import Archive, ArchiveFetcher
@@ -39,7 +40,6 @@ from scrapeline.fetch.retry import RetryPolicy
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
 from scrapeline.pipeline import Pipeline
-from scrapeline.runner import events as ev
 from scrapeline.runner.run import Outcome, Runner, RunOptions
 from scrapeline.runner.shutdown import Shutdown
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from scrapeline.datadir import DataDir
 from scrapeline.errors import DataDirError, DiskFull, LedgerError
+from scrapeline.events import Event
 from scrapeline.fetch.archive import Archive
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.limits import Politeness
@@ -29,7 +30,6 @@ from scrapeline.ledger.base import RunInfo, RunStatus
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
 from scrapeline.pipeline import Pipeline
-from scrapeline.runner.events import Event
 from scrapeline.runner.run import Outcome, Runner, RunOptions
 from scrapeline.runner.shutdown import Shutdown
 

@@ -25,7 +25,8 @@ from scrapeline.ledger.base import (
 )
 from scrapeline.ledger.memory import MemoryLedger
 from scrapeline.ledger.sqlite import SqliteLedger
-from scrapeline.pipeline import Graph, Item, Pipeline
+from scrapeline.model import Graph, Item
+from scrapeline.pipeline import Pipeline
 
 
 async def _noop(ctx: object, item: object) -> None:

@@ -23,7 +23,8 @@ from scrapeline.fetch.breaker import BreakerState
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.retry import RetryPolicy
 from scrapeline.ledger.sqlite import SqliteLedger
-from scrapeline.pipeline import Item, Pipeline, offsets
+from scrapeline.model import Item
+from scrapeline.pipeline import Pipeline, offsets
 from scrapeline.runner.run import RunOptions
 from scrapeline.service import FetchOptions, make_fetch_client, run_pipeline
 from scrapeline.testing import ForwardProxy, RehearsalSite

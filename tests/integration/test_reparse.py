@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from scrapeline import Context, Item, Pipeline, Record
+from scrapeline import events as ev
 from scrapeline.datadir import DataDir
 from scrapeline.errors import ConfigError, DataDirBusy, DataDirError
 from scrapeline.fetch.archive import Archive
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.reparse import reparse
 from scrapeline.retention import prune
-from scrapeline.runner import events as ev
 from scrapeline.runner.run import Outcome, RunOptions
 from scrapeline.service import FetchOptions, run_pipeline
 from scrapeline.testing import Match, RehearsalSite

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from scrapeline import events as ev
 from scrapeline.ledger.base import RunStatus
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.pipeline import Pipeline
-from scrapeline.runner import events as ev
 from scrapeline.runner.run import RunOptions
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.service import FetchOptions, run_pipeline

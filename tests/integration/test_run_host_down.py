@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from scrapeline import events as ev
 from scrapeline.fetch.breaker import BreakerPolicy
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.retry import RetryPolicy
 from scrapeline.ledger.sqlite import SqliteLedger
-from scrapeline.runner import events as ev
 from scrapeline.runner.run import Runner, RunOptions
 from scrapeline.testing import Faults
 

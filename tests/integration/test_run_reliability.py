@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from scrapeline import Context, Item, Pipeline, Record, offsets
+from scrapeline import events as ev
 from scrapeline.ledger.base import RunStatus
 from scrapeline.ledger.sqlite import SqliteLedger
-from scrapeline.runner import events as ev
 from scrapeline.runner.run import RunOptions
 from scrapeline.service import run_pipeline
 from scrapeline.testing import RehearsalSite

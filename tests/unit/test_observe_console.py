@@ -6,9 +6,7 @@ import logging
 import pytest
 from rich.console import Console
 
-from scrapeline.ledger.base import RunInfo, RunReport, RunStatus
-from scrapeline.observe.console import ConsoleReporter
-from scrapeline.runner.events import (
+from scrapeline.events import (
     DiscoveryFinished,
     Event,
     Log,
@@ -21,6 +19,8 @@ from scrapeline.runner.events import (
     TaskFailed,
     WorkQueued,
 )
+from scrapeline.ledger.base import RunInfo, RunReport, RunStatus
+from scrapeline.observe.console import ConsoleReporter
 
 
 class FakeClock:

@@ -10,15 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapeline.ledger.base import FailedTask, RunInfo, RunReport, RunStatus
-from scrapeline.observe.logfile import (
-    LogReporter,
-    RedactingFilter,
-    close_run_log,
-    open_run_log,
-    redact,
-)
-from scrapeline.runner.events import (
+from scrapeline.events import (
     DiscoveryFinished,
     Event,
     Log,
@@ -30,6 +22,14 @@ from scrapeline.runner.events import (
     TaskDone,
     TaskFailed,
     WorkQueued,
+)
+from scrapeline.ledger.base import FailedTask, RunInfo, RunReport, RunStatus
+from scrapeline.observe.logfile import (
+    LogReporter,
+    RedactingFilter,
+    close_run_log,
+    open_run_log,
+    redact,
 )
 
 STARTED = datetime(2026, 5, 1, 14, 3, 7)

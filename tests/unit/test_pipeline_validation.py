@@ -9,7 +9,8 @@ import pytest
 
 from scrapeline.errors import PipelineError
 from scrapeline.ledger.schema import MIGRATIONS
-from scrapeline.pipeline import RESERVED_TABLES, Item, Pipeline
+from scrapeline.model import Item
+from scrapeline.pipeline import RESERVED_TABLES, Pipeline
 
 
 async def _noop(ctx: object, item: object) -> None:

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 import orjson
 
 from scrapeline.errors import PipelineError
-from scrapeline.pipeline import Graph, Key
+from scrapeline.model import Graph, Key
 
 
 class Status(StrEnum):

@@ -1,6 +1,6 @@
 """An in-memory ledger for tests: the same contract as SQLite, nothing on disk.
 
->>> from scrapeline.pipeline import Graph
+>>> from scrapeline.model import Graph
 >>> ledger = MemoryLedger()
 >>> ledger.prepare(Graph(stages={}))
 >>> ledger.pending_count()
@@ -32,7 +32,7 @@ from scrapeline.ledger.base import (
     key_changed,
     record_key,
 )
-from scrapeline.pipeline import Graph, Key, StageNode
+from scrapeline.model import Graph, Key, StageNode
 
 ItemRef = tuple[str, Key]
 

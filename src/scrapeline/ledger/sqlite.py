@@ -1,7 +1,7 @@
 """The SQLite ledger: one file in the data dir, WAL, driven by one writer thread.
 
     >>> import tempfile, pathlib
-    >>> from scrapeline.pipeline import Graph
+    >>> from scrapeline.model import Graph
     >>> ledger = SqliteLedger(pathlib.Path(tempfile.mkdtemp()) / "ledger.db")
     >>> ledger.prepare(Graph(stages={}))
     >>> ledger.pending_count()
@@ -50,7 +50,7 @@ from scrapeline.ledger.base import (
     record_key,
 )
 from scrapeline.ledger.schema import migrate
-from scrapeline.pipeline import Graph, Key, StageNode
+from scrapeline.model import Graph, Key, StageNode
 
 _CHUNK = 500
 _FAILURES_LISTED = 1000

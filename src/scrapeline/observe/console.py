@@ -42,9 +42,7 @@ from rich.progress import (
 from rich.progress import Task as ProgressTask
 from rich.text import Text
 
-from scrapeline.observe.stats import eta, format_duration
-from scrapeline.observe.summary import first_line, reason_line, render_summary, summarize
-from scrapeline.runner.events import (
+from scrapeline.events import (
     DiscoveryFinished,
     Event,
     Log,
@@ -57,6 +55,8 @@ from scrapeline.runner.events import (
     TaskFailed,
     WorkQueued,
 )
+from scrapeline.observe.stats import eta, format_duration
+from scrapeline.observe.summary import first_line, reason_line, render_summary, summarize
 
 _LEVEL_STYLES = {logging.WARNING: "yellow", logging.ERROR: "red", logging.CRITICAL: "bold red"}
 

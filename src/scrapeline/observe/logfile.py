@@ -32,8 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 from scrapeline.errors import DiskFull
-from scrapeline.observe.summary import summarize, summary_dict
-from scrapeline.runner.events import (
+from scrapeline.events import (
     DiscoveryFinished,
     Event,
     Log,
@@ -46,6 +45,7 @@ from scrapeline.runner.events import (
     TaskFailed,
     WorkQueued,
 )
+from scrapeline.observe.summary import summarize, summary_dict
 from scrapeline.secrets import redact
 
 LOGGER_NAME = "scrapeline"

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from scrapeline import events as ev
 from scrapeline.context import Context, Fetch
 from scrapeline.errors import (
     Category,
@@ -60,8 +61,8 @@ from scrapeline.ledger.base import (
     Task,
     Walk,
 )
-from scrapeline.pipeline import Discovery, Item, Pipeline, Record, Stage, as_records
-from scrapeline.runner import events as ev
+from scrapeline.model import Item, Record
+from scrapeline.pipeline import Discovery, Pipeline, Stage, as_records
 from scrapeline.runner.policies import FailureStreaks, claim_size
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.secrets import redact

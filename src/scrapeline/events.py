@@ -1,4 +1,5 @@
-"""Typed events the runner emits. Reporters subscribe; the runner knows none of them.
+"""Typed events of a run. The runner and the fetch layer emit them; reporters subscribe,
+and neither emitter knows who listens.
 
 A subscriber is any callable taking an :data:`Event`. It must be quick and must not
 raise (an exception from a subscriber is logged and the subscriber is dropped).
@@ -10,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from scrapeline.fetch.events import FetchEvent
 from scrapeline.ledger.base import RunReport
-from scrapeline.pipeline import Key
+from scrapeline.model import Key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,7 +101,7 @@ class Log:
     message: str
 
 
-Event: TypeAlias = (
+RunEvent: TypeAlias = (
     RunStarted
     | PageDiscovered
     | DiscoveryFinished
@@ -111,3 +113,6 @@ Event: TypeAlias = (
     | RunFinished
     | Log
 )
+
+Event: TypeAlias = RunEvent | FetchEvent
+"""Everything a subscriber may be handed: what the run did and what the fetch layer saw."""

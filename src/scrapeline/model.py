@@ -1,0 +1,109 @@
+"""The values every layer shares: items, records, tables and the stage graph. Pure.
+
+The ledger, the runner, the events and :class:`~scrapeline.context.Context` import
+these, never :mod:`scrapeline.pipeline`, which holds the declarations and builds a
+:class:`Graph` from them.
+
+    >>> Item(key=7, kind="match", data={"home": "Arsenal"}).kind
+    'match'
+    >>> Table("matches", ("match_id",)).primary_key({"match_id": 7})
+    '7'
+    >>> Item(key=1.5)
+    Traceback (most recent call last):
+    ...
+    scrapeline.errors.ValidationError: item key must be a str or int, got 1.5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from scrapeline.errors import ValidationError
+
+Key: TypeAlias = str | int
+"""An item's key: a string or an integer, unique within its kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A unit of work with a stable key.
+
+    ``kind`` may be left out where it is implied: by the discovery that yields
+    the item, or by the ``emits`` of the stage that emits it.
+    """
+
+    key: Key
+    kind: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    date: str | None = None
+    parent: tuple[str, Key] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.key, bool) or not isinstance(self.key, (str, int)):
+            raise ValidationError(f"item key must be a str or int, got {self.key!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A row of output data for a declared table, upserted by the table's key."""
+
+    table: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+
+    def primary_key(self, data: dict[str, Any]) -> str:
+        """The row's key as text; raises ValidationError when a key column is missing."""
+        try:
+            values = [data[c] for c in self.key]
+        except KeyError as exc:
+            raise ValidationError(
+                f"record for table {self.name!r} has no key column {exc.args[0]!r}"
+            ) from None
+        if any(v is None for v in values):
+            raise ValidationError(f"record for table {self.name!r} has an empty key {values!r}")
+        return "\x1f".join(str(v) for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    stage: str
+    same_item: bool
+    """True: the same item's stage. False: the stage of an ancestor of that kind."""
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class StageNode:
+    name: str
+    kind: str
+    deps: tuple[Dependency, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """What the ledger needs to know of a pipeline: stages, kinds, dependencies."""
+
+    stages: dict[str, StageNode]
+    # answers remembered: the ledger asks for every task it settles
+    _of_kind: dict[str, list[StageNode]] = field(default_factory=dict, repr=False, compare=False)
+    _after: dict[str, list[StageNode]] = field(default_factory=dict, repr=False, compare=False)
+
+    def stages_of(self, kind: str) -> list[StageNode]:
+        found = self._of_kind.get(kind)
+        if found is None:
+            found = self._of_kind[kind] = [s for s in self.stages.values() if s.kind == kind]
+        return found
+
+    def dependents(self, stage: str) -> list[StageNode]:
+        found = self._after.get(stage)
+        if found is None:
+            found = self._after[stage] = [
+                s for s in self.stages.values() if any(d.stage == stage for d in s.deps)
+            ]
+        return found
