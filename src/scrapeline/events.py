@@ -3,11 +3,21 @@ and neither emitter knows who listens.
 
 A subscriber is any callable taking an :data:`Event`. It must be quick and must not
 raise (an exception from a subscriber is logged and the subscriber is dropped).
+
+One :class:`EventBus` per run carries both kinds; the composition root hands its
+``emit`` to the runner and to the fetch client::
+
+    >>> seen = []
+    >>> bus = EventBus([seen.append])
+    >>> bus.emit(RunHalted(reason="disk full"))
+    >>> seen
+    [RunHalted(reason='disk full')]
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -116,3 +126,30 @@ RunEvent: TypeAlias = (
 
 Event: TypeAlias = RunEvent | FetchEvent
 """Everything a subscriber may be handed: what the run did and what the fetch layer saw."""
+
+Subscriber: TypeAlias = Callable[[Event], None]
+
+_log = logging.getLogger("scrapeline.events")
+
+
+class EventBus:
+    """Hands every event to every subscriber, in the order they subscribed.
+
+    A subscriber that raises is logged once and dropped, so a broken reporter
+    never stops a run. Not thread-safe: emit from the event loop's thread."""
+
+    __slots__ = ("_subscribers",)
+
+    def __init__(self, subscribers: Iterable[Subscriber] = ()) -> None:
+        self._subscribers: list[Subscriber] = list(subscribers)
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    def emit(self, event: Event) -> None:
+        for subscriber in self._subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                _log.exception("reporter %r failed; it is dropped", subscriber)
+                self._subscribers = [s for s in self._subscribers if s is not subscriber]

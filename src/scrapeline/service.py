@@ -23,6 +23,7 @@ from scrapeline.errors import DataDirError, DiskFull, LedgerError
 from scrapeline.events import Event
 from scrapeline.fetch.archive import Archive
 from scrapeline.fetch.client import FetchClient
+from scrapeline.fetch.events import FetchEvent
 from scrapeline.fetch.limits import Politeness
 from scrapeline.fetch.retry import RetryPolicy
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher
@@ -139,7 +140,12 @@ def open_archive(dd: DataDir, pipeline: Pipeline) -> Archive:
     return archive
 
 
-def make_fetch_client(pipeline: Pipeline, *, archive: Archive | None = None) -> FetchClient:
+def make_fetch_client(
+    pipeline: Pipeline,
+    *,
+    archive: Archive | None = None,
+    on_event: Callable[[FetchEvent], None] | None = None,
+) -> FetchClient:
     """The fetch client a pipeline's stages use, from its declared hosts, politeness,
     identity (user agent, headers, cookies), proxies and robots.txt choice."""
     return FetchClient(
@@ -158,6 +164,7 @@ def make_fetch_client(pipeline: Pipeline, *, archive: Archive | None = None) -> 
         robots=pipeline.robots,
         robots_agent=pipeline.robots_agent,
         max_body=pipeline.max_body,
+        on_event=on_event,
     )
 
 
