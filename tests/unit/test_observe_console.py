@@ -220,7 +220,7 @@ def test_run_finished_prints_the_summary_with_the_final_status() -> None:
     )
     lines = out.getvalue().splitlines()
     assert lines[0] == "Halted: 3 consecutive failures: likely banned or site down"
-    assert lines[1].startswith("run 12 of football: halted · 10.0s wall · 3 settled")
+    assert lines[1].startswith("run 12 of football: halted · 10.0s wall · 3 tasks settled")
     assert any(line.split()[:3] == ["overview", "3", "2"] for line in lines)
 
 

@@ -140,10 +140,12 @@ def test_categories_most_frequent_first(
     ("wall", "rate"),
     [(192.0, 225 / 192.0), (0.0, 0.0), (-1.0, 0.0)],
 )
-def test_items_per_second_counts_done_and_failed_this_run(wall: float, rate: float) -> None:
+def test_tasks_per_second_counts_done_and_failed_this_run(wall: float, rate: float) -> None:
     summary = summarize(FOOTBALL, wall=wall, reason=None, exit_code=0)
     assert summary.settled == 225
-    assert summary.items_per_second == pytest.approx(rate)
+    assert summary.tasks_per_second == pytest.approx(rate)
+    # the report does not say how many distinct items those tasks belong to
+    assert (summary.items, summary.items_per_second) == (None, None)
 
 
 @pytest.mark.parametrize(("listed", "shown", "left_out"), [(0, 0, 0), (20, 20, 0), (57, 20, 37)])
@@ -176,11 +178,12 @@ def test_render_shows_reason_first_then_headline_and_table() -> None:
     lines = text.splitlines()
     assert lines[0] == "Halted: 3 consecutive failures: likely banned or site down"
     assert (
-        lines[1] == "run 12 of football: halted · 3m12s wall · 225 settled · 1.2 items/s · exit 3"
+        lines[1]
+        == "run 12 of football: halted · 3m12s wall · 225 tasks settled · 1.2 tasks/s · exit 3"
     )
     header = next(line for line in lines if "discovered" in line)
     assert header.split() == [
-        "stage", "discovered", "done", "skipped", "failed", "pending", "p50", "p95", "time"
+        "stage", "discovered", "done", "skipped", "failed", "pending", "p50", "p95", "busy"
     ]  # fmt: skip
     overview = next(line for line in lines if line.startswith("overview"))
     assert overview.split() == ["overview", "497", "142", "300", "3", "52", "3.0s", "4.8s", "15.0s"]
@@ -196,7 +199,7 @@ def test_render_without_reason_starts_with_headline() -> None:
     report = make_report(counts={"overview": {"done": 5}}, done_this_run={"overview": 5})
     text = render(report, wall=2.0)
     assert text.splitlines()[0] == (
-        "run 12 of football: done · 2.0s wall · 5 settled · 2.5 items/s · exit 0"
+        "run 12 of football: done · 2.0s wall · 5 tasks settled · 2.5 tasks/s · exit 0"
     )
     assert "errors:" not in text
     assert "failed items" not in text
@@ -246,6 +249,8 @@ def test_summary_dict_is_json_and_complete() -> None:
     assert data["exit_code"] == 3
     assert data["reason"] == "site down"
     assert data["settled"] == 225
+    assert data["tasks_per_second"] == pytest.approx(225 / 192.0)
+    assert (data["items"], data["items_per_second"]) == (None, None)
     assert data["stages"][0] == {
         "stage": "overview",
         "discovered": 497,

@@ -16,17 +16,23 @@ Output, one line per event::
     discover results: 3 pages, 237 new (known page)
     [142/500] match 2389951 ✓ overview (4.2s)  eta 3m12s
     [143/500] match 2389952 ✗ overview (0.3s)  parse: no element matches 'h1'
+    host 127.0.0.1:8123 paused 30s (HTTP 429 Too Many Requests), resumes at 04:12:31
+
+The words come from :func:`scrapeline.observe.render.render`, the same as the log
+file's. Fetch events count too: a paused host, a breaker that opens or closes;
+retries only with ``verbose``.
 
 With ``progress`` (the default when the console is a terminal) a bar with
-settled/total, rate and time left stays below those lines until the run ends. Otherwise the lines
-are plain text with no control codes, fit for a log or a pipe.
+settled/total, rate, time left and the hosts held back (paused or with an open
+breaker, and for how much longer) stays below those lines until the run ends.
+Otherwise the lines are plain text with no control codes, fit for a log or a pipe.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 
 from rich.console import Console
@@ -42,23 +48,11 @@ from rich.progress import (
 from rich.progress import Task as ProgressTask
 from rich.text import Text
 
-from scrapeline.events import (
-    DiscoveryFinished,
-    Event,
-    Log,
-    PageDiscovered,
-    RunFinished,
-    RunHalted,
-    RunStarted,
-    ShutdownRequested,
-    TaskDone,
-    TaskFailed,
-    WorkQueued,
-)
+from scrapeline.events import Event, RunFinished, RunStarted, TaskDone, TaskFailed, WorkQueued
+from scrapeline.fetch.events import BreakerClosed, BreakerOpened, Fetched, HostPaused
+from scrapeline.observe.render import done_text, hold_status, render, summary_of
 from scrapeline.observe.stats import eta, format_duration
-from scrapeline.observe.summary import first_line, reason_line, render_summary, summarize
-
-_LEVEL_STYLES = {logging.WARNING: "yellow", logging.ERROR: "red", logging.CRITICAL: "bold red"}
+from scrapeline.observe.summary import render_summary
 
 
 class RateColumn(ProgressColumn):
@@ -71,6 +65,17 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:.1f}/s", style="progress.data.speed")
 
 
+class HoldsColumn(ProgressColumn):
+    """The hosts nothing is sent to right now, with the time left, redrawn with the bar."""
+
+    def __init__(self, status: Callable[[], str]) -> None:
+        super().__init__()
+        self._status = status
+
+    def render(self, task: ProgressTask) -> Text:
+        return Text(self._status(), style="yellow")
+
+
 class ConsoleReporter:
     """Prints what happens in a run for a person watching it.
 
@@ -80,7 +85,9 @@ class ConsoleReporter:
     since work was first queued (discovery time does not count).
 
     ``clock`` (seconds, monotonic) is passed in for tests; it also drives the
-    bar's rate and time-left estimates.
+    bar's rate and time-left estimates and how long a host stays held. ``wall``
+    gives the time of day a paused host resumes at. ``verbose`` also prints what
+    is log-only by default: retries, engine debug messages, the work queued.
     """
 
     def __init__(
@@ -89,11 +96,16 @@ class ConsoleReporter:
         *,
         progress: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = datetime.now,
+        verbose: bool = False,
     ) -> None:
         self._console = console if console is not None else Console()
         self._use_progress = self._console.is_terminal if progress is None else progress
         self._plain = not self._use_progress and not self._console.is_terminal
         self._clock = clock
+        self._wall = wall
+        self._verbose = verbose
+        self._holds: dict[str, tuple[str, float]] = {}
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._description = "items"
@@ -107,80 +119,34 @@ class ConsoleReporter:
         return self._console
 
     def __call__(self, event: Event) -> None:
-        match event:
-            case TaskDone() if self._plain:  # the common case, kept cheap: no styling
-                self._settle()
-                total = "?" if self._total is None else str(self._total)
-                text = (
-                    f"[{self._settled:>{len(total)}}/{total}] {event.kind} {event.key} "
-                    f"✓ {event.stage} ({format_duration(event.duration)})"
-                )
-                left = self._eta()
-                if left is not None:
-                    text += f"  eta {format_duration(left)}"
-                self._console.file.write(text + "\n")
-            case TaskDone():
-                self._settle()
-                line = self._item_line(event.kind, event.key, "✓", "green", event.stage)
-                line.append(f" ({format_duration(event.duration)})")
-                left = self._eta()
-                if left is not None:
-                    line.append(f"  eta {format_duration(left)}", style="dim")
-                self._print(line)
-            case TaskFailed():
-                self._settle()
-                line = self._item_line(event.kind, event.key, "✗", "red", event.stage)
-                line.append(f" ({format_duration(event.duration)})  ")
-                line.append(f"{event.category}: ", style="red")
-                line.append(first_line(event.message))
-                self._print(line)
-            case WorkQueued():
-                self._start_work()
-                self._total = max(self._settled + event.remaining, self._settled)
-                self._update_bar()
-            case PageDiscovered():
-                self._print(
-                    Text(
-                        f"discover {event.discovery} offset {event.position}: "
-                        f"{event.keys} keys, {event.new} new"
-                    )
-                )
-            case DiscoveryFinished():
-                self._print(
-                    Text(
-                        f"discover {event.discovery}: {_plural(event.pages, 'page')}, "
-                        f"{event.new} new ({event.reason})"
-                    )
-                )
-            case ShutdownRequested():
-                items = f"{_plural(event.in_flight, 'in-flight item')}"
-                if event.forced:
-                    text = f"Cancelling {items}; they go back to pending"
-                else:
-                    text = f"Stopping: finishing {items} (Ctrl+C again to cancel them)"
-                self._print(Text(text, style="yellow"))
-            case RunHalted():
-                self._print(Text(reason_line("halted", event.reason), style="bold red"))
-            case RunStarted():
-                self._description = event.pipeline
-                text = f"run {event.run_id} of {event.pipeline} · data in {event.data_dir}"
-                if event.log_path is not None:
-                    text += f" · log {event.log_path}"
-                self._print(Text(text, style="bold"))
-            case RunFinished():
-                self.close()
-                summary = summarize(
-                    event.report,
-                    wall=event.wall,
-                    reason=event.reason,
-                    exit_code=event.exit_code,
-                    status=event.status,
-                )
-                render_summary(summary, self._console)
-            case Log():
-                if event.level >= logging.INFO:
-                    style = _LEVEL_STYLES.get(event.level, "")
-                    self._print(Text(event.message, style=style))
+        if type(event) is TaskDone and self._plain:
+            # the common case, kept cheap: no styling, no Line
+            self._settle()
+            plain = f"{self._counter()} {done_text(event)}"
+            left = self._eta()
+            if left is not None:
+                plain += f"  eta {format_duration(left)}"
+            self._console.file.write(plain + "\n")
+            return
+        if type(event) is Fetched:  # one per request, and nothing to say
+            return
+        self._track(event)
+        if isinstance(event, RunFinished):
+            self.close()
+            render_summary(summary_of(event), self._console)
+            return
+        line = render(event, now=self._wall())
+        if line is None or not (line.shown or self._verbose):
+            return
+        if isinstance(event, (TaskDone, TaskFailed)):
+            self._settle()
+            text = Text(f"{self._counter()} ").append_text(line.text)
+            left = self._eta() if isinstance(event, TaskDone) else None
+            if left is not None:
+                text.append(f"  eta {format_duration(left)}", style="dim")
+            self._print(text)
+            return
+        self._print(line.text)
 
     def close(self) -> None:
         """Stop the live display for good; later events print plain lines.
@@ -220,12 +186,30 @@ class ConsoleReporter:
             return None
         return eta(self._settled, self._total, self._clock() - self._work_started)
 
-    def _item_line(self, kind: str, key: object, mark: str, style: str, stage: str) -> Text:
+    def _counter(self) -> str:
         total = "?" if self._total is None else str(self._total)
-        line = Text(f"[{self._settled:>{len(total)}}/{total}] {kind} {key} ")
-        line.append(mark, style=style)
-        line.append(f" {stage}")
-        return line
+        return f"[{self._settled:>{len(total)}}/{total}]"
+
+    def _track(self, event: Event) -> None:
+        """Keep what the progress line shows besides the counts: the run's name and
+        the hosts that are held back."""
+        match event:
+            case WorkQueued():
+                self._start_work()
+                self._total = max(self._settled + event.remaining, self._settled)
+                self._update_bar()
+            case RunStarted():
+                self._description = event.pipeline
+            case HostPaused():
+                self._holds[event.host] = ("paused", self._clock() + event.seconds)
+            case BreakerOpened():
+                self._holds[event.host] = ("breaker open", self._clock() + event.cooldown)
+            case BreakerClosed():
+                self._holds.pop(event.host, None)
+
+    def holds(self) -> str:
+        """The hosts held back right now, with the time left ("" when none)."""
+        return hold_status(self._holds, self._clock())
 
     def _print(self, text: Text) -> None:
         self._ensure_bar()
@@ -246,6 +230,7 @@ class ConsoleReporter:
             MofNCompleteColumn(),
             RateColumn(),
             TimeRemainingColumn(),
+            HoldsColumn(self.holds),
             console=self._console,
             get_time=self._clock,
             refresh_per_second=4,
@@ -265,7 +250,3 @@ class ConsoleReporter:
                 total=self._total,
                 completed=self._settled,
             )
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

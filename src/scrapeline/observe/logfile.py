@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
-import json
 import logging
 import os
 import sys
@@ -32,20 +31,9 @@ from datetime import datetime
 from pathlib import Path
 
 from scrapeline.errors import DiskFull
-from scrapeline.events import (
-    DiscoveryFinished,
-    Event,
-    Log,
-    PageDiscovered,
-    RunFinished,
-    RunHalted,
-    RunStarted,
-    ShutdownRequested,
-    TaskDone,
-    TaskFailed,
-    WorkQueued,
-)
-from scrapeline.observe.summary import summarize, summary_dict
+from scrapeline.events import Event, TaskDone
+from scrapeline.fetch.events import FetchEvent
+from scrapeline.observe.render import done_log, render
 from scrapeline.secrets import redact
 
 LOGGER_NAME = "scrapeline"
@@ -204,10 +192,15 @@ def close_run_log(handler: logging.Handler) -> None:
 
 
 class LogReporter:
-    """Writes every runner event to the log, a line each.
+    """Writes every runner event to the log, a line each, in the words of
+    :func:`scrapeline.observe.render.render`.
 
     Item outcomes: done at DEBUG, failed at WARNING. Discovery and the run's
     start and end at INFO; the end carries the summary as one JSON line.
+
+    Fetch events (a paused host, a breaker, retries) are written only with
+    ``fetch_events``: the fetch client logs each of them under
+    ``scrapeline.fetch`` already, and the file would say everything twice.
 
     The "done" lines of one commit go out as one record (a line each, each with
     its own prefix), written when the next other event arrives: the runner
@@ -215,8 +208,9 @@ class LogReporter:
     than the item.
     """
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
+    def __init__(self, logger: logging.Logger | None = None, *, fetch_events: bool = False) -> None:
         self._log = logger if logger is not None else logging.getLogger(f"{LOGGER_NAME}.run")
+        self._fetch_events = fetch_events
         self._done: list[str] = []
 
     def _write_done(self) -> None:
@@ -226,75 +220,15 @@ class LogReporter:
             self._log.debug("%s", f"\n{stamp} DEBUG {self._log.name}: ".join(lines))
 
     def __call__(self, event: Event) -> None:
-        log = self._log
         if type(event) is TaskDone:
-            self._done.append(
-                f"done {event.stage} {event.kind} {event.key} in {event.duration:.3f}s: "
-                f"{event.records} records, {event.children} children"
-            )
+            self._done.append(done_log(event))
             if len(self._done) >= _DONE_BATCH:
                 self._write_done()
             return
+        if isinstance(event, FetchEvent) and not self._fetch_events:
+            return
         if self._done:
             self._write_done()
-        match event:
-            case TaskFailed():
-                log.warning(
-                    "failed %s %s %s in %.3fs after %d attempts: %s: %s",
-                    event.stage,
-                    event.kind,
-                    event.key,
-                    event.duration,
-                    event.attempts,
-                    event.category,
-                    event.message,
-                )
-            case WorkQueued():
-                log.debug("%d tasks left to settle", event.remaining)
-            case PageDiscovered():
-                log.info(
-                    "discover %s at %s: %d keys, %d new",
-                    event.discovery,
-                    event.position,
-                    event.keys,
-                    event.new,
-                )
-            case DiscoveryFinished():
-                log.info(
-                    "discover %s finished: %d pages, %d new (%s)",
-                    event.discovery,
-                    event.pages,
-                    event.new,
-                    event.reason,
-                )
-            case ShutdownRequested():
-                log.warning(
-                    "%s received: %s %d in-flight items",
-                    event.signal,
-                    "cancelling" if event.forced else "draining",
-                    event.in_flight,
-                )
-            case RunHalted():
-                log.error("halted: %s", event.reason)
-            case RunStarted():
-                log.info(
-                    "run %d of %s started; data in %s; options %s",
-                    event.run_id,
-                    event.pipeline,
-                    event.data_dir,
-                    json.dumps(dict(event.options), default=str, sort_keys=True),
-                )
-            case RunFinished():
-                summary = summarize(
-                    event.report,
-                    wall=event.wall,
-                    reason=event.reason,
-                    exit_code=event.exit_code,
-                    status=event.status,
-                )
-                log.info(
-                    "run finished: %s",
-                    json.dumps(summary_dict(summary), default=str, ensure_ascii=False),
-                )
-            case Log():
-                log.log(event.level, "%s", event.message)
+        line = render(event, now=datetime.now())
+        if line is not None:
+            self._log.log(line.level, "%s", line.log)

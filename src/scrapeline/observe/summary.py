@@ -50,7 +50,10 @@ class StageRow:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StageTiming:
-    """This run's attempt durations for one stage, successful and failed."""
+    """This run's attempt durations for one stage, successful and failed.
+
+    ``total`` is the stage's busy time: its attempts' durations added up. With
+    several workers it exceeds the wall time, and it is no part of it."""
 
     stage: str
     count: int
@@ -67,7 +70,9 @@ class CategoryCount:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
-    """Everything the end-of-run summary shows, as plain values."""
+    """Everything the end-of-run summary shows, as plain values.
+
+    Counts of tasks and of items are kept apart: a task is one stage of one item."""
 
     run_id: int
     pipeline: str
@@ -77,8 +82,15 @@ class Summary:
     """Why the run stopped early (halted, interrupted), if it did."""
     wall: float
     settled: int
-    """Tasks this run settled, done or failed."""
-    items_per_second: float
+    """Tasks this run settled, done or failed: one per (item, stage), so an item with
+    three stages counts three times."""
+    tasks_per_second: float
+    """``settled`` over the wall time."""
+    items: int | None
+    """Distinct items, (kind, key), with a task settled by this run; None when the
+    ledger's report does not say (then the summary counts tasks only)."""
+    items_per_second: float | None
+    """``items`` over the wall time; None with ``items``."""
     stages: tuple[StageRow, ...]
     timings: tuple[StageTiming, ...]
     """Only stages with at least one attempt this run, in stage order."""
@@ -123,6 +135,7 @@ def summarize(
         if count > 0
     )
     settled = sum(report.done_this_run.values()) + sum(report.failed_this_run.values())
+    items = _items_settled(report)
     failures = tuple(report.failures[:FAILURES_SHOWN])
     return Summary(
         run_id=report.run.id,
@@ -132,7 +145,9 @@ def summarize(
         reason=reason,
         wall=wall,
         settled=settled,
-        items_per_second=settled / wall if wall > 0 else 0.0,
+        tasks_per_second=_rate(settled, wall),
+        items=items,
+        items_per_second=None if items is None else _rate(items, wall),
         stages=rows,
         timings=timings,
         categories=categories,
@@ -141,6 +156,18 @@ def summarize(
         failures_left_out=max(len(report.failures), sum(report.categories.values()))
         - len(failures),
     )
+
+
+def _rate(count: int, wall: float) -> float:
+    return count / wall if wall > 0 else 0.0
+
+
+def _items_settled(report: RunReport) -> int | None:
+    # Tasks are not items: a match with four stages is four tasks. Only the ledger
+    # knows how many distinct items they belong to; until its report carries
+    # ``items_settled`` the summary says tasks and shows no item count.
+    items = getattr(report, "items_settled", None)
+    return items if isinstance(items, int) else None
 
 
 def _stage_order(*maps: Iterable[str]) -> list[str]:
@@ -196,21 +223,33 @@ def render_summary(summary: Summary, console: Console) -> None:
             console.print(Text(f"  … and {summary.failures_left_out} more"))
 
 
-def _headline(summary: Summary) -> Text:
-    return Text(
+def headline(summary: Summary) -> str:
+    """ "run 12 of football: done · 3m12s wall · 180 items · 225 tasks settled · 1.2 tasks/s
+    · exit 0" (the item count only when the ledger reported it)."""
+    items = "" if summary.items is None else f" · {_plural(summary.items, 'item')}"
+    return (
         f"run {summary.run_id} of {summary.pipeline}: {summary.status}"
-        f" · {format_duration(summary.wall)} wall"
-        f" · {summary.settled} settled"
-        f" · {summary.items_per_second:.1f} items/s"
-        f" · exit {summary.exit_code}",
-        style="bold",
+        f" · {format_duration(summary.wall)} wall{items}"
+        f" · {_plural(summary.settled, 'task')} settled"
+        f" · {summary.tasks_per_second:.1f} tasks/s"
+        f" · exit {summary.exit_code}"
     )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _headline(summary: Summary) -> Text:
+    return Text(headline(summary), style="bold")
 
 
 def _stage_table(summary: Summary) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     table.add_column("stage", no_wrap=True)
-    for name in ("discovered", "done", "skipped", "failed", "pending", "p50", "p95", "time"):
+    # Counts are tasks (one per item of the stage's kind); p50/p95 are one task's
+    # time; "busy" is the stage's task times added up, which workers overlap.
+    for name in ("discovered", "done", "skipped", "failed", "pending", "p50", "p95", "busy"):
         # no_wrap: a header cut to "discover…" on an 80-column console reads as noise
         table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     timings = {timing.stage: timing for timing in summary.timings}
@@ -249,6 +288,8 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "reason": summary.reason,
         "wall": summary.wall,
         "settled": summary.settled,
+        "tasks_per_second": summary.tasks_per_second,
+        "items": summary.items,
         "items_per_second": summary.items_per_second,
         "stages": [
             {
