@@ -15,24 +15,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from scrapeline.cli.main import (
+from scrapeline.cli.app import app, console, errors, load
+from scrapeline.cli.exits import exit_code
+from scrapeline.cli.options import (
+    GRACE,
+    ITEM_TIMEOUT,
+    MAX_CONSECUTIVE_FAILURES,
     BreakerOpt,
     DataDirOpt,
     GraceOpt,
     PipelineArg,
+    RunFlags,
     SecretOpt,
     SetOpt,
     TimeoutOpt,
     WorkersOpt,
-    _config,
-    _errors,
-    _load,
-    app,
 )
 from scrapeline.runner import loop as event_loop
-from scrapeline.runner.run import RunOptions
 
 if TYPE_CHECKING:
     from scrapeline.retention import PruneReport
@@ -69,9 +69,9 @@ def reparse(
     outdated: OutdatedOpt = False,
     data_dir: DataDirOpt = None,
     workers: WorkersOpt = None,
-    max_consecutive_failures: BreakerOpt = 3,
-    item_timeout: TimeoutOpt = 300.0,
-    grace: GraceOpt = 30.0,
+    max_consecutive_failures: BreakerOpt = MAX_CONSECUTIVE_FAILURES,
+    item_timeout: TimeoutOpt = ITEM_TIMEOUT,
+    grace: GraceOpt = GRACE,
     base_url: SiteOpt = None,
     set_: SetOpt = None,
     secret: SecretOpt = None,
@@ -81,18 +81,20 @@ def reparse(
     from scrapeline.reparse import reparse as reparse_stage
     from scrapeline.service import default_data_dir
 
-    with _errors():
-        pipe = _load(pipeline, secrets=secret, base_url=base_url)
-        options = RunOptions(
-            workers=workers or pipe.workers or 4,
-            max_consecutive_failures=max_consecutive_failures,
-            item_timeout=item_timeout or None,
-            grace=grace,
-            config=_config(set_, secret),
-        )
+    flags = RunFlags(
+        workers=workers,
+        max_consecutive_failures=max_consecutive_failures,
+        item_timeout=item_timeout,
+        grace=grace,
+        set_=set_,
+        secret=secret,
+    )
+    with errors():
+        pipe = load(pipeline, secrets=secret, base_url=base_url)
+        options = flags.run_options(pipe)
     reporter = ConsoleReporter()
     try:
-        with _errors():
+        with errors():
             outcome = event_loop.run(
                 reparse_stage(
                     pipe,
@@ -106,7 +108,7 @@ def reparse(
             )
     finally:
         reporter.close()
-    raise typer.Exit(outcome.exit_code)
+    raise typer.Exit(exit_code(outcome.status))
 
 
 @app.command()
@@ -121,8 +123,8 @@ def prune(
     from scrapeline.retention import prune as prune_data
     from scrapeline.service import default_data_dir
 
-    with _errors():
-        pipe = _load(pipeline)
+    with errors():
+        pipe = load(pipeline)
         seconds = parse_duration(older_than)
         target = data_dir or default_data_dir(pipe)
         if dry_run:
@@ -135,7 +137,7 @@ def prune(
         if dry_run
         else f"{size(report.bytes_freed)} freed"
     )
-    console = Console(highlight=False)
+    out = console()
     for line in (
         f"{'would prune' if dry_run else 'pruned'} {target}: "
         f"what is older than {older_than} (before {cutoff})",
@@ -144,7 +146,7 @@ def prune(
         f"  history: attempts of past runs {report.attempts}, run logs {report.logs}",
         *(["nothing removed (--dry-run)"] if dry_run else []),
     ):
-        console.print(line, markup=False, soft_wrap=True)
+        out.print(line, markup=False, soft_wrap=True)
 
 
 def _preview(data_dir: Path, older_than: float, *, now: float) -> PruneReport:

@@ -9,20 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from scrapeline.cli.main import (
-    BaseUrlOpt,
-    JsonOpt,
-    PipelineArg,
-    SecretOpt,
-    SetOpt,
-    _config,
-    _errors,
-    _load,
-    _print_json,
-    app,
-)
+from scrapeline.cli.app import app, console, errors, load, print_json, stage_config
+from scrapeline.cli.exits import EXIT_FAILED, EXIT_OK
+from scrapeline.cli.options import BaseUrlOpt, JsonOpt, PipelineArg, SecretOpt, SetOpt
 from scrapeline.runner import loop as event_loop
 
 if TYPE_CHECKING:  # the check service pulls in the HTTP client: imported when used
@@ -49,24 +39,29 @@ def check(
     Writes nothing: no ledger, no data dir."""
     from scrapeline.check import check_pipeline
 
-    with _errors():
-        pipe = _load(pipeline, secrets=secret, base_url=base_url)
-        config = _config(set_, secret)
+    with errors():
+        pipe = load(pipeline, secrets=secret, base_url=base_url)
+        config = stage_config(set_, secret)
         report = event_loop.run(
             check_pipeline(pipe, base_url=base_url, config=config, start=start_offset)
         )
     if json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
     else:
         _render(report)
-    raise typer.Exit(report.exit_code)
+    raise typer.Exit(check_exit_code(report))
+
+
+def check_exit_code(report: CheckReport) -> int:
+    """0 when every contract holds and every sample parses, else 1."""
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _render(report: CheckReport) -> None:
-    console = Console(highlight=False)
+    out = console()
 
     def say(text: str) -> None:
-        console.print(text, markup=False, soft_wrap=True)
+        out.print(text, markup=False, soft_wrap=True)
 
     say(f"check {report.pipeline} against {report.base_url or '(no base_url)'}")
     for step in report.steps:
@@ -77,9 +72,9 @@ def _render(report: CheckReport) -> None:
             say(f"    {step.category}: {step.error}")
     broken = [s for s in report.steps if not s.ok]
     if broken:
-        say(f"{len(broken)} of {len(report.steps)} checks failed · exit {report.exit_code}")
+        say(f"{len(broken)} of {len(report.steps)} checks failed · exit {check_exit_code(report)}")
     else:
-        say(f"all {len(report.steps)} checks hold · exit {report.exit_code}")
+        say(f"all {len(report.steps)} checks hold · exit {check_exit_code(report)}")
 
 
 def _step_line(step: StepCheck) -> str:

@@ -1,0 +1,179 @@
+"""The Typer app every command registers on, and what the commands share: the one
+redaction point, loading a pipeline, turning errors into one line and an exit code.
+
+The command modules (``cli/run.py``, ``cli/status.py``, ...) import this module;
+``cli/main.py`` imports them to register their commands. Nothing here imports a
+command module, so the CLI has no import cycle.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+
+from scrapeline.cli.exits import EXIT_INTERRUPTED, error_exit_code
+from scrapeline.errors import ConfigError, ScrapelineError
+from scrapeline.loader import load_pipeline
+from scrapeline.pipeline import Pipeline
+from scrapeline.secrets import MIN_SECRET_LENGTH, RedactingWriter, collect_secrets
+
+app = typer.Typer(
+    name="scrapeline",
+    help="Durable, resumable scraping pipelines.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _show_version(value: bool) -> None:
+    if not value:
+        return
+    try:
+        version = importlib.metadata.version("scrapeline")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        from scrapeline import __version__ as version
+    sys.stdout.write(f"scrapeline {version}\n")
+    raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Durable, resumable scraping pipelines."""
+    _redact_output(ctx)
+
+
+# -- the one redaction point ----------------------------------------------------------
+#
+# Every command prints through sys.stdout and sys.stderr (rich consoles look them up
+# at each print), and those are RedactingWriters while the command runs: console
+# lines, tables, JSON and error messages alike lose URL credentials and every secret
+# the command has learned of (hide), whichever code printed them.
+
+_writers: list[RedactingWriter] = []
+
+
+def _redact_output(ctx: typer.Context) -> None:
+    saved = sys.stdout, sys.stderr
+    out, err = RedactingWriter(sys.stdout), RedactingWriter(sys.stderr)
+    _writers[:] = [out, err]
+    sys.stdout, sys.stderr = out, err
+
+    def restore() -> None:
+        try:
+            out.flush()
+            err.flush()
+        finally:
+            sys.stdout, sys.stderr = saved
+            _writers.clear()
+
+    ctx.call_on_close(restore)
+
+
+def hide(secrets: Iterable[str]) -> None:
+    """Keep ``secrets`` out of everything the command prints from now on."""
+    values = tuple(secrets)
+    for writer in _writers:
+        writer.hide(values)
+
+
+def load(target: str, *, secrets: list[str] | None = None, base_url: str | None = None) -> Pipeline:
+    """The pipeline at ``target``, with the ``--secret`` values among its secrets (so the
+    run log, the ledger and the archive hide them too) and all of its secrets hidden
+    from the command's output. Raises ConfigError for a malformed ``--secret`` and
+    PipelineError for a target that does not load."""
+    if base_url:
+        hide(collect_secrets(urls=[base_url]))
+    given = parse_secrets(secrets)
+    hide(given.values())
+    pipe = load_pipeline(target)
+    pipe.secrets = (*pipe.secrets, *given.values())
+    hide(pipe.secret_values())
+    return pipe
+
+
+def parse_secrets(pairs: list[str] | None) -> dict[str, str]:
+    """The ``--secret`` values by key: ``KEY=VALUE``, or ``KEY`` for ``$KEY``.
+
+    Raises ConfigError for an empty key, an unset variable or a value too short to
+    hide from output without hiding ordinary text."""
+    found: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not key:
+            raise ConfigError("--secret takes KEY=VALUE, or KEY to read the variable KEY")
+        if not sep:
+            env = os.environ.get(key)
+            if env is None:
+                raise ConfigError(f"--secret {key}: no environment variable {key} is set")
+            value = env
+        if len(value) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"--secret {key} is shorter than {MIN_SECRET_LENGTH} characters: "
+                "too short to hide from output without hiding ordinary text"
+            )
+        found[key] = value
+    return found
+
+
+def stage_config(pairs: list[str] | None, secrets: list[str] | None = None) -> dict[str, str]:
+    """The stages' ``ctx.config``: the ``--set`` values and the ``--secret`` ones.
+
+    Raises ConfigError for a ``--set`` without ``=`` or a key given by both."""
+    config: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set takes KEY=VALUE, got {pair!r}")
+        config[key] = value
+    for key, value in parse_secrets(secrets).items():
+        if key in config:
+            raise ConfigError(f"{key} is given by both --set and --secret")
+        config[key] = value
+    return config
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """End the command: ``error: MESSAGE`` on stderr, exit ``code``."""
+    Console(stderr=True, highlight=False).print(f"error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Our errors become one line on stderr and their exit code (cli/exits.py); Ctrl+C
+    becomes 130. Anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except ScrapelineError as exc:
+        fail(str(exc), error_exit_code(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_INTERRUPTED)
+
+
+def console() -> Console:
+    """A console on stdout that prints what it is given: no highlighting of numbers
+    and paths (the output is read by people and by scripts alike)."""
+    return Console(highlight=False)
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout."""
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
