@@ -38,17 +38,15 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
-from urllib.parse import urlsplit
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import orjson
 
 from scrapeline.errors import PipelineError, ValidationError
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
-from scrapeline.fetch.proxies import parse_proxy
+from scrapeline.fetch.settings import FetcherName, FetchSettings
 from scrapeline.model import Dependency, Graph, Item, Record, StageNode, Table
-from scrapeline.secrets import MIN_SECRET_LENGTH, collect_secrets
 
 if TYPE_CHECKING:
     from scrapeline.context import Context
@@ -76,10 +74,6 @@ RESERVED_TABLES: frozenset[str] = frozenset(
 becomes a view of the same name beside them, so it may not take one (nor ``sqlite_*``)."""
 
 _TABLE_NAME = re.compile(r"[^\x00-\x1f\"]*[^\x00-\x20\"][^\x00-\x1f\"]*")
-
-FETCHERS = ("http", "browser")
-"""What ``Pipeline(fetcher=...)`` accepts: plain HTTP, or headless Chromium."""
-
 
 StageFn: TypeAlias = Callable[["Context", "Item"], Awaitable[Any]]
 DiscoverFn: TypeAlias = Callable[["Context", Any], AsyncIterator[Item]]
@@ -193,69 +187,126 @@ class Pipeline:
         robots.txt groups are matched against ``robots_agent`` (default: the
         pipeline's name), never a browser-like ``user_agent``.
         """
-        if fetcher not in FETCHERS:
-            raise PipelineError(
-                f"fetcher must be one of {', '.join(map(repr, FETCHERS))}, got {fetcher!r}"
-            )
-        if fetcher == "browser" and proxies:
-            raise PipelineError("the browser fetcher does not go through proxies= yet")
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise PipelineError(f"pipeline name must be letters, digits, - or _: {name!r}")
         self.name = name
-        self.base_url = base_url.rstrip("/") if base_url else None
-        declared = list(hosts)
-        if self.base_url:
-            host = urlsplit(self.base_url).hostname
-            if host and host not in declared:
-                declared.append(host)
-        self.hosts: list[str] = declared
+        self.fetch = FetchSettings(
+            base_url=base_url,
+            hosts=tuple(hosts),
+            rate=rate,
+            delay=delay,
+            concurrency=concurrency,
+            max_attempts=max_attempts,
+            headers=headers or {},
+            user_agent=user_agent,
+            cookies=cookies or {},
+            # a str is one entry, not its characters
+            proxies=(proxies,) if isinstance(proxies, str) else tuple(proxies),
+            robots=robots,
+            robots_agent=robots_agent or name,
+            secrets=(secrets,) if isinstance(secrets, str) else tuple(secrets),
+            fetcher=cast("FetcherName", fetcher),  # FetchSettings refuses any other
+            ready_selector=ready_selector,
+            max_body=max_body,
+        )
+        """How the stages reach the network: replaced as a whole, never changed."""
         self.workers = workers
-        self.rate = rate
-        self.delay = delay
-        self.concurrency = concurrency
-        self.max_attempts = max_attempts
-        self.headers = dict(headers or {})
-        self.user_agent = user_agent
-        self.cookies = dict(cookies or {})
-        self.proxies: tuple[str, ...] = (proxies,) if isinstance(proxies, str) else tuple(proxies)
-        for proxy in self.proxies:
-            parse_proxy(proxy)  # ConfigError now, not at the first request
-        self.robots = robots
-        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
-            raise PipelineError(f"max_body must be a positive number of bytes, got {max_body!r}")
-        self.max_body = max_body
-        self.robots_agent = robots_agent or name
-        self.fetcher = fetcher
-        self.ready_selector = ready_selector
-        self.secrets: tuple[str, ...] = (secrets,) if isinstance(secrets, str) else tuple(secrets)
-        for number, secret in enumerate(self.secrets, start=1):
-            if len(secret) < MIN_SECRET_LENGTH:
-                raise PipelineError(
-                    f"secret number {number} is shorter than {MIN_SECRET_LENGTH} characters: "
-                    "too short to hide from logs without hiding ordinary text"
-                )
+        """The default number of items in flight (a run's ``--workers`` overrides it)."""
         self.discoveries: list[Discovery] = []
         self.stages: dict[str, Stage] = {}
         self.tables: dict[str, Table] = {}
 
+    # -- fetch settings, read through ``self.fetch`` ---------------------------
+
+    @property
+    def base_url(self) -> str | None:
+        return self.fetch.base_url
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return self.fetch.hosts
+
+    @property
+    def rate(self) -> str | float | None:
+        return self.fetch.rate
+
+    @property
+    def delay(self) -> tuple[float, float] | float | None:
+        return self.fetch.delay
+
+    @property
+    def concurrency(self) -> int:
+        return self.fetch.concurrency
+
+    @property
+    def max_attempts(self) -> int:
+        return self.fetch.max_attempts
+
+    @max_attempts.setter
+    def max_attempts(self, value: int) -> None:
+        self.fetch = replace(self.fetch, max_attempts=value)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.fetch.headers
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.fetch.user_agent
+
+    @user_agent.setter
+    def user_agent(self, value: str | None) -> None:
+        self.fetch = replace(self.fetch, user_agent=value)
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        return self.fetch.cookies
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        return self.fetch.proxies
+
+    @property
+    def robots(self) -> bool:
+        return self.fetch.robots
+
+    @property
+    def robots_agent(self) -> str | None:
+        return self.fetch.robots_agent
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self.fetch.secrets
+
+    @secrets.setter
+    def secrets(self, value: Sequence[str]) -> None:
+        self.fetch = replace(self.fetch, secrets=tuple(value))  # checked again
+
+    @property
+    def fetcher(self) -> str:
+        return self.fetch.fetcher
+
+    @property
+    def ready_selector(self) -> str | None:
+        return self.fetch.ready_selector
+
+    @property
+    def max_body(self) -> int:
+        return self.fetch.max_body
+
+    @max_body.setter
+    def max_body(self, value: int) -> None:
+        self.fetch = replace(self.fetch, max_body=value)  # checked again
+
     def secret_values(self) -> tuple[str, ...]:
-        """Every value to keep out of logs, the console and the ledger: ``secrets``,
-        plus what :func:`~scrapeline.secrets.collect_secrets` finds in sensitive
-        headers, cookies and the credentials of proxies and ``base_url``."""
-        return collect_secrets(
-            headers=self.headers,
-            cookies=self.cookies,
-            proxies=self.proxies,
-            urls=[self.base_url] if self.base_url else [],
-            extra=self.secrets,
-        )
+        """Every value to keep out of logs, the console and the ledger, as
+        :meth:`~scrapeline.fetch.settings.FetchSettings.secret_values` finds them."""
+        return self.fetch.secret_values()
 
     def use_base_url(self, base_url: str) -> None:
-        """Point the pipeline at another site (a rehearsal copy, a mirror)."""
-        self.base_url = base_url.rstrip("/")
-        host = urlsplit(self.base_url).hostname
-        if host and host not in self.hosts:
-            self.hosts.append(host)
+        """Point the pipeline at another site (a rehearsal copy, a mirror): its
+        settings are replaced by ``self.fetch.with_base_url(base_url)``."""
+        self.fetch = self.fetch.with_base_url(base_url)
 
     # -- declarations ------------------------------------------------------
 

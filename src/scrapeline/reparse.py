@@ -35,8 +35,7 @@ from scrapeline.datadir import DataDir
 from scrapeline.errors import ConfigError, DataDirError
 from scrapeline.fetch.archive import Archive, ArchiveFetcher
 from scrapeline.fetch.client import FetchClient
-from scrapeline.fetch.limits import Politeness
-from scrapeline.fetch.retry import RetryPolicy
+from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
 from scrapeline.pipeline import Pipeline
@@ -86,18 +85,23 @@ async def reparse(
                 "nothing to re-parse"
             )
         site = base_url or archive.base_url()
-        if site:
-            pipeline.use_base_url(site)
+        settings = pipeline.fetch.with_base_url(site) if site else pipeline.fetch
         graph = pipeline.graph()
         ledger = SqliteLedger(dd.ledger)
         stack.callback(ledger.close)
-        client = FetchClient(
-            base_url=pipeline.base_url,
-            hosts=pipeline.hosts,
-            politeness=Politeness(concurrency=max(options.workers, 1)),
-            retry=RetryPolicy(max_attempts=1),
-            fetcher=ArchiveFetcher(archive),
+        # The archive answers, once each: no pauses between requests, no retries, no
+        # robots.txt or proxies, and the body limit the responses were fetched under.
+        settings = replace(
+            settings,
+            rate=None,
+            delay=None,
+            concurrency=max(options.workers, 1),
+            max_attempts=1,
+            robots=False,
+            proxies=(),
+            max_body=DEFAULT_MAX_BODY,
         )
+        client = FetchClient.from_settings(settings, fetcher=ArchiveFetcher(archive))
         stack.push_async_callback(client.close)
         ledger.prepare(graph)
         # A table's key is part of its schema: refused here as at the start of a run.

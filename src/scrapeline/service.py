@@ -24,9 +24,6 @@ from scrapeline.events import Event
 from scrapeline.fetch.archive import Archive
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.events import FetchEvent
-from scrapeline.fetch.limits import Politeness
-from scrapeline.fetch.retry import RetryPolicy
-from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher
 from scrapeline.ledger.base import RunInfo, RunStatus
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
@@ -130,13 +127,13 @@ async def check_settings(pipeline: Pipeline) -> None:
     """Raise ConfigError for any fetch setting that cannot work (rate, delay,
     concurrency, retries, base_url, hosts, proxies, the browser's needs), by
     building the fetch client once: nothing is opened or written."""
-    await make_fetch_client(pipeline).close()
+    await FetchClient.from_settings(pipeline.fetch).close()
 
 
 def open_archive(dd: DataDir, pipeline: Pipeline) -> Archive:
     """The data dir's archive, ready to store what ``pipeline`` fetches."""
-    archive = Archive(dd.archive, secrets=pipeline.secret_values())
-    archive.remember_base_url(pipeline.base_url)
+    archive = Archive(dd.archive, secrets=pipeline.fetch.secret_values())
+    archive.remember_base_url(pipeline.fetch.base_url)
     return archive
 
 
@@ -146,43 +143,8 @@ def make_fetch_client(
     archive: Archive | None = None,
     on_event: Callable[[FetchEvent], None] | None = None,
 ) -> FetchClient:
-    """The fetch client a pipeline's stages use, from its declared hosts, politeness,
-    identity (user agent, headers, cookies), proxies and robots.txt choice."""
-    return FetchClient(
-        base_url=pipeline.base_url,
-        hosts=pipeline.hosts,
-        politeness=Politeness(
-            rate=pipeline.rate, delay=pipeline.delay, concurrency=pipeline.concurrency
-        ),
-        retry=RetryPolicy(max_attempts=pipeline.max_attempts),
-        archive=archive,
-        fetcher=_browser_fetcher(pipeline) if pipeline.fetcher == "browser" else None,
-        user_agent=pipeline.user_agent or DEFAULT_USER_AGENT,
-        headers=pipeline.headers,
-        cookies=pipeline.cookies,
-        proxies=pipeline.proxies,
-        robots=pipeline.robots,
-        robots_agent=pipeline.robots_agent,
-        max_body=pipeline.max_body,
-        on_event=on_event,
-    )
-
-
-def _browser_fetcher(pipeline: Pipeline) -> Fetcher:
-    """Headless Chromium for ``Pipeline(fetcher="browser")``; ConfigError (exit 2) when
-    Playwright or Chromium is missing."""
-    from scrapeline.fetch.browser import BrowserFetcher
-
-    return BrowserFetcher(
-        ready_selector=pipeline.ready_selector,
-        hosts=pipeline.hosts,
-        user_agent=pipeline.user_agent,
-        headers=pipeline.headers,
-        cookies=pipeline.cookies,
-        cookie_url=pipeline.base_url,
-        base_url=pipeline.base_url,
-        max_body=pipeline.max_body,
-    )
+    """The fetch client a pipeline's stages use (:meth:`FetchClient.from_settings`)."""
+    return FetchClient.from_settings(pipeline.fetch, archive=archive, on_event=on_event)
 
 
 def _halt(ledger: SqliteLedger, begun: Sequence[int], error: DiskFull) -> None:

@@ -105,6 +105,7 @@ from scrapeline.fetch.origins import (
     show_origin,
 )
 from scrapeline.fetch.response import Request, Response
+from scrapeline.fetch.settings import FetchSettings
 
 if TYPE_CHECKING:
     from playwright._impl._api_structures import SetCookieParam
@@ -246,6 +247,22 @@ class BrowserFetcher:
         self._owned: _Owned | None = None
         self._closing: set[asyncio.Future[None]] = set()
         self._closed = False
+
+    @classmethod
+    def from_settings(cls, settings: FetchSettings) -> BrowserFetcher:
+        """The browser for ``Pipeline(fetcher="browser")``: its ready selector, declared
+        hosts and ``base_url`` origin (cookies go there), identity and body limit.
+        Raises ConfigError (exit 2) when Playwright or Chromium is missing."""
+        return cls(
+            ready_selector=settings.ready_selector,
+            hosts=settings.hosts,
+            user_agent=settings.user_agent,
+            headers=settings.headers,
+            cookies=settings.cookies,
+            cookie_url=settings.base_url,
+            base_url=settings.base_url,
+            max_body=settings.max_body,
+        )
 
     @property
     def profile(self) -> Path | None:

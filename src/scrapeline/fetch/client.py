@@ -111,6 +111,7 @@ from scrapeline.fetch.retry import (
     should_retry,
 )
 from scrapeline.fetch.robots import RobotsRules, agent_token, robots_url, rules_for_status
+from scrapeline.fetch.settings import FetchSettings
 from scrapeline.fetch.status import (
     DEFAULT_BLOCK_MARKERS,
     REDIRECT_STATUSES,
@@ -267,6 +268,46 @@ class FetchClient:
                 max_body=max_body,
             )
         self._fetcher = fetcher
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: FetchSettings,
+        *,
+        archive: ResponseArchive | None = None,
+        on_event: Callable[[FetchEvent], None] | None = None,
+        fetcher: Fetcher | None = None,
+    ) -> FetchClient:
+        """The client a pipeline's stages use: its declared hosts, politeness, retries,
+        identity (user agent, headers, cookies), proxies, robots.txt choice and body
+        limit, all from ``settings``.
+
+        The transport is ``fetcher`` when given (a re-parse reads the archive), else a
+        :class:`~scrapeline.fetch.browser.BrowserFetcher` for ``fetcher="browser"``,
+        else the HTTP fetcher. Raises ConfigError for a setting that cannot work, or
+        when the browser fetcher's Playwright or Chromium is missing; nothing is sent."""
+        if fetcher is None and settings.fetcher == "browser":
+            from scrapeline.fetch.browser import BrowserFetcher  # the [browser] extra
+
+            fetcher = BrowserFetcher.from_settings(settings)
+        return cls(
+            base_url=settings.base_url,
+            hosts=settings.hosts,
+            politeness=Politeness(
+                rate=settings.rate, delay=settings.delay, concurrency=settings.concurrency
+            ),
+            retry=RetryPolicy(max_attempts=settings.max_attempts),
+            archive=archive,
+            fetcher=fetcher,
+            user_agent=settings.user_agent or DEFAULT_USER_AGENT,
+            headers=settings.headers,
+            cookies=settings.cookies,
+            proxies=settings.proxies,
+            robots=settings.robots,
+            robots_agent=settings.robots_agent,
+            max_body=settings.max_body,
+            on_event=on_event,
+        )
 
     def _split_politeness(
         self, politeness: Politeness | Mapping[str, Politeness] | None
