@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import datetime
 
 import pytest
 from rich.console import Console
@@ -18,6 +19,13 @@ from scrapeline.events import (
     TaskDone,
     TaskFailed,
     WorkQueued,
+)
+from scrapeline.fetch.events import (
+    BreakerClosed,
+    BreakerOpened,
+    Fetched,
+    HostPaused,
+    RetryScheduled,
 )
 from scrapeline.ledger.base import RunInfo, RunReport, RunStatus
 from scrapeline.observe.console import ConsoleReporter
@@ -323,3 +331,74 @@ def test_after_close_events_print_plain_lines_without_a_new_bar() -> None:
     before = out.getvalue()
     reporter(done())
     assert out.getvalue()[len(before) :] == "[1/2] match 2389951 ✓ overview (4.2s)\n"
+
+
+def paused(host: str = "127.0.0.1:8123", seconds: float = 30.0) -> HostPaused:
+    return HostPaused(host=host, seconds=seconds, reason="HTTP 429 Too Many Requests")
+
+
+def at_0412() -> datetime:
+    return datetime(2026, 5, 1, 4, 12, 1)
+
+
+def test_paused_hosts_and_breakers_get_a_line_retries_do_not() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=80)
+    reporter = ConsoleReporter(console, clock=FakeClock(), wall=at_0412)
+    feed(
+        reporter,
+        [
+            Fetched(url="http://h/", host="h", status=200, elapsed=0.1, attempts=1, size=9),
+            RetryScheduled(url="http://h/x", host="h", attempt=1, delay=0.5, reason="HTTP 503"),
+            paused(),
+            BreakerOpened(host="h", trips=1, cooldown=60.0, last_errors=("HTTP 503",)),
+            BreakerClosed(host="h"),
+        ],
+    )
+    assert out.getvalue().splitlines() == [
+        "host 127.0.0.1:8123 paused 30s (HTTP 429 Too Many Requests), resumes at 04:12:31",
+        "host h keeps failing: breaker open (trip 1), one trial request in 1m00s at 04:13:01;"
+        " last error: HTTP 503",
+        "host h answers again: breaker closed",
+    ]
+
+
+def test_verbose_shows_retries_and_debug_messages() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=80)
+    reporter = ConsoleReporter(console, clock=FakeClock(), verbose=True)
+    reporter(RetryScheduled(url="http://h/x", host="h", attempt=1, delay=0.5, reason="HTTP 503"))
+    reporter(Log(level=logging.DEBUG, message="claimed 8"))
+    assert out.getvalue().splitlines() == [
+        "retry http://h/x in 0.5s: attempt 1 failed (HTTP 503)",
+        "claimed 8",
+    ]
+
+
+def test_progress_line_shows_held_hosts_with_the_time_left() -> None:
+    clock = FakeClock()
+    reporter = ConsoleReporter(Console(file=io.StringIO()), progress=False, clock=clock)
+    reporter(paused(seconds=30.0))
+    clock.now += 2.0
+    reporter(BreakerOpened(host="h", trips=1, cooldown=60.0, last_errors=()))
+    clock.now += 0.5
+    assert reporter.holds() == "paused 127.0.0.1:8123 28s · breaker open h 1m00s"
+    reporter(BreakerClosed(host="h"))
+    assert reporter.holds() == "paused 127.0.0.1:8123 28s"
+    clock.now += 27.5
+    assert reporter.holds() == ""
+
+
+def test_the_bar_carries_the_held_hosts() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=140, color_system=None)
+    reporter = ConsoleReporter(console, clock=FakeClock(), wall=at_0412)
+    try:
+        reporter(WorkQueued(remaining=5))
+        reporter(paused())
+        reporter(done())  # redraws the bar
+    finally:
+        reporter.close()
+    text = out.getvalue()
+    assert "paused 30s (HTTP 429 Too Many Requests), resumes at 04:12:31" in text
+    assert "paused 127.0.0.1:8123 30s" in text.rsplit("match 2389951", 1)[1]

@@ -23,6 +23,13 @@ from scrapeline.events import (
     TaskFailed,
     WorkQueued,
 )
+from scrapeline.fetch.events import (
+    BreakerClosed,
+    BreakerOpened,
+    Fetched,
+    HostPaused,
+    RetryScheduled,
+)
 from scrapeline.ledger.base import FailedTask, RunInfo, RunReport, RunStatus
 from scrapeline.observe.logfile import (
     LogReporter,
@@ -259,3 +266,37 @@ def test_log_reporter_uses_the_logger_it_is_given(caplog: pytest.LogCaptureFixtu
     assert [(r.name, r.getMessage()) for r in caplog.records] == [
         ("scrapeline.test.custom", "3 tasks left to settle")
     ]
+
+
+FETCH_EVENTS: list[Event] = [
+    HostPaused(host="127.0.0.1:8123", seconds=30.0, reason="HTTP 429 Too Many Requests"),
+    BreakerOpened(host="h", trips=1, cooldown=30.0, last_errors=("HTTP 503",)),
+    BreakerClosed(host="h"),
+    RetryScheduled(url="http://h/x", host="h", attempt=1, delay=0.5, reason="HTTP 503"),
+    Fetched(url="http://h/x", host="h", status=200, elapsed=0.1, attempts=2, size=10),
+]
+
+
+def test_fetch_events_are_left_to_the_fetch_clients_own_log_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = logging.getLogger("scrapeline.test.fetch")
+    with caplog.at_level(logging.DEBUG, logger="scrapeline.test.fetch"):
+        reporter = LogReporter(logger)
+        for event in FETCH_EVENTS:
+            reporter(event)
+    assert caplog.records == []
+
+
+def test_fetch_events_written_when_asked(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("scrapeline.test.fetch")
+    with caplog.at_level(logging.DEBUG, logger="scrapeline.test.fetch"):
+        reporter = LogReporter(logger, fetch_events=True)
+        for event in FETCH_EVENTS:
+            reporter(event)
+    got = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert [level for level, _ in got] == ["WARNING", "WARNING", "INFO", "DEBUG"]
+    assert got[0][1].startswith(
+        "host 127.0.0.1:8123 paused 30s (HTTP 429 Too Many Requests), resumes at "
+    )
+    assert got[2][1] == "host h answers again: breaker closed"
