@@ -297,6 +297,7 @@ def test_sqlite_ledger_survives_reopen(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     first = SqliteLedger(path)
     first.prepare(football_graph())
+    first.adopt_tables({"matches": ("match_id",)})
     run = first.begin_run("p", {}, 0.0, 1)
     first.add_items(matches(1), run)
     task = by_stage(claim_all(first), "overview")[0]

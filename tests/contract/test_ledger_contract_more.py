@@ -135,21 +135,7 @@ def test_fail_is_refused_for_a_task_not_running_or_held_by_another(ledger: Ledge
     assert ledger.report(run).failed_this_run == {"overview": 1}
 
 
-# Where the backends disagree: memory passes these, SQLite does not (strict xfail, so
-# a fix on either side shows up).
-
-DISAGREEMENT = pytest.mark.xfail(strict=True, reason="SQLite disagrees with memory here")
-
-
-@pytest.fixture(params=["memory", pytest.param("sqlite", marks=DISAGREEMENT)])
-def disputed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    backend = open_ledger(request.param, tmp_path)
-    yield backend
-    backend.close()
-
-
-def test_a_task_given_twice_in_one_batch_is_completed_once(disputed: Ledger) -> None:
-    ledger = disputed
+def test_a_task_given_twice_in_one_batch_is_completed_once(ledger: Ledger) -> None:
     run = ledger.begin_run("p", {}, 0.0, 1)
     ledger.add_items(matches(1), run)
     lineups = by_stage(claim_all(ledger), "lineups")[0]
@@ -158,9 +144,8 @@ def test_a_task_given_twice_in_one_batch_is_completed_once(disputed: Ledger) -> 
 
 
 def test_a_failure_sent_by_another_owner_is_refused_in_a_batch_with_the_holder(
-    disputed: Ledger,
+    ledger: Ledger,
 ) -> None:
-    ledger = disputed
     run = ledger.begin_run("p", {}, 0.0, 1)
     ledger.add_items(matches(1), run)
     overview = by_stage(claim_all(ledger), "overview")[0]
@@ -253,8 +238,7 @@ def test_release_all_running_counts_only_running_and_drops_the_owner(ledger: Led
 # -- readiness of dependent tasks ---------------------------------------------------------
 
 
-def test_a_grandchild_waits_for_its_grandparents_stage(disputed: Ledger) -> None:
-    ledger = disputed
+def test_a_grandchild_waits_for_its_grandparents_stage(ledger: Ledger) -> None:
     run = ledger.begin_run("p", {}, 0.0, 1)
     ledger.add_items(matches(1), run)
     tasks = claim_all(ledger)
@@ -290,9 +274,8 @@ def test_a_child_added_before_its_parent_is_done_becomes_ready_later(ledger: Led
 
 
 def test_children_emitted_by_a_completion_have_it_as_parent_unless_they_say(
-    disputed: Ledger,
+    ledger: Ledger,
 ) -> None:
-    ledger = disputed
     run = ledger.begin_run("p", {}, 0.0, 1)
     ledger.add_items(matches(1, 2), run)
     one, two = by_stage(claim_all(ledger), "overview")

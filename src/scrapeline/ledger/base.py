@@ -1,7 +1,11 @@
 """The ledger: the durable store of work state, and the single source of truth for what is done.
 
 Every backend (SQLite, in-memory, later PostgreSQL) implements :class:`Ledger` and
-passes the same contract suite (``tests/contract``).
+passes the same contract suite (``tests/contract``). The port has two faces:
+:class:`WorkQueue`, what a run drives (items, tasks, claims, settlements, walks),
+and :class:`RunHistory`, what reports read and retention prunes (runs, reports,
+counts, records); ``Ledger`` is both. When a task is ready is decided in one
+place, :mod:`scrapeline.ledger.readiness`, which every backend uses.
 
 Vocabulary
     item    (kind, key) with a small JSON payload, optional date and parent.
@@ -24,16 +28,22 @@ Contract (what every backend guarantees)
     * ``claim`` hands a PENDING task to exactly one owner, with a lease. A task
       whose lease expired may be claimed again. ``complete``/``fail``/``release``
       only act on a task still RUNNING under that owner; otherwise they return
-      False and write nothing for it.
+      False and write nothing for it. A task is settled once: when a batch names
+      it more than once, the first entry from its owner settles it and every
+      other entry is refused (False).
     * A task becomes PENDING when every dependency is DONE: stages of the same
       item, or stages of an ancestor item of the dependency's kind.
+    * A child item's parent is the one it names; a child naming none, emitted by
+      a completion, has the completed task's item as parent.
+    * Each declared record table (``adopt_tables``) can be read as a view of the
+      same name (``SELECT * FROM matches``) from then on, before any completion.
     * Ledger methods are synchronous and called from one thread at a time (the
       runner's writer thread). They raise LedgerError, never a driver exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -198,8 +208,28 @@ class RunReport:
     items_total: int
 
 
-class Ledger(Protocol):
-    """Durable work state. See the module docstring for the contract."""
+def settled_once(
+    entries: Sequence[tuple[int, str]], holds: Container[tuple[int, str]]
+) -> list[bool]:
+    """Which entries of a batch of (task id, owner) settle their task: the first
+    entry for a task whose owner ``holds`` it (RUNNING under that owner at the
+    start of the batch); every other entry is refused.
+
+    >>> settled_once([(1, "w2"), (1, "w1"), (1, "w1"), (2, "w1")], {(1, "w1")})
+    [False, True, False, False]
+    """
+    seen: set[int] = set()
+    out = []
+    for tid, owner in entries:
+        ok = tid not in seen and (tid, owner) in holds
+        if ok:
+            seen.add(tid)
+        out.append(ok)
+    return out
+
+
+class WorkQueue(Protocol):
+    """The work a run drives: items, their tasks, claims, settlements and walks."""
 
     def prepare(self, graph: Graph) -> None:
         """Create or migrate storage and learn the pipeline's stage graph.
@@ -216,17 +246,6 @@ class Ledger(Protocol):
         changes nothing; one with no records just takes the new key."""
 
     def close(self) -> None: ...
-
-    # runs
-    def begin_run(self, pipeline: str, options: Mapping[str, Any], now: float, pid: int) -> int:
-        """Record a new run; mark runs left RUNNING by a dead process CRASHED."""
-
-    def end_run(
-        self, run_id: int, status: RunStatus, now: float, summary: Mapping[str, Any]
-    ) -> None: ...
-
-    def runs(self, limit: int = 20) -> list[RunInfo]:
-        """Most recent first."""
 
     # work state
     def release_all_running(self) -> int:
@@ -253,12 +272,6 @@ class Ledger(Protocol):
         until the task completes again and replaces them, as ``rescrape``; other
         stages and the items' children are untouched. Returns how many tasks were
         reset."""
-
-    def forget_attempts(self, before: float) -> int:
-        """Delete the attempts of runs that ended before ``before`` (Unix time).
-
-        The runs themselves, with their summaries, stay. Returns how many
-        attempts were deleted."""
 
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         """The subset of keys already in the ledger for that kind."""
@@ -302,7 +315,38 @@ class Ledger(Protocol):
 
     def save_walk(self, walk: Walk) -> None: ...
 
-    # reading
+    def pending_count(self) -> int:
+        """Tasks not yet settled (WAITING, PENDING or RUNNING)."""
+
+
+class RunHistory(Protocol):
+    """What a run leaves behind, read by reports and pruned by retention: runs,
+    their attempts, task counts and records."""
+
+    def use_graph(self, graph: Graph) -> None:
+        """Learn the pipeline's stage graph for reading (``counts`` lists every
+        stage of it) without creating, migrating or writing anything: what a
+        ledger opened read-only takes instead of ``prepare``."""
+
+    def close(self) -> None: ...
+
+    # runs
+    def begin_run(self, pipeline: str, options: Mapping[str, Any], now: float, pid: int) -> int:
+        """Record a new run; mark runs left RUNNING by a dead process CRASHED."""
+
+    def end_run(
+        self, run_id: int, status: RunStatus, now: float, summary: Mapping[str, Any]
+    ) -> None: ...
+
+    def runs(self, limit: int = 20) -> list[RunInfo]:
+        """Most recent first."""
+
+    def forget_attempts(self, before: float) -> int:
+        """Delete the attempts of runs that ended before ``before`` (Unix time).
+
+        The runs themselves, with their summaries, stay. Returns how many
+        attempts were deleted."""
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Tasks per stage per status, every stage of the graph present."""
 
@@ -311,10 +355,15 @@ class Ledger(Protocol):
     def records(self, table: str) -> Iterator[dict[str, Any]]:
         """Every record of a table, in primary-key order."""
 
-    def pending_count(self) -> int:
-        """Tasks not yet settled (WAITING, PENDING or RUNNING)."""
-
     def kept_records(self) -> dict[str, int]:
         """Records kept from an earlier completion of a task that is not done now
         (reset by ``rescrape`` or ``redo``, then pending, running or failed), per
         table, in table order; tables with none are left out."""
+
+    def items_per_kind(self) -> dict[str, int]:
+        """How many items the ledger holds of each kind, in kind order."""
+
+
+class Ledger(WorkQueue, RunHistory, Protocol):
+    """Durable work state: the work queue and the run history of one store.
+    See the module docstring for the contract."""

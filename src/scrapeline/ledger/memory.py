@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from scrapeline.errors import LedgerError
+from scrapeline.ledger import readiness
 from scrapeline.ledger.base import (
     Completion,
     FailedTask,
@@ -32,7 +33,7 @@ from scrapeline.ledger.base import (
     key_changed,
     record_key,
 )
-from scrapeline.model import Graph, Key, StageNode
+from scrapeline.model import Graph, Key
 
 ItemRef = tuple[str, Key]
 
@@ -110,6 +111,9 @@ class MemoryLedger:
         for ref in list(self.items):
             self._ensure_tasks(ref)
 
+    def use_graph(self, graph: Graph) -> None:
+        self.graph = graph
+
     def adopt_tables(self, keys: Mapping[str, Sequence[str]]) -> None:
         changes = [(t, tuple(k)) for t, k in keys.items() if self.keys.get(t) != tuple(k)]
         for table, key in changes:
@@ -163,13 +167,14 @@ class MemoryLedger:
         return n
 
     def reset_failed(self) -> int:
-        n = 0
-        for t in self.tasks.values():
-            if t.status is Status.FAILED:
-                t.status = self._initial_status(t.stage, t.item)
-                t.category = t.message = None
-                n += 1
-        return n
+        failed = [t for t in self.tasks.values() if t.status is Status.FAILED]
+        reset = {(t.item, t.stage) for t in failed}
+        for t in failed:
+            node = self.graph.stages[t.stage]
+            lineage = self._lineage(t.item)
+            t.status = readiness.reset_status(node, t.item, lineage, self._done, reset)
+            t.category = t.message = None
+        return len(failed)
 
     def rescrape(self, kind: str, keys: Sequence[Key]) -> int:
         todo = [(kind, k) for k in keys if (kind, k) in self.items]
@@ -178,20 +183,15 @@ class MemoryLedger:
             ref = todo.pop()
             refs.append(ref)
             todo.extend(self.items[ref].children)
-        n = 0
-        # Reset first, then decide readiness, so that dependencies see the reset.
-        for ref in refs:
-            for node in self.graph.stages_of(ref[0]):
-                t = self.tasks[self.by_item[(ref, node.name)]]
-                t.redone = t.redone or t.status is Status.DONE
-                t.status, t.owner, t.attempts = Status.WAITING, None, 0
-                t.category = t.message = None
-                n += 1
-        for ref in refs:
-            for node in self.graph.stages_of(ref[0]):
-                t = self.tasks[self.by_item[(ref, node.name)]]
-                t.status = self._initial_status(t.stage, ref)
-        return n
+        chosen = [
+            self.tasks[self.by_item[(ref, node.name)]]
+            for ref in refs
+            for node in self.graph.stages_of(ref[0])
+        ]
+        for t in chosen:
+            t.redone = t.redone or t.status is Status.DONE
+        self._reset(chosen)
+        return len(chosen)
 
     def redo(self, stage: str, *, older_than_version: int | None = None) -> int:
         chosen = [
@@ -202,11 +202,8 @@ class MemoryLedger:
             and (older_than_version is None or (t.version or 1) < older_than_version)
         ]
         for t in chosen:
-            t.status, t.owner, t.attempts = Status.WAITING, None, 0
-            t.category = t.message = None
             t.redone = True
-        for t in chosen:
-            t.status = self._initial_status(t.stage, t.item)
+        self._reset(chosen)
         return len(chosen)
 
     def forget_attempts(self, before: float) -> int:
@@ -395,6 +392,12 @@ class MemoryLedger:
         unsettled = (Status.WAITING, Status.PENDING, Status.RUNNING)
         return sum(1 for t in self.tasks.values() if t.status in unsettled)
 
+    def items_per_kind(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for kind, _ in self.items:
+            out[kind] = out.get(kind, 0) + 1
+        return dict(sorted(out.items()))
+
     def kept_records(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for t in self.tasks.values():
@@ -428,47 +431,60 @@ class MemoryLedger:
                 self.by_item[(ref, node.name)] = tid
 
     def _initial_status(self, stage: str, ref: ItemRef) -> Status:
-        return Status.PENDING if self._deps_done(self.graph.stages[stage], ref) else Status.WAITING
+        return readiness.task_status(self.graph.stages[stage], ref, self._lineage(ref), self._done)
 
-    def _deps_done(self, node: StageNode, ref: ItemRef) -> bool:
-        for dep in node.deps:
-            owner = ref if dep.same_item else self._ancestor(ref, dep.kind)
-            if owner is None:
-                return False
-            tid = self.by_item.get((owner, dep.stage))
-            if tid is None or self.tasks[tid].status is not Status.DONE:
-                return False
-        return True
+    def _reset(self, chosen: Sequence[_Task]) -> None:
+        """Reset tasks to be done again, each then WAITING or PENDING as the rules
+        say with every task of this reset counted as not done."""
+        reset = {(t.item, t.stage) for t in chosen}
+        for t in chosen:
+            t.status, t.owner, t.attempts = Status.WAITING, None, 0
+            t.category = t.message = None
+        for t in chosen:
+            node = self.graph.stages[t.stage]
+            lineage = self._lineage(t.item)
+            t.status = readiness.reset_status(node, t.item, lineage, self._done, reset)
 
-    def _ancestor(self, ref: ItemRef, kind: str) -> ItemRef | None:
+    @property
+    def _done(self) -> _DoneTasks:
+        return _DoneTasks(self)
+
+    def _lineage(self, ref: ItemRef) -> list[ItemRef]:
+        """The item's ancestors, nearest first (as far as they are known)."""
+        out: list[ItemRef] = []
         parent = self.items[ref].parent
         while parent is not None:
-            if parent[0] == kind:
-                return parent
+            out.append(parent)
             item = self.items.get(parent)
             parent = item.parent if item else None
-        return None
+        return out
+
+    def _descendants(self, ref: ItemRef) -> list[ItemRef]:
+        out: list[ItemRef] = []
+        todo = list(self.items[ref].children)
+        while todo:
+            child = todo.pop()
+            out.append(child)
+            todo.extend(self.items[child].children)
+        return out
 
     def _unblock(self, done: _Task) -> None:
-        dependents = self.graph.dependents(done.stage)
-        if not dependents:
+        plan = readiness.unblocks(self.graph, done.stage)
+        if not plan:
             return
-        candidates = [done.item]
-        todo = list(self.items[done.item].children)
-        while todo:  # descendants may depend on an ancestor's stage
-            ref = todo.pop()
-            candidates.append(ref)
-            todo.extend(self.items[ref].children)
-        for node in dependents:
-            for ref in candidates:
-                if ref[0] != node.kind:
+        # descendants may depend on an ancestor's stage
+        below = self._descendants(done.item) if any(not u.same_item for u in plan) else []
+        for u in plan:
+            node = self.graph.stages[u.stage]
+            for ref in [done.item] if u.same_item else below:
+                if ref[0] != u.kind:
                     continue
-                tid = self.by_item.get((ref, node.name))
+                tid = self.by_item.get((ref, u.stage))
                 if tid is None:
                     continue
                 t = self.tasks[tid]
-                if t.status is Status.WAITING and self._deps_done(node, ref):
-                    t.status = Status.PENDING
+                if t.status is Status.WAITING:
+                    t.status = readiness.task_status(node, ref, self._lineage(ref), self._done)
 
     def _task_value(self, t: _Task) -> Task:
         item = self.items[t.item]
@@ -482,3 +498,14 @@ class MemoryLedger:
             parent=item.parent,
             attempts=t.attempts,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _DoneTasks:
+    """The ledger's DONE (item, stage) pairs, as the readiness rules ask for them."""
+
+    ledger: MemoryLedger
+
+    def __contains__(self, pair: object) -> bool:
+        tid = self.ledger.by_item.get(pair)  # type: ignore[call-overload]
+        return tid is not None and self.ledger.tasks[tid].status is Status.DONE

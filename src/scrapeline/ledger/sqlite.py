@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from scrapeline.errors import DiskFull, LedgerError
+from scrapeline.ledger import readiness
 from scrapeline.ledger.base import (
     Completion,
     FailedTask,
@@ -48,14 +49,17 @@ from scrapeline.ledger.base import (
     kept_note,
     key_changed,
     record_key,
+    settled_once,
 )
 from scrapeline.ledger.schema import migrate
-from scrapeline.model import Graph, Key, StageNode
+from scrapeline.model import Graph, Key
 
 _CHUNK = 500
 _FAILURES_LISTED = 1000
 _REDONE_SINCE = 6
 """The schema version that flags tasks redone (a read-only ledger may be older)."""
+_DEEPEST = 1000
+"""How far up an item's parents readiness looks: a bound, should parents ever loop."""
 
 
 def _dumps(value: Any) -> str:
@@ -103,7 +107,10 @@ class SqliteLedger:
                 raise DiskFull(_full(self.path)) from exc
             raise LedgerError(f"cannot open ledger {self.path}: {exc.strerror or exc}") from exc
         self.graph = Graph(stages={})
-        self._views: set[str] = set()
+        self._plans: dict[str, tuple[readiness.Unblock, ...]] = {}
+        self._unseen: dict[str, tuple[str, ...]] = {}
+        """Declared tables with no records yet: their view has the key columns only,
+        until their first records show the rest."""
         self._keys: dict[str, tuple[str, ...]] = {}
 
     def _connect_read_only(self) -> sqlite3.Connection:
@@ -157,13 +164,16 @@ class SqliteLedger:
 
     # -- set-up ----------------------------------------------------------------
 
-    def prepare(self, graph: Graph) -> None:
+    def use_graph(self, graph: Graph) -> None:
+        """Learn the graph for reading only: nothing is migrated or written, so this
+        works on a ledger opened ``read_only`` while a run writes it."""
         self.graph = graph
+        self._plans = {}
+
+    def prepare(self, graph: Graph) -> None:
+        self.use_graph(graph)
         with self._tx() as db:
             migrate(db)
-            self._views = {
-                r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='view'")
-            }
             self._keys = {
                 name: tuple(orjson.loads(key))
                 for name, key in db.execute("SELECT name, key FROM tables")
@@ -213,6 +223,40 @@ class SqliteLedger:
                     self._rekey(db, table, key)
                 recorded[table] = key
             self._keys = recorded
+            self._unseen = {}
+            for table in keys:
+                self._declare_view(db, table, recorded[table])
+
+    def _declare_view(self, db: sqlite3.Connection, table: str, key: Sequence[str]) -> None:
+        """A read-only view per declared record table, so ``SELECT * FROM matches``
+        works from now on. Its columns are those of the table's first stored
+        record; a table with none yet gets its key columns, and its first records
+        widen it (``_widen_views``). A name taken by anything else is left alone."""
+        if not table.isidentifier():
+            return
+        first = db.execute("SELECT data FROM records WHERE tbl=? LIMIT 1", (table,)).fetchone()
+        if first is None:
+            self._unseen[table] = tuple(key)
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name=?", (table,)).fetchone():
+            return
+        _create_view(db, table, _columns(key, first[0] if first else None))
+
+    def _widen_views(self, db: sqlite3.Connection, rows: Sequence[RecordRow]) -> None:
+        """Give the views of tables that had no records their columns, from the
+        first record written to each (once per table; a set lookup otherwise)."""
+        for row in rows:
+            key = self._unseen.pop(row.table, None)
+            if key is None:
+                continue
+            found = db.execute(
+                "SELECT type FROM sqlite_master WHERE name=?", (row.table,)
+            ).fetchone()
+            if found is not None and found[0] != "view":
+                continue
+            db.execute(f'DROP VIEW IF EXISTS "{row.table}"')
+            _create_view(db, row.table, _columns(key, row.json))
+            if not self._unseen:
+                return
 
     @staticmethod
     def _rekey(db: sqlite3.Connection, table: str, key: Sequence[str]) -> None:
@@ -422,37 +466,24 @@ class SqliteLedger:
         if not completions:
             return []
         with self._tx() as db:
-            held: dict[int, int] = {}  # task id -> item id, of the tasks still ours
-            redone: set[int] = set()  # those done before: their output is replaced
-            by_owner: dict[tuple[str, int], list[int]] = {}
-            for c in completions:
-                by_owner.setdefault((c.owner, c.version), []).append(c.task.id)
-            for (owner, version), ids in by_owner.items():
-                (found,) = db.execute(
-                    "SELECT json_group_array(json_array(id, item_id, redone)) FROM tasks "
-                    # unary + keeps the planner on the primary key, off the status index
-                    "WHERE id IN (SELECT value FROM json_each(?)) "
-                    "AND +status='running' AND owner=?",
-                    (_array(ids), owner),
-                ).fetchone()
-                mine: dict[int, int] = {}
-                for tid, item_id, again in orjson.loads(found):
-                    mine[tid] = item_id
-                    if again:
-                        redone.add(tid)
-                if mine:
-                    db.execute(
-                        "UPDATE tasks SET status='done', owner=NULL, expires=NULL, "
-                        "category=NULL, message=NULL, version=? "
-                        "WHERE id IN (SELECT value FROM json_each(?))",
-                        (version, _array(list(mine))),
-                    )
-                held.update(mine)
-            ok = [c for c in completions if c.task.id in held]
+            held, redone = self._holding(db, completions)
+            settles = settled_once([(c.task.id, c.owner) for c in completions], held)
+            ok = [c for c, yes in zip(completions, settles, strict=True) if yes]
+            item_of = {tid: item_id for (tid, _), item_id in held.items()}
+            by_version: dict[int, list[int]] = {}
+            for c in ok:
+                by_version.setdefault(c.version, []).append(c.task.id)
+            for version, ids in by_version.items():
+                db.execute(
+                    "UPDATE tasks SET status='done', owner=NULL, expires=NULL, "
+                    "category=NULL, message=NULL, version=? "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (version, _array(ids)),
+                )
             if redone:
-                self._replace(db, [c for c in ok if c.task.id in redone], held)
+                self._replace(db, [c for c in ok if c.task.id in redone], item_of)
             rows = [
-                (r.table, self._pk(r), held[c.task.id], c.task.stage, c.version, run_id, r.json)
+                (r.table, self._pk(r), item_of[c.task.id], c.task.stage, c.version, run_id, r.json)
                 for c in ok
                 for r in c.records
             ]
@@ -465,7 +496,8 @@ class SqliteLedger:
                     "run_id=excluded.run_id, data=excluded.data",
                     (_array(rows),),
                 )
-                self._ensure_views(db, [r for c in ok for r in c.records])
+                if self._unseen:
+                    self._widen_views(db, [r for c in ok for r in c.records])
             if ok:
                 db.execute(
                     "INSERT INTO attempts(run_id, task_id, stage, ok, duration, started) "
@@ -475,29 +507,60 @@ class SqliteLedger:
                         _array([(c.task.id, c.task.stage, c.duration, c.started) for c in ok]),
                     ),
                 )
-            self._unblock(db, [(held[c.task.id], c.task.stage) for c in ok])
-            children = [(child, held[c.task.id], c.task.stage) for c in ok for child in c.children]
+            self._unblock(db, [(item_of[c.task.id], c.task.stage) for c in ok])
+            children = [
+                _emitted(child, c.task, item_of[c.task.id]) for c in ok for child in c.children
+            ]
             if children:
                 self._upsert_items(db, children, run_id)
-            return [c.task.id in held for c in completions]
+            return settles
+
+    @staticmethod
+    def _holding(
+        db: sqlite3.Connection, completions: Sequence[Completion]
+    ) -> tuple[dict[tuple[int, str], int], set[int]]:
+        """Of the completions' tasks, those RUNNING under the owner a completion
+        names: (task id, owner) → item id; and the ids of those done before."""
+        by_owner: dict[str, list[int]] = {}
+        for c in completions:
+            by_owner.setdefault(c.owner, []).append(c.task.id)
+        held: dict[tuple[int, str], int] = {}
+        redone: set[int] = set()
+        for owner, ids in by_owner.items():
+            (found,) = db.execute(
+                "SELECT json_group_array(json_array(id, item_id, redone)) FROM tasks "
+                # unary + keeps the planner on the primary key, off the status index
+                "WHERE id IN (SELECT value FROM json_each(?)) "
+                "AND +status='running' AND owner=?",
+                (_array(ids), owner),
+            ).fetchone()
+            for tid, item_id, again in orjson.loads(found):
+                held[(tid, owner)] = item_id
+                if again:
+                    redone.add(tid)
+        return held, redone
 
     def fail(self, failures: Sequence[Failure], run_id: int, now: float) -> list[bool]:
         if not failures:
             return []
         with self._tx() as db:
             held = self._held(db, [(f.task.id, f.owner) for f in failures])
-            ok = [f for f in failures if f.task.id in held]
+            settles = settled_once([(f.task.id, f.owner) for f in failures], held)
+            ok = [f for f, yes in zip(failures, settles, strict=True) if yes]
             db.executemany(
                 "UPDATE tasks SET status='failed', owner=NULL, expires=NULL, category=?, "
                 "message=? WHERE id=?",
-                [(f.category, self._message(db, f, *held[f.task.id]), f.task.id) for f in ok],
+                [
+                    (f.category, self._message(db, f, *held[(f.task.id, f.owner)]), f.task.id)
+                    for f in ok
+                ],
             )
             db.executemany(
                 "INSERT INTO attempts(run_id, task_id, stage, ok, category, duration, started) "
                 "VALUES (?, ?, ?, 0, ?, ?, ?)",
                 [(run_id, f.task.id, f.task.stage, f.category, f.duration, f.started) for f in ok],
             )
-            return [f.task.id in held for f in failures]
+            return settles
 
     def release(self, tasks: Sequence[Task], owner: str) -> int:
         with self._tx() as db:
@@ -588,6 +651,9 @@ class SqliteLedger:
         )
         return int(rows[0][0])
 
+    def items_per_kind(self) -> dict[str, int]:
+        return dict(self._read("SELECT kind, count(*) FROM items GROUP BY kind ORDER BY kind"))
+
     def kept_records(self) -> dict[str, int]:
         # A ledger opened read-only may predate the redone flag: then every record
         # of a task that is not done was kept from an earlier run (as migration 6 says).
@@ -603,19 +669,22 @@ class SqliteLedger:
 
     # -- internals ---------------------------------------------------------------
 
-    def _held(self, db: sqlite3.Connection, pairs: Sequence[tuple[int, str]]) -> dict[int, Any]:
-        """Tasks among ``pairs`` still RUNNING under that owner: id → (item_id, redone)."""
-        held: dict[int, Any] = {}
-        owners = dict(pairs)
-        for chunk in _chunks([p[0] for p in pairs]):
+    def _held(
+        self, db: sqlite3.Connection, pairs: Sequence[tuple[int, str]]
+    ) -> dict[tuple[int, str], tuple[int, bool]]:
+        """Those of ``pairs`` (task id, owner) whose task is RUNNING under that
+        owner: (id, owner) → (item_id, redone)."""
+        held: dict[tuple[int, str], tuple[int, bool]] = {}
+        wanted = set(pairs)
+        for chunk in _chunks(sorted({p[0] for p in pairs})):
             marks = ",".join("?" * len(chunk))
             for tid, item_id, owner, redone in db.execute(
                 f"SELECT id, item_id, owner, redone FROM tasks WHERE id IN ({marks}) "
                 "AND +status='running'",
                 chunk,
             ):
-                if owners[tid] == owner:
-                    held[tid] = (item_id, bool(redone))
+                if (tid, owner) in wanted:
+                    held[(tid, owner)] = (item_id, bool(redone))
         return held
 
     @staticmethod
@@ -669,80 +738,129 @@ class SqliteLedger:
             for tid, stage, attempts, kind, key, data, date, pkind, pkey in rows
         ]
 
-    def _deps_done(self, db: sqlite3.Connection, item_id: int, node: StageNode) -> bool:
-        for dep in node.deps:
-            owner = item_id if dep.same_item else self._ancestor(db, item_id, dep.kind)
-            if owner is None:
-                return False
-            row = db.execute(
-                "SELECT status FROM tasks WHERE item_id=? AND stage=?", (owner, dep.stage)
-            ).fetchone()
-            if row is None or row[0] != "done":
-                return False
-        return True
-
-    def _ancestor(self, db: sqlite3.Connection, item_id: int, kind: str) -> int | None:
-        row = db.execute(
-            "WITH RECURSIVE up(id, kind, parent_id) AS ("
-            " SELECT p.id, p.kind, p.parent_id FROM items c JOIN items p ON p.id=c.parent_id"
-            " WHERE c.id=?"
-            " UNION ALL SELECT p.id, p.kind, p.parent_id FROM items p JOIN up ON p.id=up.parent_id)"
-            " SELECT id FROM up WHERE kind=? LIMIT 1",
-            (item_id, kind),
-        ).fetchone()
-        return row[0] if row else None
-
     def _promote(self, db: sqlite3.Connection, waiting: Iterable[tuple[int, int, str]]) -> None:
-        """WAITING → PENDING for those of the given tasks whose dependencies are done."""
-        ready = [
-            (tid,)
-            for tid, item_id, stage in waiting
-            if stage in self.graph.stages and self._deps_done(db, item_id, self.graph.stages[stage])
-        ]
+        """WAITING → PENDING for those of the given (task id, item id, stage) whose
+        dependencies are done, as :func:`readiness.task_status` decides, reading
+        the items' lineages and the tasks they point at in two statements."""
+        rows = [w for w in waiting if w[2] in self.graph.stages]
+        if not rows:
+            return
+        lineages = self._lineages(db, sorted({item_id for _, item_id, _ in rows}))
+        done = self._done_among(
+            db,
+            {ref[1] for lineage in lineages.values() for ref in lineage},
+            {d.stage for _, _, stage in rows for d in self.graph.stages[stage].deps},
+        )
+        ready = []
+        for tid, item_id, stage in rows:
+            lineage = lineages.get(item_id)
+            if not lineage:
+                continue
+            node = self.graph.stages[stage]
+            if readiness.task_status(node, lineage[0], lineage[1:], done) is Status.PENDING:
+                ready.append((tid,))
         db.executemany("UPDATE tasks SET status='pending' WHERE id=? AND status='waiting'", ready)
 
+    @staticmethod
+    def _lineages(
+        db: sqlite3.Connection, item_ids: Sequence[int]
+    ) -> dict[int, list[tuple[str, int]]]:
+        """Each item and its ancestors, nearest first, as (kind, item id)."""
+        (found,) = db.execute(
+            "WITH RECURSIVE up(start, id, kind, parent_id, depth) AS ("
+            " SELECT i.id, i.id, i.kind, i.parent_id, 0 FROM json_each(?) AS j"
+            " JOIN items i ON i.id=j.value"
+            " UNION ALL SELECT up.start, p.id, p.kind, p.parent_id, up.depth+1"
+            f" FROM up JOIN items p ON p.id=up.parent_id WHERE up.depth<{_DEEPEST})"
+            " SELECT json_group_array(json_array(start, id, kind))"
+            " FROM (SELECT * FROM up ORDER BY start, depth)",
+            (_array(list(item_ids)),),
+        ).fetchone()
+        out: dict[int, list[tuple[str, int]]] = {}
+        for start, item_id, kind in orjson.loads(found):
+            out.setdefault(start, []).append((kind, item_id))
+        return out
+
+    @staticmethod
+    def _done_among(
+        db: sqlite3.Connection, item_ids: Iterable[int], stages: Iterable[str]
+    ) -> set[tuple[tuple[str, int], str]]:
+        """The DONE tasks of those items and stages, as ((kind, item id), stage)."""
+        stages = sorted(set(stages))
+        if not stages:
+            return set()
+        (found,) = db.execute(
+            "SELECT json_group_array(json_array(i.kind, t.item_id, t.stage)) "
+            "FROM json_each(?) AS j CROSS JOIN tasks t ON t.item_id=j.value "
+            "JOIN items i ON i.id=t.item_id "
+            "WHERE t.stage IN (SELECT value FROM json_each(?)) AND t.status='done'",
+            (_array(sorted(set(item_ids))), _array(stages)),
+        ).fetchone()
+        return {((kind, item_id), stage) for kind, item_id, stage in orjson.loads(found)}
+
+    def _plan(self, stage: str) -> tuple[readiness.Unblock, ...]:
+        plan = self._plans.get(stage)
+        if plan is None:
+            plan = self._plans[stage] = readiness.unblocks(self.graph, stage)
+        return plan
+
     def _unblock(self, db: sqlite3.Connection, done: Sequence[tuple[int, str]]) -> None:
-        """Promote tasks waiting on the (item, stage) pairs just done: the same
-        item's later stages, and descendants' stages that depend on them."""
-        same: dict[str, list[int]] = {}
-        below: dict[str, list[int]] = {}
+        """Promote tasks waiting on the (item id, stage) pairs just done, as
+        :func:`readiness.unblocks` plans it: the same item's dependent stages
+        (set-wise when they only depend on the item's own stages) and the
+        descendants' stages that depend on an ancestor's."""
+        by_stage: dict[str, list[int]] = {}
         for item_id, stage in done:
-            kind = self.graph.stages[stage].kind if stage in self.graph.stages else None
-            for node in self.graph.dependents(stage):
-                (same if node.kind == kind else below).setdefault(node.name, []).append(item_id)
-        for name, ids in same.items():
-            node = self.graph.stages[name]
-            own = [d.stage for d in node.deps if d.same_item]
-            for chunk in _chunks(ids):
-                marks = ",".join("?" * len(chunk))
-                if len(own) == len(node.deps):  # only this item's stages: one statement
-                    db.execute(
-                        # unary + keeps the planner on the (item_id, stage) index
-                        "UPDATE tasks SET status='pending' "
-                        f"WHERE item_id IN ({marks}) AND +stage=? AND +status='waiting' "
-                        "AND NOT EXISTS (SELECT 1 FROM tasks d WHERE d.item_id=tasks.item_id "
-                        f"AND d.stage IN ({','.join('?' * len(own))}) AND d.status!='done')",
-                        (*chunk, name, *own),
-                    )
-                    continue
-                rows = db.execute(
-                    f"SELECT id, item_id, stage FROM tasks WHERE item_id IN ({marks}) "
-                    "AND +stage=? AND +status='waiting'",
-                    (*chunk, name),
-                ).fetchall()
-                self._promote(db, rows)
-        for name, ids in below.items():
-            for chunk in _chunks(ids):
-                marks = ",".join("?" * len(chunk))
-                rows = db.execute(
-                    "WITH RECURSIVE tree(id) AS ("
-                    f" SELECT id FROM items WHERE parent_id IN ({marks})"
-                    " UNION ALL SELECT i.id FROM items i JOIN tree ON i.parent_id=tree.id)"
-                    " SELECT id, item_id, stage FROM tasks WHERE +stage=? AND +status='waiting'"
-                    " AND item_id IN (SELECT id FROM tree)",
-                    (*chunk, name),
-                ).fetchall()
-                self._promote(db, rows)
+            by_stage.setdefault(stage, []).append(item_id)
+        for stage, item_ids in by_stage.items():
+            for step in self._plan(stage):
+                for chunk in _chunks(item_ids):
+                    if step.same_item and step.local:
+                        self._unblock_local(db, step, chunk)
+                    elif step.same_item:
+                        marks = ",".join("?" * len(chunk))
+                        rows = db.execute(
+                            f"SELECT id, item_id, stage FROM tasks WHERE item_id IN ({marks}) "
+                            "AND +stage=? AND +status='waiting'",
+                            (*chunk, step.stage),
+                        ).fetchall()
+                        self._promote(db, rows)
+                    else:
+                        self._promote(db, self._waiting_below(db, step.stage, chunk))
+
+    @staticmethod
+    def _unblock_local(
+        db: sqlite3.Connection, step: readiness.Unblock, item_ids: Sequence[int]
+    ) -> None:
+        """The rule for a stage that depends on its own item's stages only, in one
+        statement: ready when each of those stages' tasks is DONE."""
+        own = sorted({d.stage for d in step.deps})
+        marks = ",".join("?" * len(item_ids))
+        db.execute(
+            # unary + keeps the planner on the (item_id, stage) index
+            "UPDATE tasks SET status='pending' "
+            f"WHERE item_id IN ({marks}) AND +stage=? AND +status='waiting' "
+            "AND (SELECT count(*) FROM tasks d WHERE d.item_id=tasks.item_id "
+            f"AND d.stage IN ({','.join('?' * len(own))}) AND d.status='done')=?",
+            (*item_ids, step.stage, *own, len(own)),
+        )
+
+    @staticmethod
+    def _waiting_below(
+        db: sqlite3.Connection, stage: str, item_ids: Sequence[int]
+    ) -> list[tuple[int, int, str]]:
+        """WAITING tasks of ``stage`` on descendants of the given items."""
+        marks = ",".join("?" * len(item_ids))
+        rows: list[tuple[int, int, str]] = db.execute(
+            "WITH RECURSIVE tree(id, depth) AS ("
+            f" SELECT id, 1 FROM items WHERE parent_id IN ({marks})"
+            " UNION ALL SELECT i.id, tree.depth+1 FROM items i JOIN tree ON i.parent_id=tree.id"
+            f" WHERE tree.depth<{_DEEPEST})"
+            " SELECT id, item_id, stage FROM tasks WHERE +stage=? AND +status='waiting'"
+            " AND item_id IN (SELECT id FROM tree)",
+            (*item_ids, stage),
+        ).fetchall()
+        return rows
 
     def _upsert_items(
         self,
@@ -753,23 +871,40 @@ class SqliteLedger:
         """Upsert items and create their missing tasks, in a few statements per batch.
 
         ``rows`` holds (item, parent item id or None, the parent's stage that just
-        finished or None). A task is PENDING at once when it has no dependencies,
-        or when its only dependencies are that very stage of its parent (the usual
-        case of a stage emitting children); otherwise it is checked one by one.
-        Returns how many items were new.
+        finished or None); the id and stage are given only for a child of the
+        completion that emitted it. A task's first status is
+        :func:`readiness.first_status` where the graph decides it, else it is read
+        (``_promote``). Returns how many items were new.
         """
+        nul = _has_nul([it.key for it, _, _ in rows]) or _has_nul(
+            [it.parent[1] for it, _, _ in rows if it.parent]
+        )
+        new = self._count_new(db, [it for it, _, _ in rows])
+        self._write_items(db, rows, run_id, nul)
+        tasks, unsure = self._plan_tasks(rows)
+        self._write_tasks(db, tasks, nul)
+        self._promote_new(db, unsure, nul)
+        return new
+
+    def _count_new(self, db: sqlite3.Connection, items: Sequence[NewItem]) -> int:
         by_kind: dict[str, list[Key]] = {}
-        for it, _, _ in rows:
+        for it in items:
             by_kind.setdefault(it.kind, []).append(it.key)
         existing = {kind: self._known(db, kind, keys) for kind, keys in by_kind.items()}
-        new = {(it.kind, it.key) for it, _, _ in rows if it.key not in existing[it.kind]}
+        return len({(it.kind, it.key) for it in items if it.key not in existing[it.kind]})
+
+    @staticmethod
+    def _write_items(
+        db: sqlite3.Connection,
+        rows: Sequence[tuple[NewItem, int | None, str | None]],
+        run_id: int,
+        nul: bool,
+    ) -> None:
+        """Upsert the items: data and date replaced, a parent kept once it is set."""
         values = [
             (it.kind, it.key, _dumps(dict(it.data)), it.date, pid, *(it.parent or (None, None)))
             for it, pid, _ in rows
         ]
-        nul = _has_nul([it.key for it, _, _ in rows]) or _has_nul(
-            [it.parent[1] for it, _, _ in rows if it.parent]
-        )
         if not nul and all(pid is not None or it.parent is None for it, pid, _ in rows):
             # parents known by id (or none): the whole batch in one statement
             db.execute(
@@ -780,75 +915,99 @@ class SqliteLedger:
                 "parent_id=coalesce(items.parent_id, excluded.parent_id)",
                 (run_id, _array([v[:5] for v in values])),
             )
-        else:  # a parent named by key may be in this very batch, or a key holds a NUL
-            db.executemany(
-                "INSERT INTO items(kind, key, data, date, parent_id, first_run) VALUES "
-                "(?, ?, ?, ?, coalesce(?, (SELECT id FROM items WHERE kind=? AND key=?)), ?) "
-                "ON CONFLICT(kind, key) DO UPDATE SET data=excluded.data, date=excluded.date, "
-                "parent_id=coalesce(items.parent_id, excluded.parent_id)",
-                [(*v, run_id) for v in values],
-            )
+            return
+        # a parent named by key may be in this very batch, or a key holds a NUL
+        db.executemany(
+            "INSERT INTO items(kind, key, data, date, parent_id, first_run) VALUES "
+            "(?, ?, ?, ?, coalesce(?, (SELECT id FROM items WHERE kind=? AND key=?)), ?) "
+            "ON CONFLICT(kind, key) DO UPDATE SET data=excluded.data, date=excluded.date, "
+            "parent_id=coalesce(items.parent_id, excluded.parent_id)",
+            [(*v, run_id) for v in values],
+        )
+
+    def _plan_tasks(
+        self, rows: Sequence[tuple[NewItem, int | None, str | None]]
+    ) -> tuple[list[tuple[str, str, str, Key]], list[tuple[str, Key, str]]]:
+        """Each item's tasks with their first status (stage, status, kind, key), and
+        those the graph alone cannot decide (kind, key, stage), to be read."""
         tasks: list[tuple[str, str, str, Key]] = []
         unsure: list[tuple[str, Key, str]] = []
-        for it, pid, stage_done in rows:
-            parent_kind = it.parent[0] if it.parent else None
-            if pid is not None and stage_done is not None:
-                parent_kind = self.graph.stages[stage_done].kind
+        for it, _, stage_done in rows:
             for node in self.graph.stages_of(it.kind):
-                if not node.deps:
-                    status = "pending"
-                elif any(d.same_item for d in node.deps):
-                    status = "waiting"  # the item's own stages are not done yet
-                elif stage_done is not None and all(
-                    d.kind == parent_kind and d.stage == stage_done for d in node.deps
-                ):
-                    status = "pending"
-                else:
-                    status = "waiting"
+                status = readiness.first_status(node, emitted_by=stage_done, graph=self.graph)
+                if status is None:
+                    status = Status.WAITING
                     unsure.append((it.kind, it.key, node.name))
-                tasks.append((node.name, status, it.kind, it.key))
-        if tasks and nul:
+                tasks.append((node.name, status.value, it.kind, it.key))
+        return tasks, unsure
+
+    @staticmethod
+    def _write_tasks(
+        db: sqlite3.Connection, tasks: Sequence[tuple[str, str, str, Key]], nul: bool
+    ) -> None:
+        """Create the tasks items lack (an existing task keeps its status)."""
+        if not tasks:
+            return
+        if nul:
             db.executemany(
                 "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
                 "SELECT id, ?, ? FROM items WHERE kind=? AND key=?",
                 tasks,
             )
-        elif tasks:
-            db.execute(
-                "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
-                "SELECT i.id, j.value->>0, j.value->>1 FROM json_each(?) AS j "
-                "CROSS JOIN items i ON i.kind=j.value->>2 AND i.key=j.value->>3",
-                (_array(tasks),),
-            )
-        for kind, key, stage in unsure:
-            waiting = db.execute(
-                "SELECT t.id, t.item_id, t.stage FROM tasks t JOIN items i ON i.id=t.item_id "
-                "WHERE i.kind=? AND i.key=? AND t.stage=? AND t.status='waiting'",
-                (kind, key, stage),
-            ).fetchall()
-            self._promote(db, waiting)
-        return len(new)
+            return
+        db.execute(
+            "INSERT OR IGNORE INTO tasks(item_id, stage, status) "
+            "SELECT i.id, j.value->>0, j.value->>1 FROM json_each(?) AS j "
+            "CROSS JOIN items i ON i.kind=j.value->>2 AND i.key=j.value->>3",
+            (_array(tasks),),
+        )
 
-    def _ensure_views(self, db: sqlite3.Connection, rows: Sequence[Any]) -> None:
-        """A read-only view per record table, so ``SELECT * FROM matches`` just works."""
-        for row in rows:
-            if row.table in self._views or not row.table.isidentifier():
-                continue
-            if db.execute("SELECT 1 FROM sqlite_master WHERE name=?", (row.table,)).fetchone():
-                self._views.add(row.table)
-                continue
-            columns = ", ".join(
-                f'json_extract(data, \'$."{c}"\') AS "{c}"'
-                for c in orjson.loads(row.json)
-                if isinstance(c, str) and c.isidentifier()
-            )
-            if not columns:
-                continue
-            table = row.table.replace("'", "''")
-            db.execute(
-                f"CREATE VIEW \"{row.table}\" AS SELECT {columns} FROM records WHERE tbl='{table}'"
-            )
-            self._views.add(row.table)
+    def _promote_new(
+        self, db: sqlite3.Connection, unsure: Sequence[tuple[str, Key, str]], nul: bool
+    ) -> None:
+        """Decide the new tasks the graph could not, from the ledger."""
+        if not unsure:
+            return
+        select = (
+            "SELECT t.id, t.item_id, t.stage FROM tasks t JOIN items i ON i.id=t.item_id "
+            "WHERE i.kind=? AND i.key=? AND t.stage=? AND t.status='waiting'"
+        )
+        if nul:
+            waiting = [row for u in unsure for row in db.execute(select, u).fetchall()]
+        else:
+            (found,) = db.execute(
+                "SELECT json_group_array(json_array(t.id, t.item_id, t.stage)) "
+                "FROM json_each(?) AS j CROSS JOIN items i "
+                "ON i.kind=j.value->>0 AND i.key=j.value->>1 "
+                "JOIN tasks t ON t.item_id=i.id AND t.stage=j.value->>2 "
+                "WHERE t.status='waiting'",
+                (_array(list(unsure)),),
+            ).fetchone()
+            waiting = [tuple(row) for row in orjson.loads(found)]
+        self._promote(db, waiting)
+
+
+def _emitted(child: NewItem, task: Task, item_id: int) -> tuple[NewItem, int | None, str | None]:
+    """A child as ``_upsert_items`` takes it: with the completing item as parent
+    (by id, and the stage just done) unless the child names another parent."""
+    if child.parent is not None and child.parent != (task.kind, task.key):
+        return child, None, None
+    return child, item_id, task.stage
+
+
+def _columns(key: Sequence[str], first: str | bytes | None) -> list[str]:
+    """A view's columns: the first record's (in its order), then key columns it lacks."""
+    names = [c for c in orjson.loads(first) if isinstance(c, str)] if first else []
+    names += [c for c in key if c not in names]
+    return [c for c in names if c.isidentifier()]
+
+
+def _create_view(db: sqlite3.Connection, table: str, columns: Sequence[str]) -> None:
+    if not columns:
+        return
+    select = ", ".join(f'json_extract(data, \'$."{c}"\') AS "{c}"' for c in columns)
+    literal = table.replace("'", "''")
+    db.execute(f"CREATE VIEW \"{table}\" AS SELECT {select} FROM records WHERE tbl='{literal}'")
 
 
 def _has_nul(keys: Iterable[Key]) -> bool:
