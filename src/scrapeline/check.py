@@ -53,9 +53,9 @@ from scrapeline.errors import (
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.contract import Expect, check_contract, contract_problems
 from scrapeline.fetch.response import Response
-from scrapeline.model import Item, Key, Record
-from scrapeline.pipeline import Discovery, Pipeline, Stage, as_records
-from scrapeline.runner.run import storable_item
+from scrapeline.model import Item, Key
+from scrapeline.pipeline import Discovery, Pipeline, Stage
+from scrapeline.runner.execute import execute, storable_item
 
 DEFAULT_SAMPLES = 3
 """At most this many items are tried to find a sample of a child kind."""
@@ -364,35 +364,34 @@ class _Checker:
         )
 
     async def _run_stage(self, stage: Stage, item: Item) -> tuple[StepCheck, list[Item]]:
+        """The stage on one sample, through the run's own executor (same Context,
+        timeout and checks of what it returned); nothing is stored."""
         fetch = _RecordingFetch(self.client)
-        ctx = Context(
+        done = await execute(
+            self.pipeline,
+            stage,
+            item,
             fetch=fetch,
+            timeout=stage.timeout or self.timeout,
             config=self.config,
-            run_id=0,
-            stage=stage.name,
-            item=item,
-            emits=stage.emits,
-            expect=stage.expect,
+            secrets=self.pipeline.secret_values(),
         )
-        records = 0
-        children: list[Item] = []
-        failure: tuple[str, str] | None = None
-        limit = stage.timeout or self.timeout
-        try:
-            async with asyncio.timeout(limit) as deadline:
-                result = await stage.fn(ctx, item)
-            checked = as_records(result, stage.name)
-            for record in checked:
-                self._validate(record)
-            records = len(checked)
-            parent = (item.kind or stage.kind, item.key)
-            for child in ctx.children:
-                storable_item(child, child.kind or "")
-                if child.parent is None:
-                    child = dataclasses.replace(child, parent=parent)
-                children.append(child)
-        except Exception as exc:
-            failure = _failure(exc, deadline.expired(), limit)
+        parent = (item.kind or stage.kind, item.key)
+        children = [
+            Item(
+                key=c.key,
+                kind=c.kind,
+                data=dict(c.data),
+                date=c.date,
+                parent=c.parent if c.parent is not None else parent,
+            )
+            for c in done.children
+        ]
+        error = None
+        if not done.ok:
+            error = done.message
+            if isinstance(done.error, ContractError):
+                error = done.error.message.removeprefix(_CONTRACT_PREFIX)
         return (
             StepCheck(
                 name=stage.name,
@@ -400,17 +399,13 @@ class _Checker:
                 kind=stage.kind,
                 item=item.key,
                 fetches=tuple(fetch.fetches),
-                category=failure[0] if failure else None,
-                error=failure[1] if failure else None,
-                records=records,
+                category=None if done.ok else done.category,
+                error=error,
+                records=len(done.records),
                 items=_per_kind(children),
             ),
             children,
         )
-
-    def _validate(self, record: Record) -> None:
-        """What the run checks before it commits a record."""
-        self.pipeline.encode_record(record)
 
 
 def _failure(exc: Exception, expired: bool, limit: float) -> tuple[str, str]:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -33,9 +35,11 @@ from pathlib import Path
 from scrapeline import events as ev
 from scrapeline.datadir import DataDir
 from scrapeline.errors import ConfigError, DataDirError
+from scrapeline.events import EventBus
 from scrapeline.fetch.archive import Archive, ArchiveFetcher
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
+from scrapeline.ledger.aio import AsyncLedger
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
 from scrapeline.pipeline import Pipeline
@@ -121,26 +125,30 @@ async def reparse(
         if not_done:
             message += f", and {not_done} not done before (fetched by the next run if not archived)"
 
-        def begin(run_id: int) -> str:
-            path, handler = open_run_log(dd.path, run_id, datetime.now(), secrets=secrets)
-            stack.callback(close_run_log, handler)
-            for reporter in reporters:
-                reporter(ev.Log(level=logging.INFO, message=message))
-            return str(path)
-
-        runner = Runner(
-            pipeline,
-            ledger,
-            client,
-            options,
-            subscribers=reporters,
-            shutdown=shutdown,
-            data_dir=str(dd.path),
-            on_begin=begin,
-            secrets=secrets,
-        )
+        queue = AsyncLedger(ledger)
+        stack.callback(queue.close)  # closed before the ledger (callbacks run last first)
+        bus = EventBus(reporters)
         shutdown.install()
         try:
+            run_id = await queue.begin_run(
+                pipeline.name, options.public(), time.time(), os.getpid()
+            )
+            await queue.reset_failed()
+            path, handler = open_run_log(dd.path, run_id, datetime.now(), secrets=secrets)
+            stack.callback(close_run_log, handler)
+            bus.emit(ev.Log(level=logging.INFO, message=message))
+            runner = Runner(
+                pipeline,
+                queue,
+                client,
+                options,
+                run_id=run_id,
+                emit=bus.emit,
+                shutdown=shutdown,
+                data_dir=str(dd.path),
+                log_path=str(path),
+                secrets=secrets,
+            )
             outcome = await runner.run()
         finally:
             shutdown.restore()

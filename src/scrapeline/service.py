@@ -20,10 +20,11 @@ from typing import Any
 
 from scrapeline.datadir import DataDir
 from scrapeline.errors import DataDirError, DiskFull, LedgerError
-from scrapeline.events import Event
+from scrapeline.events import Event, EventBus
 from scrapeline.fetch.archive import Archive
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.events import FetchEvent
+from scrapeline.ledger.aio import AsyncLedger
 from scrapeline.ledger.base import RunInfo, RunStatus
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
@@ -67,10 +68,12 @@ async def run_pipeline(
     shutdown = shutdown or Shutdown()
     with DataDir(data_dir) as dd:
         ledger = SqliteLedger(dd.ledger)
+        queue = AsyncLedger(ledger)
         handlers: list[Any] = []
         begun: list[int] = []
+        bus = EventBus([LogReporter(), *subscribers])
         archive = open_archive(dd, pipeline) if fetch_options.archive else None
-        client = make_fetch_client(pipeline, archive=archive)
+        client = make_fetch_client(pipeline, archive=archive, on_event=bus.emit)
         try:
             ledger.prepare(graph)
             # A table's key is part of its schema: a change is refused here, at start.
@@ -78,30 +81,32 @@ async def run_pipeline(
             # We hold the data-dir lock: whatever is still RUNNING belongs to a
             # process that died. Give it back now rather than when leases expire.
             ledger.release_all_running()
-
-            def open_log(run_id: int) -> str:
+            shutdown.install()
+            try:
+                run_id = await queue.begin_run(
+                    pipeline.name, options.public(), time.time(), os.getpid()
+                )
                 begun.append(run_id)
+                await queue.reset_failed()
                 if archive is not None:
                     archive.run_id = run_id  # labels what it stores from now on
                 path, handler = open_run_log(dd.path, run_id, datetime.now(), secrets=secrets)
                 handlers.append(handler)
-                return str(path)
-
-            runner = Runner(
-                pipeline,
-                ledger,
-                client,
-                options,
-                subscribers=[LogReporter(), *subscribers],
-                shutdown=shutdown,
-                data_dir=str(dd.path),
-                on_begin=open_log,
-                secrets=secrets,
-            )
-            shutdown.install()
-            try:
+                runner = Runner(
+                    pipeline,
+                    queue,
+                    client,
+                    options,
+                    run_id=run_id,
+                    emit=bus.emit,
+                    shutdown=shutdown,
+                    data_dir=str(dd.path),
+                    log_path=str(path),
+                    secrets=secrets,
+                )
                 return await runner.run()
             except DiskFull as exc:
+                queue.close()  # nothing of the run is still writing
                 dd.release_reserve()  # room for the ledger to say the run halted
                 _halt(ledger, begun, exc)
                 raise
@@ -115,6 +120,7 @@ async def run_pipeline(
         finally:
             await client.close()  # idempotent; for a failure before the run began
             try:
+                queue.close()
                 if archive is not None:
                     archive.close()  # writes what is still queued
             finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ from scrapeline import events as ev
 from scrapeline.fetch.breaker import BreakerPolicy
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.retry import RetryPolicy
+from scrapeline.ledger.aio import AsyncLedger
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.runner.run import Runner, RunOptions
 from scrapeline.testing import Faults
@@ -35,9 +38,13 @@ async def test_a_host_that_stays_down_halts_the_run(
     seen: list[Any] = []
     # the item breaker is off: the host's breaker is what must stop this run
     options = RunOptions(workers=2, max_consecutive_failures=0)
+    queue = AsyncLedger(ledger)
     try:
-        outcome = await Runner(pipe, ledger, client, options, subscribers=[seen.append]).run()
+        run_id = await queue.begin_run(pipe.name, options.public(), time.time(), os.getpid())
+        runner = Runner(pipe, queue, client, options, run_id=run_id, emit=seen.append)
+        outcome = await runner.run()
     finally:
+        queue.close()
         await client.close()
     try:
         assert outcome.exit_code == 3

@@ -1,0 +1,226 @@
+"""One stage on one item: the call, its result as the ledger stores it, or its failure.
+
+Shared by the run loop and ``scrapeline check``, so that both hold a stage to the
+same rules: the same Context, the same timeout, the same checks of what it returned
+(records of declared tables with their keys, children the ledger can store) and the
+same category and message for whatever it raised, with secrets redacted.
+
+    >>> import asyncio
+    >>> from scrapeline import Pipeline
+    >>> pipe = Pipeline("demo")
+    >>> @pipe.stage("overview", on="match")
+    ... async def overview(ctx, item):
+    ...     raise ValueError("no score")
+    >>> done = asyncio.run(execute(pipe, pipe.stages["overview"], Item(key=1, kind="match"),
+    ...                            fetch=None, timeout=None))  # doctest: +SKIP
+    >>> done.ok, done.category
+    (False, 'error')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from scrapeline.context import Context, Fetch
+from scrapeline.errors import (
+    Category,
+    ItemError,
+    ItemTimeout,
+    LedgerError,
+    RunHalted,
+    ValidationError,
+    categorize,
+)
+from scrapeline.ledger.base import NewItem, RecordRow
+from scrapeline.model import Item
+from scrapeline.pipeline import Pipeline, Stage, as_records
+from scrapeline.secrets import redact
+
+log = logging.getLogger("scrapeline.runner")
+
+
+# Made once per transition on the loop's hot path: not frozen (a frozen dataclass
+# takes twice as long to build). Read-only by convention.
+@dataclass(slots=True, kw_only=True)
+class Executed:
+    """What one stage did on one item: its records and children, or why it failed."""
+
+    ok: bool
+    started: float
+    duration: float
+    records: list[RecordRow] = field(default_factory=list)
+    children: list[NewItem] = field(default_factory=list)
+    category: str = ""
+    """Why it failed (a :class:`~scrapeline.errors.Category`); empty when ``ok``."""
+    message: str = ""
+    """One line, secrets redacted; empty when ``ok``."""
+    error: BaseException | None = None
+    """What the stage raised, for a caller that wants more than the message."""
+
+
+async def execute(
+    pipeline: Pipeline,
+    stage: Stage,
+    item: Item,
+    *,
+    fetch: Fetch,
+    timeout: float | None,
+    config: Mapping[str, Any] | None = None,
+    run_id: int = 0,
+    secrets: Sequence[str] = (),
+    clock: Callable[[], float] = time.monotonic,
+) -> Executed:
+    """Run ``stage`` on ``item`` within ``timeout`` seconds (None: no limit).
+
+    Never raises for what the stage did wrong (its own exceptions, even SystemExit,
+    a timeout, records or children that could not be stored): that is a failed
+    :class:`Executed`. Raises RunHalted and LedgerError (the run must stop, not the
+    item) and the run's own cancellation (drain, second Ctrl+C)."""
+    started = clock()
+    ctx = Context(
+        fetch=fetch,
+        config=config if config is not None else {},
+        run_id=run_id,
+        stage=stage.name,
+        item=item,
+        emits=stage.emits,
+        expect=stage.expect,
+    )
+    try:
+        if timeout:
+            deadline = asyncio.timeout(timeout)
+            try:
+                async with deadline:
+                    result = await stage.fn(ctx, item)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise  # the stage's own TimeoutError: its failure as it stands
+                raise ItemTimeout(f"item took longer than {timeout:g}s") from None
+        else:
+            result = await stage.fn(ctx, item)
+        records = [row(pipeline, r) for r in as_records(result, stage.name)]
+        children = [storable_item(c, c.kind or "") for c in ctx.children]
+    except (RunHalted, LedgerError):
+        raise
+    except BaseException as exc:  # a stage's own bug (even sys.exit) fails its item
+        if cancelled_by_us(exc):
+            raise
+        return failed(exc, started, secrets=secrets, clock=clock, what=(stage.name, item))
+    return Executed(
+        ok=True, started=started, duration=clock() - started, records=records, children=children
+    )
+
+
+def failed(
+    exc: BaseException,
+    started: float,
+    *,
+    secrets: Sequence[str] = (),
+    clock: Callable[[], float] = time.monotonic,
+    what: tuple[str, Item] | None = None,
+) -> Executed:
+    """The failed outcome for ``exc``: its category and redacted one-line message."""
+    category, message = describe(exc)
+    message = redact(message, secrets)
+    if what is not None:
+        stage, item = what
+        log.debug("%s %s %s failed: %s", item.kind, item.key, stage, message, exc_info=exc)
+    return Executed(
+        ok=False,
+        started=started,
+        duration=clock() - started,
+        category=category or Category.ERROR,
+        message=message,
+        error=exc,
+    )
+
+
+def row(pipeline: Pipeline, record: Any) -> RecordRow:
+    """A record as the ledger stores it. Raises ValidationError for a record of an
+    undeclared table or without its key columns."""
+    pk, data = pipeline.encode_record(record)
+    return RecordRow(table=record.table, pk=pk, json=data)
+
+
+_KEY_RANGE = range(-(2**63), 2**63)
+"""What an int key may be: a SQLite integer. A larger one would be stored as a float."""
+
+
+def storable_item(item: Item, kind: str) -> NewItem:
+    """The item as the ledger stores it. Raises ValidationError, naming the key and
+    the field, for what the ledger could not store: a key past 64 bits, data that is
+    not JSON (a parsed HTML node, Decimal, bytes, ...)."""
+    if not isinstance(item, Item):
+        raise ValidationError(f"discovery must yield Item objects, not {type(item).__name__}")
+    if isinstance(item.key, int) and item.key not in _KEY_RANGE:
+        raise ValidationError(f"item key {item.key} does not fit in 64 bits: give it as a str")
+    try:
+        orjson.dumps(item.data)
+        orjson.dumps(item.parent)
+    except TypeError:
+        problem = _json_problem(item.data, "") or _json_problem(item.parent, "parent")
+        raise ValidationError(f"item {item.key!r}: {problem}") from None
+    if item.date is not None and not isinstance(item.date, str):
+        raise ValidationError(f"item {item.key!r}: date must be a str, not {item.date!r}")
+    return NewItem(
+        kind=item.kind or kind,
+        key=item.key,
+        data=item.data,
+        date=item.date,
+        parent=item.parent,
+    )
+
+
+def _json_problem(value: Any, path: str) -> str | None:
+    """Where in ``value`` JSON gives up: "field 'teams': LexborNode is not JSON"."""
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            if not isinstance(name, str):
+                return f"field {path or '.'!r}: key {name!r} is not a str"
+            found = _json_problem(inner, f"{path}.{name}" if path else name)
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for i, inner in enumerate(value):
+            found = _json_problem(inner, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        if isinstance(value, int):
+            return f"field {path!r}: {value} does not fit in 64 bits"
+        return f"field {path!r}: {type(value).__name__} is not JSON"
+    return None
+
+
+def cancelled_by_us(exc: BaseException) -> bool:
+    """Is this the run's own cancellation (drain, second Ctrl+C)?
+
+    A CancelledError the user's code raised by itself, with nobody cancelling the
+    task, is the user's failure like any other exception."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    me = asyncio.current_task()
+    return me is None or me.cancelling() > 0
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """Category and one-line message for anything a stage or discovery raised; never
+    raises itself (an exception whose ``str`` fails is still reported)."""
+    try:
+        category, message = categorize(exc)
+        if isinstance(exc, ItemError) and exc.attempts:
+            message = str(exc)
+    except Exception:
+        return Category.ERROR, type(exc).__name__
+    return category, message
