@@ -5,6 +5,7 @@ Both backends run every test here, through the fixtures of the main contract sui
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import orjson
 import pytest
 
 from scrapeline.errors import LedgerError, PipelineError
-from scrapeline.ledger.base import Failure, Ledger, NewItem, RecordRow, RunStatus, Task
+from scrapeline.ledger.base import Failure, Ledger, NewItem, RecordRow, RunStatus, Status, Task
+from scrapeline.ledger.sqlite import SqliteLedger
+from scrapeline.model import Graph
 from scrapeline.pipeline import Pipeline
 from tests.contract.test_ledger_contract import (
     BACKENDS,
@@ -21,6 +24,7 @@ from tests.contract.test_ledger_contract import (
     by_stage,
     claim_all,
     done,
+    football_graph,
     matches,
     open_ledger,
     record,
@@ -606,3 +610,96 @@ def test_the_report_adds_up_failures_of_one_category(ledger: Ledger) -> None:
     ledger.fail([fail(t, category="http") for t in tasks[:2]], run, 1.0)
     ledger.fail([fail(tasks[2], category="parse")], run, 1.0)
     assert ledger.report(run).categories == {"http": 2, "parse": 1}
+
+
+# -- what status and the record views read -------------------------------------------------
+
+
+def test_items_per_kind_counts_every_item_by_kind(ledger: Ledger) -> None:
+    assert ledger.items_per_kind() == {}
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2, 3), run)
+    ledger.add_items([NewItem(kind="half", key="1-1", parent=("match", 1))], run)
+    ledger.add_items(matches(3), run)  # known: not counted twice
+    assert ledger.items_per_kind() == {"half": 1, "match": 3}
+
+
+def test_a_read_only_ledger_given_the_graph_counts_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    writer = SqliteLedger(path)
+    writer.prepare(football_graph())
+    run = writer.begin_run("p", {}, 0.0, 1)
+    writer.add_items(matches(1, 2), run)
+    writer.close()
+    before = path.read_bytes()
+    reader = SqliteLedger(path, read_only=True)
+    reader.use_graph(_with_extra_stage())
+    counts = reader.counts()
+    assert counts["overview"]["pending"] == 2
+    # a stage the file has no tasks for yet is listed, and no task is made for it
+    assert counts["extra"] == {s.value: 0 for s in Status}
+    assert reader.items_per_kind() == {"match": 2}
+    reader.close()
+    assert path.read_bytes() == before
+
+
+def _with_extra_stage() -> Graph:
+    pipe = Pipeline("contract")
+    pipe.discover("match")(_listing)
+    for name in ("overview", "lineups", "extra"):
+        pipe.stage(name, on="match")(_noop)
+    pipe.stage("report", on="match", after=("overview", "lineups"))(_noop)
+    pipe.stage("half_stats", on="half", after="overview")(_noop)
+    pipe.stage("events", on="event", after="lineups")(_noop)
+    return pipe.graph()
+
+
+def _view(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Read the file as someone with the sqlite3 shell would, apart from the ledger."""
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_a_declared_tables_view_is_readable_before_any_completion(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = SqliteLedger(path)
+    ledger.prepare(football_graph())
+    ledger.adopt_tables({"matches": ("match_id",), "bad name": ("id",)})
+    assert _view(path, "SELECT * FROM matches") == []
+    assert _view(path, "SELECT match_id FROM matches") == []
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run)
+    one, two = by_stage(claim_all(ledger), "overview")
+    first = record("matches", "1", match_id=1, home="Arsenal")
+    ledger.complete([done(one, records=[first])], run, 1.0)
+    # the first records give the view their columns, as a user reads it
+    assert _view(path, "SELECT * FROM matches") == [(1, "Arsenal")]
+    ledger.complete([done(two, records=[record("matches", "2", match_id=2, home="Spurs")])], run, 1)
+    assert _view(path, "SELECT home FROM matches ORDER BY match_id") == [("Arsenal",), ("Spurs",)]
+    ledger.close()
+    again = SqliteLedger(path)
+    again.prepare(football_graph())
+    again.adopt_tables({"matches": ("match_id",)})
+    assert _view(path, "SELECT match_id, home FROM matches ORDER BY match_id") == [
+        (1, "Arsenal"),
+        (2, "Spurs"),
+    ]
+    again.close()
+
+
+def test_a_view_is_never_made_over_a_users_own_table(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = SqliteLedger(path)
+    ledger.prepare(football_graph())
+    ledger.db.execute("CREATE TABLE notes(text)")
+    ledger.adopt_tables({"notes": ("id",)})
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1), run)
+    task = by_stage(claim_all(ledger), "overview")[0]
+    ledger.complete([done(task, records=[record("notes", "1", id=1, text="x")])], run, 1.0)
+    assert _view(path, "SELECT * FROM notes") == []
+    assert list(ledger.records("notes")) == [{"id": 1, "text": "x"}]
+    ledger.close()
