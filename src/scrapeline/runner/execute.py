@@ -5,17 +5,7 @@ same rules: the same Context, the same timeout, the same checks of what it retur
 (records of declared tables with their keys, children the ledger can store) and the
 same category and message for whatever it raised, with secrets redacted.
 
-    >>> import asyncio
-    >>> from scrapeline import Pipeline
-    >>> pipe = Pipeline("demo")
-    >>> @pipe.stage("overview", on="match")
-    ... async def overview(ctx, item):
-    ...     raise ValueError("no score")
-    >>> done = asyncio.run(execute(pipe, pipe.stages["overview"], Item(key=1, kind="match"),
-    ...                            fetch=None, timeout=None))  # doctest: +SKIP
-    >>> done.ok, done.category
-    (False, 'error')
-"""
+``scrapeline.testing.run_stage`` runs it on canned responses, with a runnable example."""
 
 from __future__ import annotations
 
