@@ -14,6 +14,7 @@ import pytest
 
 from scrapeline.errors import LedgerError, PipelineError
 from scrapeline.ledger.base import Failure, Ledger, NewItem, RecordRow, RunStatus, Status, Task
+from scrapeline.ledger.memory import MemoryLedger
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.model import Graph
 from scrapeline.pipeline import Pipeline
@@ -703,3 +704,12 @@ def test_a_view_is_never_made_over_a_users_own_table(tmp_path: Path) -> None:
     assert _view(path, "SELECT * FROM notes") == []
     assert list(ledger.records("notes")) == [{"id": 1, "text": "x"}]
     ledger.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_ledger_has_a_schema_once_prepared(backend: str, tmp_path: Path) -> None:
+    fresh: Ledger = MemoryLedger() if backend == "memory" else SqliteLedger(tmp_path / "l.db")
+    assert not fresh.has_schema()
+    fresh.prepare(football_graph())
+    assert fresh.has_schema()
+    fresh.close()

@@ -328,6 +328,10 @@ class RunHistory(Protocol):
         stage of it) without creating, migrating or writing anything: what a
         ledger opened read-only takes instead of ``prepare``."""
 
+    def has_schema(self) -> bool:
+        """Whether a run has ever set this ledger up (``prepare``); a fresh store
+        has not."""
+
     def close(self) -> None: ...
 
     # runs

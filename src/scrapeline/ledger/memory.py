@@ -103,16 +103,21 @@ class MemoryLedger:
         self.attempts: list[_Attempt] = []
         self.walks: dict[str, Walk] = {}
         self.keys: dict[str, tuple[str, ...]] = {}
+        self.prepared = False
 
     # -- set-up ----------------------------------------------------------------
 
     def prepare(self, graph: Graph) -> None:
         self.graph = graph
+        self.prepared = True
         for ref in list(self.items):
             self._ensure_tasks(ref)
 
     def use_graph(self, graph: Graph) -> None:
         self.graph = graph
+
+    def has_schema(self) -> bool:
+        return self.prepared
 
     def adopt_tables(self, keys: Mapping[str, Sequence[str]]) -> None:
         changes = [(t, tuple(k)) for t, k in keys.items() if self.keys.get(t) != tuple(k)]
