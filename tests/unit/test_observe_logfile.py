@@ -36,8 +36,8 @@ from scrapeline.observe.logfile import (
     RedactingFilter,
     close_run_log,
     open_run_log,
-    redact,
 )
+from scrapeline.secrets import redact
 
 STARTED = datetime(2026, 5, 1, 14, 3, 7)
 LINE = re.compile(

@@ -30,6 +30,7 @@ Otherwise the lines are plain text with no control codes, fit for a log or a pip
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -53,6 +54,9 @@ from scrapeline.fetch.events import BreakerClosed, BreakerOpened, Fetched, HostP
 from scrapeline.observe.render import done_text, hold_status, render, summary_of
 from scrapeline.observe.stats import eta, format_duration
 from scrapeline.observe.summary import render_summary
+
+_FLUSH_EVERY = 0.5
+"""Seconds item lines may wait in a pipe's buffer before it is flushed."""
 
 
 class RateColumn(ProgressColumn):
@@ -113,6 +117,7 @@ class ConsoleReporter:
         self._total: int | None = None
         self._work_started: float | None = None
         self._closed = False
+        self._flushed = clock()
 
     @property
     def console(self) -> Console:
@@ -126,7 +131,14 @@ class ConsoleReporter:
             left = self._eta()
             if left is not None:
                 plain += f"  eta {format_duration(left)}"
-            self._console.file.write(plain + "\n")
+            file = self._console.file
+            file.write(plain + "\n")
+            # A pipe is block-buffered: without a flush now and then, `| tee` would
+            # show nothing for minutes. One flush per item would cost more than the line.
+            now = self._clock()
+            if now - self._flushed >= _FLUSH_EVERY:
+                self._flushed = now
+                file.flush()
             return
         if type(event) is Fetched:  # one per request, and nothing to say
             return
@@ -156,6 +168,8 @@ class ConsoleReporter:
         progress, self._progress, self._task = self._progress, None, None
         if progress is not None:
             progress.stop()
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken pipe
+            self._console.file.flush()
 
     def __enter__(self) -> ConsoleReporter:
         return self
@@ -216,7 +230,12 @@ class ConsoleReporter:
         if self._plain:
             # A pipe or a file: no styles to render, so skip rich's layout work
             # (it is most of the cost of a line, and there is a line per item).
-            self._console.file.write(text.plain + "\n")
+            file = self._console.file
+            file.write(text.plain + "\n")
+            # Anything but an item line is rare and may be what the watcher waits
+            # for (a paused host): out at once, even down a buffered pipe.
+            file.flush()
+            self._flushed = self._clock()
             return
         # soft_wrap: a long line stays one line in a log or a pipe.
         self._console.print(text, soft_wrap=True, highlight=False)
