@@ -106,15 +106,35 @@ class Context:
             headers=headers,
         )
 
-    def emit(self, item: Item | None = None, /, *, key: Key | None = None, **data: Any) -> None:
+    def emit(
+        self,
+        item: Item | None = None,
+        /,
+        *,
+        key: Key | None = None,
+        data: Mapping[str, Any] | None = None,
+        date: str | None = None,
+        kind: str | None = None,
+        **unknown: Any,
+    ) -> None:
         """Queue a child item of the current item; stored when the stage succeeds.
 
-        ``ctx.emit(Item(kind="half", key="1-2"))``, or with the stage's ``emits``
-        kind: ``ctx.emit(key="1-2", half=2)``."""
+        Either an :class:`Item` — ``ctx.emit(Item(kind="half", key="1-2"))`` — or its
+        fields by name: ``ctx.emit(key="1-2", data={"half": 2}, date=..., kind=...)``;
+        ``kind`` defaults to the stage's ``emits``. Raises TypeError for both at once
+        or for any other keyword (the child's data goes in ``data=``), ValidationError
+        for neither, or for a child whose kind is neither given nor declared."""
+        if unknown:
+            names = ", ".join(f"{name}=" for name in unknown)
+            raise TypeError(
+                f"emit() got {names}: give the child's data as data={{...}} (or emit an Item(...))"
+            )
         if item is None:
             if key is None:
                 raise ValidationError("emit needs an Item or a key=")
-            item = Item(key=key, kind=self.emits, data=data)
+            item = Item(key=key, kind=kind, data=dict(data or {}), date=date)
+        elif key is not None or data is not None or date is not None or kind is not None:
+            raise TypeError("emit() takes an Item or its fields by name, not both")
         if item.kind is None:
             if self.emits is None:
                 raise ValidationError(

@@ -43,7 +43,7 @@ async def overview(ctx: Context, item: Item) -> Record:
     ft = goals(page.text_of("h1 .score"), page.url)
     for link in page.css("ul.halves a"):
         half = int((link.attributes["href"] or "").rsplit("/", 1)[-1])
-        ctx.emit(key=f"{item.key}-{half}", match_id=item.key, half=half)
+        ctx.emit(key=f"{item.key}-{half}", data={"match_id": item.key, "half": half})
     return Record(
         "matches",
         {
