@@ -72,12 +72,13 @@ def build_pipeline(items: int, variant: str, workers: int) -> Any:
 
 
 async def _drive(items: int, variant: str, workers: int, data: Path) -> dict[str, Any]:
+    from scrapeline import events as ev
     from scrapeline.fetch.client import FetchClient
     from scrapeline.fetch.limits import Politeness
     from scrapeline.fetch.retry import RetryPolicy
     from scrapeline.fetch.transport import FakeFetcher
+    from scrapeline.ledger.aio import AsyncLedger
     from scrapeline.ledger.sqlite import SqliteLedger
-    from scrapeline.runner import events as ev
     from scrapeline.runner.run import Runner, RunOptions
 
     page = (200, {"Content-Type": "text/html; charset=utf-8"}, b"<html><p>ok</p></html>")
@@ -92,6 +93,7 @@ async def _drive(items: int, variant: str, workers: int, data: Path) -> dict[str
     )
     data.mkdir(parents=True, exist_ok=True)
     ledger = SqliteLedger(data / "ledger.db")
+    queue = AsyncLedger(ledger)
     marks: dict[str, float] = {}
     done = 0
 
@@ -109,15 +111,23 @@ async def _drive(items: int, variant: str, workers: int, data: Path) -> dict[str
     started = time.perf_counter()
     try:
         ledger.prepare(pipe.graph())
-        discover = Runner(pipe, ledger, client, RunOptions(workers=workers, stages=()))
+
+        async def begin(options: Any) -> int:
+            # as the composition root does: record the run, retry what failed
+            run_id = await queue.begin_run(pipe.name, options.public(), time.time(), 0)
+            await queue.reset_failed()
+            return int(run_id)
+
+        listing = RunOptions(workers=workers, stages=())
+        discover = Runner(pipe, queue, client, listing, run_id=await begin(listing))
         await discover.run()
         discovered = time.perf_counter()
         cpu1 = time.process_time()
-        runner = Runner(
-            pipe, ledger, client, RunOptions(workers=workers, discover=False), subscribers=[timing]
-        )
+        staged = RunOptions(workers=workers, discover=False)
+        runner = Runner(pipe, queue, client, staged, run_id=await begin(staged), emit=timing)
         outcome = await runner.run()
     finally:
+        queue.close()
         await client.close()
         ledger.close()
     ended = time.perf_counter()
