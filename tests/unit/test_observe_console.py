@@ -402,3 +402,41 @@ def test_the_bar_carries_the_held_hosts() -> None:
     text = out.getvalue()
     assert "paused 30s (HTTP 429 Too Many Requests), resumes at 04:12:31" in text
     assert "paused 127.0.0.1:8123 30s" in text.rsplit("match 2389951", 1)[1]
+
+
+class FlushCounter(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+@pytest.mark.parametrize(
+    ("gaps", "flushes"),
+    [
+        # item lines close together share a flush, so a fast run is not a syscall per item
+        ([0.1] * 4, 0),
+        ([0.1] * 5, 1),
+        ([0.6], 1),
+        ([0.6, 0.1, 0.6], 2),
+    ],
+)
+def test_item_lines_reach_a_pipe_at_least_twice_a_second(gaps: list[float], flushes: int) -> None:
+    out, clock = FlushCounter(), FakeClock()
+    reporter = ConsoleReporter(Console(file=out, force_terminal=False), clock=clock)
+    for gap in gaps:
+        clock.now += gap
+        reporter(done())
+    assert out.flushes == flushes
+
+
+def test_other_lines_reach_a_pipe_at_once() -> None:
+    out = FlushCounter()
+    reporter = ConsoleReporter(Console(file=out, force_terminal=False), clock=FakeClock())
+    reporter(paused())
+    assert out.flushes == 1
+    reporter.close()
+    assert out.flushes == 2
