@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ async def crawl(
     options.setdefault("workers", 8)
     pipe = football()
     if max_attempts is not None:
-        pipe.max_attempts = max_attempts
+        pipe.fetch = replace(pipe.fetch, max_attempts=max_attempts)
     return await run_pipeline(
         pipe,
         data_dir,
