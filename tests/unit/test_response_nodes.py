@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from scrapeline import Context, Item, Pipeline, Record
 from scrapeline.errors import Category, ParseError
 from scrapeline.fetch.response import PageNode, Response
+from scrapeline.testing import run_stage
 
 URL = "http://127.0.0.1:8000/results?offset=0"
 PAGE = b"""<html><body><table id="results">
@@ -101,3 +103,40 @@ def test_text_keeps_selectolax_arguments() -> None:
     assert first.text(separator="|", strip=True) == "2025-05-25|2-1"
     assert first.one("td.date").text() == " 2025-05-25 "
     assert first.html is not None and first.html.startswith('<tr class="match"')
+
+
+def scoreboard() -> Pipeline:
+    pipe = Pipeline("cs2", base_url="https://stats.example")
+    pipe.table("players", key=("match_id", "name"))
+
+    @pipe.stage("players", on="match")
+    async def players(ctx: Context, item: Item) -> list[Record]:
+        page = await ctx.fetch(f"/matches/{item.key}")
+        return [
+            Record(
+                "players",
+                {
+                    "match_id": item.key,
+                    "name": row.text_of("td.name"),
+                    "adr": float(row.text_of("td.adr")),
+                },
+            )
+            for row in page.css("table.scoreboard tr.player")
+        ]
+
+    return pipe
+
+
+async def test_a_stage_whose_row_lacks_a_cell_fails_as_parse_naming_it() -> None:
+    page = (
+        "<table class=scoreboard>"
+        "<tr class=player><td class=name>s1mple</td><td class=adr>91.2</td></tr>"
+        "<tr class=player><td class=name>ZywOo</td></tr></table>"
+    )
+    result = await run_stage(
+        scoreboard(), "players", Item(key=9, kind="match"), {"/matches/9": (200, {}, page)}
+    )
+    assert result.failure is not None
+    assert result.failure.category == "parse"
+    assert "'td.adr'" in result.failure.message
+    assert "https://stats.example/matches/9" in result.failure.message

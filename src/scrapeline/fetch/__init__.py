@@ -7,7 +7,8 @@ which takes every request through the same steps, with state per host:
 
 Modules, one concept each:
 
-- ``client``    FetchClient: the steps above, in that order
+- ``settings``  FetchSettings: everything a client is built from, checked once, frozen
+- ``client``    FetchClient: the steps above, in that order (``FetchClient.from_settings``)
 - ``transport`` the Fetcher protocol; HttpFetcher (own HTTP/1.1 client, aiohttp) and FakeFetcher
 - ``http1``     the lean HTTP/1.1 client HttpFetcher sends direct GETs through
 - ``browser``   BrowserFetcher: pages rendered by headless Chromium (``[browser]`` extra)
@@ -17,7 +18,7 @@ Modules, one concept each:
 - ``status``    what a response amounts to: ok, 4xx/5xx, 429, blocked (pure)
 - ``contract``  Expect and check_contract (pure)
 - ``events``    what the client reports to subscribers
-- ``response``  the Request and Response values
+- ``response``  the Request and Response values, and the PageNode elements of a page
 
 Import from the modules; this package imports nothing, so that using
 ``scrapeline.fetch.response`` does not load aiohttp.
