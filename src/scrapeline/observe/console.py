@@ -232,8 +232,8 @@ class ConsoleReporter:
             # (it is most of the cost of a line, and there is a line per item).
             file = self._console.file
             file.write(text.plain + "\n")
-            # Anything but an item line is rare and may be what the watcher waits
-            # for (a paused host): out at once, even down a buffered pipe.
+            # Every line but a done item's is rare and may be what the watcher waits
+            # for (a failure, a paused host): out at once, even down a buffered pipe.
             file.flush()
             self._flushed = self._clock()
             return
