@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from scrapeline import Context, Expect, Item, ParseError, Pipeline, Record, offsets
-from scrapeline.check import check_pipeline
 from scrapeline.testing import Faults
+from scrapeline.workspace.check import check_pipeline
 
 
 def football() -> Pipeline:

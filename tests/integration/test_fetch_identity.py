@@ -26,8 +26,9 @@ from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.model import Item
 from scrapeline.pipeline import Pipeline, offsets
 from scrapeline.runner.run import RunOptions
-from scrapeline.service import FetchOptions, make_fetch_client, run_pipeline
 from scrapeline.testing import ForwardProxy, RehearsalSite
+from scrapeline.workspace.run import FetchOptions
+from scrapeline.workspace.run import run as run_pipeline
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 
@@ -92,7 +93,7 @@ async def proxies(*proxies: ForwardProxy) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def client_of(pipe: Pipeline) -> AsyncIterator[FetchClient]:
-    client = make_fetch_client(pipe)
+    client = FetchClient.from_settings(pipe.fetch)
     client._retry = FAST_RETRY  # keep the retry tests fast; everything else as declared
     try:
         yield client

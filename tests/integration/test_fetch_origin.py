@@ -14,7 +14,6 @@ from scrapeline.errors import Category, HostNotAllowed, RobotsDisallowed
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.transport import FakeFetcher, HttpFetcher
 from scrapeline.pipeline import Pipeline
-from scrapeline.service import make_fetch_client
 from tests.servers import serve
 
 TOKEN = "Bearer s3cret-token-for-the-api"
@@ -40,7 +39,7 @@ class Recorder:
 
 @asynccontextmanager
 async def client_of(pipe: Pipeline) -> AsyncIterator[FetchClient]:
-    client = make_fetch_client(pipe)
+    client = FetchClient.from_settings(pipe.fetch)
     try:
         yield client
     finally:

@@ -19,11 +19,12 @@ from scrapeline.datadir import DataDir
 from scrapeline.errors import ConfigError, DataDirBusy, DataDirError
 from scrapeline.fetch.archive import Archive
 from scrapeline.ledger.sqlite import SqliteLedger
-from scrapeline.reparse import reparse
-from scrapeline.retention import prune
 from scrapeline.runner.run import Outcome, RunOptions
-from scrapeline.service import FetchOptions, run_pipeline
 from scrapeline.testing import Match, RehearsalSite
+from scrapeline.workspace.prune import prune
+from scrapeline.workspace.reparse import reparse
+from scrapeline.workspace.run import FetchOptions
+from scrapeline.workspace.run import run as run_pipeline
 from tests.conftest import StartSite
 
 

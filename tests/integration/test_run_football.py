@@ -17,8 +17,9 @@ from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner.run import RunOptions
 from scrapeline.runner.shutdown import Shutdown
-from scrapeline.service import FetchOptions, run_pipeline
 from scrapeline.testing import Faults, Match, RehearsalSite
+from scrapeline.workspace.run import FetchOptions
+from scrapeline.workspace.run import run as run_pipeline
 
 
 def football() -> Pipeline:

@@ -18,8 +18,8 @@ from scrapeline import events as ev
 from scrapeline.ledger.base import RunStatus
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.runner.run import RunOptions
-from scrapeline.service import run_pipeline
 from scrapeline.testing import RehearsalSite
+from scrapeline.workspace.run import run as run_pipeline
 
 StageFn = Callable[[Context, Item], Awaitable[Record]]
 MakeItem = Callable[[Any], Item]

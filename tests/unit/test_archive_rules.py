@@ -10,7 +10,7 @@ import pytest
 from scrapeline.cli.archive import size
 from scrapeline.errors import ConfigError
 from scrapeline.fetch.archive import keep_headers
-from scrapeline.retention import parse_duration
+from scrapeline.workspace.prune import parse_duration
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_sizes_for_people(n: int, text: str) -> None:
     assert size(n) == text
 
 
-@pytest.mark.parametrize("name", ["scrapeline.fetch.archive", "scrapeline.retention"])
+@pytest.mark.parametrize("name", ["scrapeline.fetch.archive", "scrapeline.workspace.prune"])
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

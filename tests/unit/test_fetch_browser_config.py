@@ -9,7 +9,7 @@ import pytest
 
 from scrapeline import ConfigError, Pipeline, PipelineError
 from scrapeline.fetch import browser
-from scrapeline.service import make_fetch_client
+from scrapeline.fetch.client import FetchClient
 from tests.browsers import SKIP_REASON
 
 
@@ -29,7 +29,7 @@ def test_without_playwright_one_line_says_what_to_install(
     monkeypatch.setattr(browser, "playwright_installed", lambda: False)
     pipe = Pipeline("p", base_url="http://127.0.0.1:8000", fetcher="browser")
     with pytest.raises(ConfigError) as error:
-        make_fetch_client(pipe)
+        FetchClient.from_settings(pipe.fetch)
     assert str(error.value) == "install scrapeline[browser] for the browser fetcher"
     assert error.value.exit_code == 2
 
@@ -50,7 +50,7 @@ def test_the_chromium_is_found_on_path_or_named(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
 async def test_a_browser_pipeline_gets_a_browser_that_starts_on_first_use() -> None:
     pipe = Pipeline("p", base_url="http://127.0.0.1:8000", fetcher="browser", ready_selector="h1")
-    client = make_fetch_client(pipe)
+    client = FetchClient.from_settings(pipe.fetch)
     fetcher = client._fetcher
     assert isinstance(fetcher, browser.BrowserFetcher)
     assert fetcher.ready_selector == "h1" and fetcher.hosts == frozenset({"127.0.0.1"})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -35,7 +34,7 @@ from scrapeline.cli.options import (
 from scrapeline.runner import loop as event_loop
 
 if TYPE_CHECKING:
-    from scrapeline.retention import PruneReport
+    pass
 
 StageOpt = Annotated[str, typer.Option("--stage", help="The stage to parse again.")]
 OutdatedOpt = Annotated[
@@ -78,8 +77,8 @@ def reparse(
 ) -> None:
     """Run a stage again over the archived responses: parse anew, fetch nothing."""
     from scrapeline.observe.console import ConsoleReporter
-    from scrapeline.reparse import reparse as reparse_stage
-    from scrapeline.service import default_data_dir
+    from scrapeline.workspace.opened import default_data_dir
+    from scrapeline.workspace.reparse import reparse as reparse_stage
 
     flags = RunFlags(
         workers=workers,
@@ -119,18 +118,15 @@ def prune(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Forget archived responses, attempt history and run logs older than an age."""
-    from scrapeline.retention import parse_duration
-    from scrapeline.retention import prune as prune_data
-    from scrapeline.service import default_data_dir
+    from scrapeline.workspace.opened import default_data_dir
+    from scrapeline.workspace.prune import parse_duration
+    from scrapeline.workspace.prune import prune as prune_data
 
     with errors():
         pipe = load(pipeline)
         seconds = parse_duration(older_than)
         target = data_dir or default_data_dir(pipe)
-        if dry_run:
-            report = _preview(target, seconds, now=time.time())
-        else:
-            report = prune_data(target, seconds, now=time.time())
+        report = prune_data(target, seconds, now=time.time(), dry_run=dry_run)
     cutoff = datetime.fromtimestamp(report.cutoff).isoformat(sep=" ", timespec="minutes")
     freed = (
         f"{size(report.bytes_freed)} uncompressed"
@@ -147,55 +143,6 @@ def prune(
         *(["nothing removed (--dry-run)"] if dry_run else []),
     ):
         out.print(line, markup=False, soft_wrap=True)
-
-
-def _preview(data_dir: Path, older_than: float, *, now: float) -> PruneReport:
-    """What :func:`scrapeline.retention.prune` would remove, read without writing: the
-    ledger is opened read-only and the data dir is not taken (a run may hold it).
-    ``bytes_freed`` counts the bodies' uncompressed bytes (prune reports compressed)."""
-    from scrapeline.datadir import DataDir
-    from scrapeline.errors import DataDirError
-    from scrapeline.fetch.archive import Archive
-    from scrapeline.ledger.sqlite import SqliteLedger
-    from scrapeline.retention import PruneReport
-
-    layout = DataDir(data_dir)
-    if not layout.exists():
-        raise DataDirError(f"no ledger in {data_dir}: run the pipeline first (scrapeline run)")
-    cutoff = now - older_than
-    responses = bodies = freed = 0
-    if Archive.exists(layout.archive):
-        with Archive(layout.archive) as archive:
-            entries = archive.entries()
-        kept = {e.sha256 for e in entries if e.fetched_at >= cutoff}
-        gone = [e for e in entries if e.fetched_at < cutoff]
-        sizes = {e.sha256: e.size for e in gone if e.sha256 not in kept}
-        responses, bodies, freed = len(gone), len(sizes), sum(sizes.values())
-    ledger = SqliteLedger(layout.ledger, read_only=True)
-    try:
-        attempts = 0
-        for run in ledger.runs(limit=-1):  # SQLite: no limit
-            if run.status != "running" and (run.ended_at or run.started_at) < cutoff:
-                report = ledger.report(run.id)
-                attempts += sum(report.done_this_run.values())
-                attempts += sum(report.failed_this_run.values())
-    finally:
-        ledger.close()
-    logs = 0
-    if layout.logs.is_dir():
-        for path in layout.logs.glob("run-*.log"):
-            try:
-                logs += path.stat().st_mtime < cutoff
-            except FileNotFoundError:
-                continue
-    return PruneReport(
-        cutoff=cutoff,
-        responses=responses,
-        bodies=bodies,
-        bytes_freed=freed,
-        attempts=attempts,
-        logs=logs,
-    )
 
 
 def size(n: int) -> str:

@@ -15,8 +15,8 @@ from scrapeline.cli.exits import EXIT_FAILED, EXIT_OK
 from scrapeline.cli.options import BaseUrlOpt, JsonOpt, PipelineArg, SecretOpt, SetOpt
 from scrapeline.runner import loop as event_loop
 
-if TYPE_CHECKING:  # the check service pulls in the HTTP client: imported when used
-    from scrapeline.check import CheckReport, FetchCheck, StepCheck
+if TYPE_CHECKING:  # the check command pulls in the HTTP client: imported when used
+    from scrapeline.workspace.check import CheckReport, FetchCheck, StepCheck
 
 PositionOpt = Annotated[
     int | None,
@@ -37,7 +37,7 @@ def check(
 
     A quick way to learn that the site changed its layout before a long run.
     Writes nothing: no ledger, no data dir."""
-    from scrapeline.check import check_pipeline
+    from scrapeline.workspace.check import check_pipeline
 
     with errors():
         pipe = load(pipeline, secrets=secret, base_url=base_url)

@@ -1,4 +1,4 @@
-"""The command line: parse, call one service function, render, map errors to exit codes.
+"""The command line: parse, call one workspace function, render, map errors to exit codes.
 
 Exit codes (cli/exits.py): 0 all done · 1 finished with failed items · 2 usage or
 config error · 3 halted (consecutive failures, a host down) · 130 interrupted.

@@ -25,8 +25,8 @@ from scrapeline.errors import ConfigError
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner.run import RunOptions
 
-if TYPE_CHECKING:  # the service pulls in the HTTP client: imported when a run starts
-    from scrapeline.service import FetchOptions
+if TYPE_CHECKING:  # the workspace pulls in the HTTP client: imported when a run starts
+    from scrapeline.workspace.run import FetchOptions
 
 DEFAULTS = RunOptions()
 """Where the run options' defaults come from (the CLI's are the runner's)."""
@@ -158,6 +158,6 @@ class RunFlags:
 
 def fetch_options(*, base_url: str | None, archive: bool) -> FetchOptions:
     """How the run fetches: ``--base-url`` (None: the pipeline's) and ``--no-archive``."""
-    from scrapeline.service import FetchOptions
+    from scrapeline.workspace.run import FetchOptions
 
     return FetchOptions(base_url=base_url, archive=archive)

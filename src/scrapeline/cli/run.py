@@ -73,7 +73,7 @@ def run(
     with errors():
         pipe = load(pipeline, secrets=secret, base_url=base_url)
         options = flags.run_options(pipe)
-    from scrapeline.service import default_data_dir
+    from scrapeline.workspace.opened import default_data_dir
 
     run_and_exit(pipe, data_dir or default_data_dir(pipe), options, base_url, archive=archive)
 
@@ -90,7 +90,7 @@ def run_and_exit(
     """Run ``pipe`` on ``data_dir`` with the console reporting, call ``after`` with the
     outcome, and exit with the code of the run's status."""
     from scrapeline.observe.console import ConsoleReporter
-    from scrapeline.service import run_pipeline
+    from scrapeline.workspace.run import run as run_pipeline
 
     reporter = ConsoleReporter()
     try:

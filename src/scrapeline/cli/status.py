@@ -45,11 +45,12 @@ def status(pipeline: PipelineArg, data_dir: DataDirOpt = None, json: JsonOpt = F
 
     waiting: for the stages they depend on · pending: ready to run · claimed: leased
     by a run, which claims ahead in batches (not all have started) · done · failed."""
-    from scrapeline import service
+    from scrapeline.workspace import history
+    from scrapeline.workspace.opened import default_data_dir
 
     with errors():
         pipe = load(pipeline)
-        info = service.status(pipe, data_dir or service.default_data_dir(pipe))
+        info = history.status(pipe, data_dir or default_data_dir(pipe))
     stages = {stage: task_counts(counts) for stage, counts in info["stages"].items()}
     if json:
         print_json({**info, "stages": stages})
@@ -85,17 +86,18 @@ def runs(
     json: JsonOpt = False,
 ) -> None:
     """Recent runs of a pipeline, newest first."""
-    from scrapeline import service
+    from scrapeline.workspace import history
+    from scrapeline.workspace.opened import default_data_dir
 
     with errors():
         pipe = load(pipeline)
-        history = service.runs(pipe, data_dir or service.default_data_dir(pipe), limit)
+        recent = history.runs(pipe, data_dir or default_data_dir(pipe), limit)
     if json:
-        print_json(history)
+        print_json(recent)
         return
     table = Table(title=f"{pipe.name} runs")
     for col in RUN_COLUMNS:
         table.add_column(col)
-    for r in history:
+    for r in recent:
         table.add_row(*("" if r[c] is None else str(r[c]) for c in RUN_COLUMNS))
     console().print(table)

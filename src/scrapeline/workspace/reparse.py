@@ -1,6 +1,5 @@
 """Re-parse: run one stage again over the archived responses, with no network at all.
 
-    from scrapeline.reparse import reparse
     outcome = asyncio.run(reparse(pipe, Path("data/football"), "overview", outdated_only=True))
 
 The stage's DONE tasks go back to pending (with ``outdated_only``, only those
@@ -23,28 +22,23 @@ re-parses as it was fetched), or else the pipeline's.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 from scrapeline import events as ev
 from scrapeline.datadir import DataDir
 from scrapeline.errors import ConfigError, DataDirError
-from scrapeline.events import EventBus
 from scrapeline.fetch.archive import Archive, ArchiveFetcher
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
-from scrapeline.ledger.aio import AsyncLedger
-from scrapeline.ledger.sqlite import SqliteLedger
-from scrapeline.observe.logfile import LogReporter, close_run_log, open_run_log
+from scrapeline.ledger.base import Ledger
+from scrapeline.observe.logfile import LogReporter
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner.run import Outcome, Runner, RunOptions
 from scrapeline.runner.shutdown import Shutdown
+from scrapeline.workspace.opened import Workspace, missing_ledger
 
 
 async def reparse(
@@ -55,7 +49,7 @@ async def reparse(
     outdated_only: bool = False,
     options: RunOptions | None = None,
     base_url: str | None = None,
-    subscribers: Sequence[Callable[[ev.Event], None]] = (),
+    subscribers: Sequence[ev.Subscriber] = (),
     shutdown: Shutdown | None = None,
 ) -> Outcome:
     """Re-run ``stage`` of ``pipeline`` on ``data_dir`` from its archive; see the module doc.
@@ -69,30 +63,25 @@ async def reparse(
         raise ConfigError(f"unknown stage {stage!r}: pipeline {pipeline.name!r} has {known}")
     layout = DataDir(data_dir)
     if not layout.exists():
-        raise DataDirError(f"no ledger in {data_dir}: run the pipeline first (scrapeline run)")
+        raise missing_ledger(data_dir)
     if not Archive.exists(layout.archive):
         raise DataDirError(
             f"no archive in {layout.archive}: nothing to re-parse "
             "(runs with --no-archive keep no responses)"
         )
     options = replace(options or RunOptions(), discover=False, stages=(stage,))
-    version = pipeline.stages[stage].version
-    secrets = pipeline.secret_values()
+    secrets = pipeline.fetch.secret_values()
     shutdown = shutdown or Shutdown()
-    reporters: list[Callable[[ev.Event], None]] = [LogReporter(), *subscribers]
-    async with contextlib.AsyncExitStack() as stack:
-        dd = stack.enter_context(DataDir(data_dir))
-        archive = stack.enter_context(Archive(dd.archive, secrets=secrets))
-        if not archive.count(stage=stage):
+    bus = ev.EventBus([LogReporter(), *subscribers])
+    with Workspace.open(data_dir) as ws:
+        archive = ws.existing_archive(secrets)
+        if archive is None or not archive.count(stage=stage):
             raise DataDirError(
-                f"the archive in {dd.archive} holds no response fetched by stage {stage!r}: "
+                f"the archive in {ws.dd.archive} holds no response fetched by stage {stage!r}: "
                 "nothing to re-parse"
             )
         site = base_url or archive.base_url()
         settings = pipeline.fetch.with_base_url(site) if site else pipeline.fetch
-        graph = pipeline.graph()
-        ledger = SqliteLedger(dd.ledger)
-        stack.callback(ledger.close)
         # The archive answers, once each: no pauses between requests, no retries, no
         # robots.txt or proxies, and the body limit the responses were fetched under.
         settings = replace(
@@ -106,50 +95,46 @@ async def reparse(
             max_body=DEFAULT_MAX_BODY,
         )
         client = FetchClient.from_settings(settings, fetcher=ArchiveFetcher(archive))
-        stack.push_async_callback(client.close)
-        ledger.prepare(graph)
-        # A table's key is part of its schema: refused here as at the start of a run.
-        ledger.adopt_tables({t.name: t.key for t in pipeline.tables.values()})
-        # We hold the data-dir lock: whatever is still RUNNING belongs to a dead process.
-        ledger.release_all_running()
-        before = ledger.counts().get(stage, {})
-        not_done = sum(before.get(s, 0) for s in ("pending", "failed", "running"))
-        redone = ledger.redo(stage, older_than_version=version if outdated_only else None)
-        if outdated_only:
-            message = (
-                f"re-parsing {redone} tasks of stage {stage!r} done by a version below "
-                f"{version}, from the archive"
-            )
-        else:
-            message = f"re-parsing {redone} done tasks of stage {stage!r} from the archive"
-        if not_done:
-            message += f", and {not_done} not done before (fetched by the next run if not archived)"
-
-        queue = AsyncLedger(ledger)
-        stack.callback(queue.close)  # closed before the ledger (callbacks run last first)
-        bus = EventBus(reporters)
-        shutdown.install()
         try:
-            run_id = await queue.begin_run(
-                pipeline.name, options.public(), time.time(), os.getpid()
-            )
-            await queue.reset_failed()
-            path, handler = open_run_log(dd.path, run_id, datetime.now(), secrets=secrets)
-            stack.callback(close_run_log, handler)
-            bus.emit(ev.Log(level=logging.INFO, message=message))
-            runner = Runner(
-                pipeline,
-                queue,
-                client,
-                options,
-                run_id=run_id,
-                emit=bus.emit,
-                shutdown=shutdown,
-                data_dir=str(dd.path),
-                log_path=str(path),
-                secrets=secrets,
-            )
-            outcome = await runner.run()
+            ws.prepare(pipeline)
+            message = _redo(ws.ledger, pipeline, stage, outdated_only=outdated_only)
+            queue = ws.queue()
+            shutdown.install()
+            try:
+                begun = await ws.begin_run(queue, pipeline, options, secrets=secrets)
+                bus.emit(ev.Log(level=logging.INFO, message=message))
+                runner = Runner(
+                    pipeline,
+                    queue,
+                    client,
+                    options,
+                    run_id=begun.run_id,
+                    emit=bus.emit,
+                    shutdown=shutdown,
+                    data_dir=str(ws.path),
+                    log_path=str(begun.log_path),
+                    secrets=secrets,
+                )
+                return await runner.run()
+            finally:
+                shutdown.restore()
         finally:
-            shutdown.restore()
-    return outcome
+            await client.close()
+
+
+def _redo(ledger: Ledger, pipeline: Pipeline, stage: str, *, outdated_only: bool) -> str:
+    """Put the stage's done tasks (or its outdated ones) back to pending; say so."""
+    version = pipeline.stages[stage].version
+    before = ledger.counts().get(stage, {})
+    not_done = sum(before.get(s, 0) for s in ("pending", "failed", "running"))
+    redone = ledger.redo(stage, older_than_version=version if outdated_only else None)
+    if outdated_only:
+        message = (
+            f"re-parsing {redone} tasks of stage {stage!r} done by a version below "
+            f"{version}, from the archive"
+        )
+    else:
+        message = f"re-parsing {redone} done tasks of stage {stage!r} from the archive"
+    if not_done:
+        message += f", and {not_done} not done before (fetched by the next run if not archived)"
+    return message

@@ -253,19 +253,16 @@ async def check_pipeline(
     Raises a UsageError for a pipeline that cannot run; everything the site does
     wrong ends up in the report.
     """
-    if base_url:
-        pipeline.use_base_url(base_url)
+    settings = pipeline.fetch.with_base_url(base_url) if base_url else pipeline.fetch
     pipeline.validate()
     if client is None:
-        from scrapeline.service import make_fetch_client
-
-        client = make_fetch_client(pipeline)
+        client = FetchClient.from_settings(settings)
     checker = _Checker(pipeline, client, dict(config or {}), max(1, samples), timeout)
     try:
         steps = await checker.run(start)
     finally:
         await client.close()
-    return CheckReport(pipeline=pipeline.name, base_url=pipeline.base_url, steps=tuple(steps))
+    return CheckReport(pipeline=pipeline.name, base_url=settings.base_url, steps=tuple(steps))
 
 
 class _Checker:

@@ -1,0 +1,178 @@
+"""A workspace: one opened data dir — its lock, ledger, archive and run logs — closed
+together on every exit path.
+
+    with Workspace.open(Path("data/football")) as ws:   # takes the lock (DataDirBusy)
+        ws.prepare(pipeline)                            # schema, graph, tables
+        archive = ws.archive(pipeline.fetch)            # closed with the workspace
+        begun = await ws.begin_run(queue, pipeline, options)
+
+    with Workspace.read(Path("data/football")) as ws:   # no lock, nothing written
+        ws.ledger.counts()
+
+Everything a command opens goes on the workspace's one exit stack, so what was
+opened last is closed first (the run log after the ledger has said how the run
+ended; the archive's queued writes before the process exits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from scrapeline.datadir import DataDir
+from scrapeline.errors import DataDirError
+from scrapeline.fetch.archive import Archive
+from scrapeline.fetch.settings import FetchSettings
+from scrapeline.ledger.aio import AsyncLedger
+from scrapeline.ledger.base import Ledger
+from scrapeline.observe.logfile import close_run_log, open_run_log
+from scrapeline.pipeline import Pipeline
+from scrapeline.runner.run import RunOptions
+from scrapeline.workspace.ledgers import open_ledger
+
+
+def default_data_dir(pipeline: Pipeline) -> Path:
+    """Where a pipeline's data live unless told: ``data/<name>``."""
+    return Path("data") / pipeline.name
+
+
+def missing_ledger(data_dir: Path) -> DataDirError:
+    return DataDirError(f"no ledger in {data_dir}: run the pipeline first (scrapeline run)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BegunRun:
+    """A run recorded in the ledger, with its log file open."""
+
+    run_id: int
+    log_path: Path
+
+
+class Workspace:
+    """An opened data dir. Make one with :meth:`open` (the lock; writes) or :meth:`read`."""
+
+    def __init__(self, dd: DataDir, ledger: Ledger, stack: contextlib.ExitStack) -> None:
+        self.dd = dd
+        self.ledger = ledger
+        self._stack = stack
+        self._archive: Archive | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.dd.path
+
+    # -- opening -----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: Path, *, ledger: str | None = None) -> Workspace:
+        """Take ``data_dir`` (created owner-only if new) and open its ledger for writing.
+
+        Raises DataDirBusy when another process holds it, DataDirError when it cannot
+        be made; ``ledger`` is a ledger URL (default: the data dir's SQLite file)."""
+        stack = contextlib.ExitStack()
+        try:
+            dd = stack.enter_context(DataDir(data_dir))
+            store = open_ledger(ledger or dd.ledger)
+            stack.callback(store.close)
+        except BaseException:
+            stack.close()
+            raise
+        return cls(dd, store, stack)
+
+    @classmethod
+    def read(cls, data_dir: Path, pipeline: Pipeline | None = None) -> Workspace:
+        """Open ``data_dir``'s ledger read-only, without its lock (a run may be writing).
+
+        With ``pipeline``, the ledger learns its stage graph (to count every stage).
+        DataDirError in one line when there is no ledger, or only a file no run set up."""
+        dd = DataDir(data_dir)
+        if not dd.exists():
+            raise missing_ledger(data_dir)
+        stack = contextlib.ExitStack()
+        try:
+            store = open_ledger(dd.ledger, read_only=True)
+            stack.callback(store.close)
+            if not store.has_schema():
+                raise missing_ledger(data_dir)
+            if pipeline is not None:
+                store.use_graph(pipeline.graph())
+        except BaseException:
+            stack.close()
+            raise
+        return cls(dd, store, stack)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def callback(self, fn: object, *args: object) -> None:
+        """Run ``fn(*args)`` when the workspace closes (before what it opened earlier)."""
+        self._stack.callback(fn, *args)  # type: ignore[arg-type]
+
+    # -- what a command needs ----------------------------------------------------
+
+    def prepare(self, pipeline: Pipeline) -> None:
+        """Ready the ledger for ``pipeline``: schema, stage graph, declared tables (a
+        changed key is refused here, before any work), and leases of a dead process
+        given back (we hold the lock: whatever is still RUNNING is nobody's)."""
+        self.ledger.prepare(pipeline.graph())
+        self.ledger.adopt_tables({t.name: t.key for t in pipeline.tables.values()})
+        self.ledger.release_all_running()
+
+    def archive(self, settings: FetchSettings) -> Archive:
+        """The data dir's archive, opened once and closed (its queue written) with the
+        workspace; it remembers the base URL what it stores was fetched from."""
+        if self._archive is None:
+            archive = Archive(self.dd.archive, secrets=settings.secret_values())
+            self._stack.callback(archive.close)
+            archive.remember_base_url(settings.base_url)
+            self._archive = archive
+        return self._archive
+
+    def existing_archive(self, secrets: tuple[str, ...]) -> Archive | None:
+        """The archive if one was ever written, opened (and closed with the workspace)."""
+        if not Archive.exists(self.dd.archive):
+            return None
+        archive = self._stack.enter_context(Archive(self.dd.archive, secrets=secrets))
+        self._archive = archive
+        return archive
+
+    def queue(self) -> AsyncLedger:
+        """The ledger behind its writer thread, for the runner; closed with the workspace."""
+        queue = AsyncLedger(self.ledger)
+        self._stack.callback(queue.close)
+        return queue
+
+    async def begin_run(
+        self,
+        queue: AsyncLedger,
+        pipeline: Pipeline,
+        options: RunOptions,
+        *,
+        secrets: tuple[str, ...],
+    ) -> BegunRun:
+        """Record the run, give failed tasks another try, open its log file.
+
+        The log is closed with the workspace, after the ledger records the end."""
+        run_id = await queue.begin_run(pipeline.name, options.public(), time.time(), os.getpid())
+        await queue.reset_failed()
+        if self._archive is not None:
+            self._archive.run_id = run_id  # labels what it stores from now on
+        path, handler = open_run_log(self.dd.path, run_id, datetime.now(), secrets=secrets)
+        self._stack.callback(close_run_log, handler)
+        return BegunRun(run_id=run_id, log_path=path)

@@ -1,0 +1,120 @@
+"""``run``: a pipeline once over its data dir — discovery, stages, commits — to the
+end, a halt or an interrupt.
+
+    outcome = await run(pipe, Path("data/football"), RunOptions(workers=4))
+    outcome.status   # RunStatus.DONE, FAILED (items failed), HALTED or INTERRUPTED
+
+Every setting is checked before the data dir is touched: a ConfigError or
+PipelineError leaves no directory and no empty ledger behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scrapeline.errors import DiskFull, LedgerError
+from scrapeline.events import EventBus, Subscriber
+from scrapeline.fetch.client import FetchClient
+from scrapeline.fetch.settings import FetchSettings
+from scrapeline.ledger.base import Ledger, RunStatus
+from scrapeline.observe.logfile import LogReporter
+from scrapeline.pipeline import Pipeline
+from scrapeline.runner.run import Outcome, Runner, RunOptions
+from scrapeline.runner.shutdown import Shutdown
+from scrapeline.workspace.opened import BegunRun, Workspace, default_data_dir
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchOptions:
+    """How this run reaches the site, beside what the pipeline declares."""
+
+    base_url: str | None = None
+    """Overrides the pipeline's base_url (its host joins the declared hosts)."""
+    archive: bool = True
+    """Keep every usable response in DATA_DIR/archive (``--no-archive`` turns it off)."""
+
+
+def fetch_settings(pipeline: Pipeline, fetch: FetchOptions) -> FetchSettings:
+    """The pipeline's fetch settings, pointed at ``fetch.base_url`` when given (a new
+    value: the pipeline is not changed)."""
+    if fetch.base_url:
+        return pipeline.fetch.with_base_url(fetch.base_url)
+    return pipeline.fetch
+
+
+async def check_settings(settings: FetchSettings) -> None:
+    """Raise ConfigError for any fetch setting that cannot work (rate, delay,
+    concurrency, retries, base_url, hosts, proxies, the browser's needs), by
+    building the fetch client once: nothing is opened or written."""
+    await FetchClient.from_settings(settings).close()
+
+
+async def run(
+    pipeline: Pipeline,
+    data_dir: Path | None = None,
+    options: RunOptions | None = None,
+    *,
+    fetch_options: FetchOptions | None = None,
+    subscribers: Sequence[Subscriber] = (),
+    shutdown: Shutdown | None = None,
+) -> Outcome:
+    """Run ``pipeline`` once on ``data_dir`` (default ``data/<name>``).
+
+    Events go to ``subscribers`` and to the run's log file: the runner's and the
+    fetch layer's alike. Raises DataDirBusy when another run holds the data dir,
+    ConfigError/PipelineError before anything is written."""
+    options = options or RunOptions()
+    fetch_options = fetch_options or FetchOptions()
+    settings = fetch_settings(pipeline, fetch_options)
+    pipeline.validate()
+    await check_settings(settings)
+    secrets = settings.secret_values()  # kept out of the log, the console and the ledger
+    shutdown = shutdown or Shutdown()
+    bus = EventBus([LogReporter(), *subscribers])
+    with Workspace.open(data_dir or default_data_dir(pipeline)) as ws:
+        ws.prepare(pipeline)
+        archive = ws.archive(settings) if fetch_options.archive else None
+        queue = ws.queue()
+        client = FetchClient.from_settings(settings, archive=archive, on_event=bus.emit)
+        begun: BegunRun | None = None
+        shutdown.install()
+        try:
+            begun = await ws.begin_run(queue, pipeline, options, secrets=secrets)
+            runner = Runner(
+                pipeline,
+                queue,
+                client,
+                options,
+                run_id=begun.run_id,
+                emit=bus.emit,
+                shutdown=shutdown,
+                data_dir=str(ws.path),
+                log_path=str(begun.log_path),
+                secrets=secrets,
+            )
+            return await runner.run()
+        except DiskFull as exc:
+            queue.close()  # nothing of the run is still writing
+            ws.dd.release_reserve()  # room for the ledger to say the run halted
+            if begun is not None:
+                _record_halt(ws.ledger, begun.run_id, exc)
+            raise
+        finally:
+            # Signals stay ours until the fetcher is closed: a second SIGTERM must
+            # not kill the process halfway through closing a browser (bounded).
+            try:
+                await client.close()
+            finally:
+                shutdown.restore()
+
+
+def _record_halt(ledger: Ledger, run_id: int, error: DiskFull) -> None:
+    """Mark the run HALTED with its reason, if the full disk still lets the ledger
+    take that one row; otherwise the next run finds it and marks it crashed."""
+    summary = {"reason": str(error), "exit_code": error.exit_code}
+    with contextlib.suppress(LedgerError):
+        ledger.end_run(run_id, RunStatus.HALTED, time.time(), summary)
