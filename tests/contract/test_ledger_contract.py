@@ -372,9 +372,17 @@ def apply(ledger: Ledger, ops: list[tuple[str, object]]) -> tuple[object, ...]:
             ledger.redo(str(arg))
         elif op == "redo_outdated":
             ledger.redo(str(arg), older_than_version=2)
-    failures = [f.message for f in ledger.report(run).failures]
+    report = ledger.report(run)
+    failures = [f.message for f in report.failures]
     kept = ledger.kept_records()
-    return (ledger.counts(), list(ledger.records("t")), ledger.pending_count(), failures, kept)
+    return (
+        ledger.counts(),
+        list(ledger.records("t")),
+        ledger.pending_count(),
+        failures,
+        kept,
+        report.items_settled,
+    )
 
 
 @settings(

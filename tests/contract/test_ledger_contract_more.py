@@ -613,6 +613,26 @@ def test_the_report_adds_up_failures_of_one_category(ledger: Ledger) -> None:
     assert ledger.report(run).categories == {"http": 2, "parse": 1}
 
 
+def test_the_report_counts_items_settled_by_this_run_apart_from_tasks(ledger: Ledger) -> None:
+    run1 = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items(matches(1, 2), run1)
+    first = [t for t in claim_all(ledger) if t.stage in ("overview", "lineups")]
+    ledger.complete([done(t) for t in first], run1, 1.0)
+    report1 = ledger.report(run1)
+    assert report1.done_this_run == {"overview": 2, "lineups": 2}
+    assert report1.items_settled == 2
+    run2 = ledger.begin_run("p", {}, 2.0, 1)
+    reports = by_stage(claim_all(ledger, now=2.0), "report")
+    ledger.complete([done(reports[0])], run2, 3.0)
+    assert ledger.report(run2).items_settled == 1
+    run3 = ledger.begin_run("p", {}, 4.0, 1)
+    ledger.fail([fail(reports[1])], run3, 5.0)
+    report3 = ledger.report(run3)
+    assert report3.failed_this_run == {"report": 1}
+    assert report3.items_settled == 1
+    assert ledger.report(run1).items_settled == 2
+
+
 # -- what status and the record views read -------------------------------------------------
 
 

@@ -83,6 +83,7 @@ def report(status: RunStatus = RunStatus.DONE) -> RunReport:
         durations={"overview": [4.2, 1.0, 0.3]},
         categories={"parse": 1},
         failures=[],
+        items_settled=3,
         items_total=3,
     )
 
@@ -228,7 +229,9 @@ def test_run_finished_prints_the_summary_with_the_final_status() -> None:
     )
     lines = out.getvalue().splitlines()
     assert lines[0] == "Halted: 3 consecutive failures: likely banned or site down"
-    assert lines[1].startswith("run 12 of football: halted · 10.0s wall · 3 tasks settled")
+    assert lines[1].startswith(
+        "run 12 of football: halted · 10.0s wall · 3 items · 3 tasks settled"
+    )
     assert any(line.split()[:3] == ["overview", "3", "2"] for line in lines)
 
 

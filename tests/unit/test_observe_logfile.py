@@ -183,10 +183,10 @@ def make_report() -> RunReport:
     )
     return RunReport(
         run=run,
-        counts={"overview": {"done": 1, "failed": 1}},
-        done_this_run={"overview": 1},
+        counts={"overview": {"done": 1, "failed": 1}, "lineups": {"done": 1, "pending": 1}},
+        done_this_run={"overview": 1, "lineups": 1},
         failed_this_run={"overview": 1},
-        durations={"overview": [4.2, 0.3]},
+        durations={"overview": [4.2, 0.3], "lineups": [1.5]},
         categories={"parse": 1},
         failures=[
             FailedTask(
@@ -198,6 +198,8 @@ def make_report() -> RunReport:
                 attempts=3,
             )
         ],
+        # match 1 settled both stages, match 2389952 failed its overview
+        items_settled=2,
         items_total=2,
     )
 
@@ -255,7 +257,8 @@ def test_log_reporter_writes_every_event(run_log: tuple[Path, logging.Handler]) 
     summary = json.loads(message[len(prefix) :])
     assert summary["status"] == "halted"
     assert summary["exit_code"] == 3
-    assert summary["settled"] == 2
+    assert (summary["settled"], summary["tasks_per_second"]) == (3, 1.5)
+    assert (summary["items"], summary["items_per_second"]) == (2, 1.0)
     assert summary["failures"][0]["key"] == 2389952
 
 

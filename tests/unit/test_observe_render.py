@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
@@ -205,14 +204,7 @@ def test_hold_status(holds: dict[str, tuple[str, float]], now: float, status: st
     assert hold_status(holds, now) == status
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReportWithItems(RunReport):
-    """A report from a ledger that counts the distinct items a run settled."""
-
-    items_settled: int
-
-
-def test_headline_counts_items_apart_from_tasks_when_the_ledger_says() -> None:
+def test_headline_counts_items_apart_from_tasks() -> None:
     run = RunInfo(
         id=4,
         pipeline="cs2",
@@ -223,16 +215,18 @@ def test_headline_counts_items_apart_from_tasks_when_the_ledger_says() -> None:
         options={},
         summary={},
     )
-    report = ReportWithItems(
+    # three matches, each settling three stages: nine tasks, three items
+    stages = ("overview", "lineups", "stats")
+    report = RunReport(
         run=run,
-        counts={"match": {"done": 3}, "map": {"done": 6}},
-        done_this_run={"match": 3, "map": 6},
+        counts={stage: {"done": 3} for stage in stages},
+        done_this_run=dict.fromkeys(stages, 3),
         failed_this_run={},
-        durations={"match": [1.0] * 3, "map": [1.0] * 6},
+        durations={stage: [1.0] * 3 for stage in stages},
         categories={},
         failures=[],
-        items_total=9,
         items_settled=3,
+        items_total=3,
     )
     summary = summarize(report, wall=2.0, reason=None, exit_code=0)
     assert (summary.items, summary.items_per_second) == (3, 1.5)

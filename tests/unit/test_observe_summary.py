@@ -27,6 +27,7 @@ def make_report(
     durations: Mapping[str, Sequence[float]] | None = None,
     categories: Mapping[str, int] | None = None,
     failures: Sequence[FailedTask] = (),
+    items_settled: int = 0,
 ) -> RunReport:
     run = RunInfo(
         id=12,
@@ -46,6 +47,7 @@ def make_report(
         durations=durations or {},
         categories=categories or {},
         failures=failures,
+        items_settled=items_settled,
         items_total=sum(sum(c.values()) for c in (counts or {}).values()),
     )
 
@@ -69,6 +71,8 @@ FOOTBALL = make_report(
     durations={"overview": [1.0, 2.0, 3.0, 4.0, 5.0], "half_stats": [0.5, 0.5]},
     categories={"http_5xx": 1, "parse": 2},
     failures=[failure(2389952), failure(2389953), failure(2389954, "http_5xx", "HTTP 503")],
+    # 145 matches settled their overview and 80 halves their half_stats
+    items_settled=225,
 )
 
 
@@ -144,8 +148,26 @@ def test_tasks_per_second_counts_done_and_failed_this_run(wall: float, rate: flo
     summary = summarize(FOOTBALL, wall=wall, reason=None, exit_code=0)
     assert summary.settled == 225
     assert summary.tasks_per_second == pytest.approx(rate)
-    # the report does not say how many distinct items those tasks belong to
-    assert (summary.items, summary.items_per_second) == (None, None)
+    assert summary.items == 225
+    assert summary.items_per_second == pytest.approx(rate)
+
+
+def test_items_are_the_ledgers_distinct_items_not_its_tasks() -> None:
+    # four matches, each settling two stages: eight tasks, four items
+    report = make_report(
+        counts={"overview": {"done": 4}, "lineups": {"done": 3, "failed": 1}},
+        done_this_run={"overview": 4, "lineups": 3},
+        failed_this_run={"lineups": 1},
+        items_settled=4,
+    )
+    summary = summarize(report, wall=2.0, reason=None, exit_code=1)
+    assert (summary.settled, summary.tasks_per_second) == (8, 4.0)
+    assert (summary.items, summary.items_per_second) == (4, 2.0)
+    data = json.loads(json.dumps(summary_dict(summary)))
+    assert (data["items"], data["items_per_second"]) == (4, 2.0)
+    assert render(report, wall=2.0, exit_code=1).splitlines()[0] == (
+        "run 12 of football: done · 2.0s wall · 4 items · 8 tasks settled · 4.0 tasks/s · exit 1"
+    )
 
 
 @pytest.mark.parametrize(("listed", "shown", "left_out"), [(0, 0, 0), (20, 20, 0), (57, 20, 37)])
@@ -178,8 +200,8 @@ def test_render_shows_reason_first_then_headline_and_table() -> None:
     lines = text.splitlines()
     assert lines[0] == "Halted: 3 consecutive failures: likely banned or site down"
     assert (
-        lines[1]
-        == "run 12 of football: halted · 3m12s wall · 225 tasks settled · 1.2 tasks/s · exit 3"
+        lines[1] == "run 12 of football: halted · 3m12s wall · 225 items · 225 tasks settled"
+        " · 1.2 tasks/s · exit 3"
     )
     header = next(line for line in lines if "discovered" in line)
     assert header.split() == [
@@ -196,10 +218,12 @@ def test_render_shows_reason_first_then_headline_and_table() -> None:
 
 
 def test_render_without_reason_starts_with_headline() -> None:
-    report = make_report(counts={"overview": {"done": 5}}, done_this_run={"overview": 5})
+    report = make_report(
+        counts={"overview": {"done": 5}}, done_this_run={"overview": 5}, items_settled=5
+    )
     text = render(report, wall=2.0)
     assert text.splitlines()[0] == (
-        "run 12 of football: done · 2.0s wall · 5 tasks settled · 2.5 tasks/s · exit 0"
+        "run 12 of football: done · 2.0s wall · 5 items · 5 tasks settled · 2.5 tasks/s · exit 0"
     )
     assert "errors:" not in text
     assert "failed items" not in text
@@ -250,7 +274,7 @@ def test_summary_dict_is_json_and_complete() -> None:
     assert data["reason"] == "site down"
     assert data["settled"] == 225
     assert data["tasks_per_second"] == pytest.approx(225 / 192.0)
-    assert (data["items"], data["items_per_second"]) == (None, None)
+    assert (data["items"], data["items_per_second"]) == (225, pytest.approx(225 / 192.0))
     assert data["stages"][0] == {
         "stage": "overview",
         "discovered": 497,

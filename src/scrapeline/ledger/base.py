@@ -196,6 +196,10 @@ class RunReport:
     ``counts[stage][status]`` is the state of every task now; ``done_this_run``
     and ``failed_this_run`` count attempts settled by this run; ``durations``
     are this run's successful and failed attempt durations per stage.
+    ``items_settled`` is how many distinct items (kind, key) had at least one
+    task settled, done or failed, by this run: what a user counts, where the
+    attempts count one per item and stage. ``items_total`` is every item the
+    ledger holds.
     """
 
     run: RunInfo
@@ -205,6 +209,7 @@ class RunReport:
     durations: Mapping[str, Sequence[float]]
     categories: Mapping[str, int]
     failures: Sequence[FailedTask]
+    items_settled: int
     items_total: int
 
 

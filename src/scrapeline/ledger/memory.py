@@ -355,9 +355,11 @@ class MemoryLedger:
         done: dict[str, int] = {}
         failed: dict[str, int] = {}
         durations: dict[str, list[float]] = {}
+        settled: set[ItemRef] = set()
         for a in self.attempts:
             if a.run_id != run_id:
                 continue
+            settled.add(a.item)
             bucket = done if a.ok else failed
             bucket[a.stage] = bucket.get(a.stage, 0) + 1
             durations.setdefault(a.stage, []).append(a.duration)
@@ -385,6 +387,7 @@ class MemoryLedger:
             durations=durations,
             categories=categories,
             failures=failures,
+            items_settled=len(settled),
             items_total=len(self.items),
         )
 

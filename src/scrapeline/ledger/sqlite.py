@@ -638,6 +638,11 @@ class SqliteLedger:
             durations=durations,
             categories=categories,
             failures=failures,
+            items_settled=self._read(
+                "SELECT count(DISTINCT t.item_id) FROM attempts a "
+                "JOIN tasks t ON t.id=a.task_id WHERE a.run_id=?",
+                (run_id,),
+            )[0][0],
             items_total=self._read("SELECT count(*) FROM items")[0][0],
         )
 

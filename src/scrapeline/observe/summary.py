@@ -86,11 +86,11 @@ class Summary:
     three stages counts three times."""
     tasks_per_second: float
     """``settled`` over the wall time."""
-    items: int | None
-    """Distinct items, (kind, key), with a task settled by this run; None when the
-    ledger's report does not say (then the summary counts tasks only)."""
-    items_per_second: float | None
-    """``items`` over the wall time; None with ``items``."""
+    items: int
+    """Distinct items, (kind, key), with a task settled (done or failed) by this run:
+    the ledger's ``items_settled``."""
+    items_per_second: float
+    """``items`` over the wall time."""
     stages: tuple[StageRow, ...]
     timings: tuple[StageTiming, ...]
     """Only stages with at least one attempt this run, in stage order."""
@@ -135,7 +135,6 @@ def summarize(
         if count > 0
     )
     settled = sum(report.done_this_run.values()) + sum(report.failed_this_run.values())
-    items = _items_settled(report)
     failures = tuple(report.failures[:FAILURES_SHOWN])
     return Summary(
         run_id=report.run.id,
@@ -146,8 +145,8 @@ def summarize(
         wall=wall,
         settled=settled,
         tasks_per_second=_rate(settled, wall),
-        items=items,
-        items_per_second=None if items is None else _rate(items, wall),
+        items=report.items_settled,
+        items_per_second=_rate(report.items_settled, wall),
         stages=rows,
         timings=timings,
         categories=categories,
@@ -160,14 +159,6 @@ def summarize(
 
 def _rate(count: int, wall: float) -> float:
     return count / wall if wall > 0 else 0.0
-
-
-def _items_settled(report: RunReport) -> int | None:
-    # Tasks are not items: a match with four stages is four tasks. Only the ledger
-    # knows how many distinct items they belong to; until its report carries
-    # ``items_settled`` the summary says tasks and shows no item count.
-    items = getattr(report, "items_settled", None)
-    return items if isinstance(items, int) else None
 
 
 def _stage_order(*maps: Iterable[str]) -> list[str]:
@@ -225,11 +216,11 @@ def render_summary(summary: Summary, console: Console) -> None:
 
 def headline(summary: Summary) -> str:
     """ "run 12 of football: done · 3m12s wall · 180 items · 225 tasks settled · 1.2 tasks/s
-    · exit 0" (the item count only when the ledger reported it)."""
-    items = "" if summary.items is None else f" · {_plural(summary.items, 'item')}"
+    · exit 0": items are distinct (kind, key), tasks one per item and stage."""
     return (
         f"run {summary.run_id} of {summary.pipeline}: {summary.status}"
-        f" · {format_duration(summary.wall)} wall{items}"
+        f" · {format_duration(summary.wall)} wall"
+        f" · {_plural(summary.items, 'item')}"
         f" · {_plural(summary.settled, 'task')} settled"
         f" · {summary.tasks_per_second:.1f} tasks/s"
         f" · exit {summary.exit_code}"
