@@ -38,7 +38,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import orjson
@@ -242,10 +242,6 @@ class Pipeline:
     def max_attempts(self) -> int:
         return self.fetch.max_attempts
 
-    @max_attempts.setter
-    def max_attempts(self, value: int) -> None:
-        self.fetch = replace(self.fetch, max_attempts=value)
-
     @property
     def headers(self) -> Mapping[str, str]:
         return self.fetch.headers
@@ -253,10 +249,6 @@ class Pipeline:
     @property
     def user_agent(self) -> str | None:
         return self.fetch.user_agent
-
-    @user_agent.setter
-    def user_agent(self, value: str | None) -> None:
-        self.fetch = replace(self.fetch, user_agent=value)
 
     @property
     def cookies(self) -> Mapping[str, str]:
@@ -278,10 +270,6 @@ class Pipeline:
     def secrets(self) -> tuple[str, ...]:
         return self.fetch.secrets
 
-    @secrets.setter
-    def secrets(self, value: Sequence[str]) -> None:
-        self.fetch = replace(self.fetch, secrets=tuple(value))  # checked again
-
     @property
     def fetcher(self) -> str:
         return self.fetch.fetcher
@@ -294,19 +282,10 @@ class Pipeline:
     def max_body(self) -> int:
         return self.fetch.max_body
 
-    @max_body.setter
-    def max_body(self, value: int) -> None:
-        self.fetch = replace(self.fetch, max_body=value)  # checked again
-
     def secret_values(self) -> tuple[str, ...]:
         """Every value to keep out of logs, the console and the ledger, as
         :meth:`~scrapeline.fetch.settings.FetchSettings.secret_values` finds them."""
         return self.fetch.secret_values()
-
-    def use_base_url(self, base_url: str) -> None:
-        """Point the pipeline at another site (a rehearsal copy, a mirror): its
-        settings are replaced by ``self.fetch.with_base_url(base_url)``."""
-        self.fetch = self.fetch.with_base_url(base_url)
 
     # -- declarations ------------------------------------------------------
 

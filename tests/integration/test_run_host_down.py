@@ -26,7 +26,7 @@ async def test_a_host_that_stays_down_halts_the_run(
         list(football_sample[:100]), faults=Faults(server_error=1.0, only_paths_prefix="/matches/")
     )
     pipe = football()
-    pipe.use_base_url(site.url)
+    pipe.fetch = pipe.fetch.with_base_url(site.url)
     ledger = SqliteLedger(tmp_path / "ledger.db")
     ledger.prepare(pipe.graph())
     client = FetchClient(

@@ -7,6 +7,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -275,14 +276,16 @@ async def test_a_run_fails_pages_past_the_pipelines_max_body_as_too_large(  # ty
     match = max([len(await _get(f"{site.url}/matches/{m.id}")) for m in site.matches])
     assert match < listing  # five rows of a listing outweigh one match page
     pipe = mini(site)
-    pipe.max_body = (match + listing) // 2  # every match page fits, the listing does not
+    pipe.fetch = replace(
+        pipe.fetch, max_body=(match + listing) // 2
+    )  # every match page fits, the listing does not
     recorder = Recorder()
     outcome = await run(pipe, tmp_path, recorder)
     assert outcome.exit_code == 1
     assert "(too_large)" in outcome.reason and f"max_body ({pipe.max_body} bytes" in outcome.reason
     assert recorder.of(ev.TaskFailed) == [] and overview_counts(tmp_path) == {}
 
-    pipe.max_body = listing  # now the whole run fits
+    pipe.fetch = replace(pipe.fetch, max_body=listing)  # now the whole run fits
     outcome = await run(pipe, tmp_path / "again", Recorder())
     assert outcome.exit_code == 0
     counts = overview_counts(tmp_path / "again")
@@ -296,7 +299,7 @@ async def test_a_run_matches_robots_txt_for_the_pipelines_name(  # type: ignore[
     # A group for this pipeline refuses the match pages; everyone else may fetch them.
     site.robots_txt = "User-agent: mini\nDisallow: /matches/\n\nUser-agent: *\nAllow: /\n"
     pipe = mini(site)
-    pipe.user_agent = "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"
+    pipe.fetch = replace(pipe.fetch, user_agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0")
     recorder = Recorder()
     outcome = await run(pipe, tmp_path, recorder, max_consecutive_failures=0)
     assert outcome.exit_code == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -115,24 +116,23 @@ def test_pipeline_keeps_its_keywords_and_reads_through_its_settings() -> None:
     assert pipe.hosts == ("a.example",) and pipe.rate == "2/s" and pipe.headers == {"X": "1"}
     assert pipe.proxies == ("http://p:1",)
     assert pipe.robots_agent == "p"  # robots.txt groups match the pipeline's name by default
-    before = pipe.fetch
-    pipe.use_base_url("http://127.0.0.1:8000")
-    assert pipe.base_url == "http://127.0.0.1:8000" and list(pipe.hosts) == [
-        "a.example",
-        "127.0.0.1",
-    ]
-    assert before.base_url == "https://a.example"  # replaced, not changed
+    mirror = pipe.fetch.with_base_url("http://127.0.0.1:8000")
+    assert mirror.base_url == "http://127.0.0.1:8000"
+    assert list(mirror.hosts) == ["a.example", "127.0.0.1"]
+    assert pipe.base_url == "https://a.example"  # a new value; the pipeline is unchanged
     with pytest.raises(AttributeError):
         pipe.base_url = "https://b.example"  # type: ignore[misc]
 
 
-def test_a_setting_set_on_the_pipeline_is_checked_again() -> None:
+def test_settings_replaced_on_the_pipeline_are_checked_again() -> None:
     pipe = Pipeline("p")
-    pipe.max_body = 10
-    assert pipe.fetch.max_body == 10
-    with pytest.raises(PipelineError, match="max_body must be a positive number"):
-        pipe.max_body = 0
+    pipe.fetch = replace(pipe.fetch, max_body=10)
     assert pipe.max_body == 10
+    with pytest.raises(PipelineError, match="max_body must be a positive number"):
+        pipe.fetch = replace(pipe.fetch, max_body=0)
+    assert pipe.max_body == 10
+    with pytest.raises(AttributeError):
+        pipe.max_body = 5  # type: ignore[misc]
 
 
 async def test_a_client_from_settings_declares_the_settings_hosts() -> None:

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Annotated, Any, NoReturn
 
 import orjson
@@ -104,7 +105,8 @@ def load(target: str, *, secrets: list[str] | None = None, base_url: str | None 
     given = parse_secrets(secrets)
     hide(given.values())
     pipe = load_pipeline(target)
-    pipe.secrets = (*pipe.secrets, *given.values())
+    # the pipeline's settings, replaced by a value that also hides the --secret values
+    pipe.fetch = replace(pipe.fetch, secrets=(*pipe.fetch.secrets, *given.values()))
     hide(pipe.secret_values())
     return pipe
 
