@@ -16,17 +16,21 @@ PUBLIC = [
     "Item",
     "ItemError",
     "NetworkError",
+    "Outcome",
     "ParseError",
     "Pipeline",
     "PipelineError",
     "RateLimited",
     "Record",
     "Response",
+    "RunOptions",
+    "RunStatus",
     "ScrapelineError",
     "UsageError",
     "ValidationError",
     "offsets",
     "page_numbers",
+    "run",
 ]
 
 
