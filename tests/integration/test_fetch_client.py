@@ -168,12 +168,25 @@ async def test_transient_failures_are_retried_until_success(
     retries = [e for e in events if isinstance(e, RetryScheduled)]
     assert [r.attempt for r in retries] == [1, 2]
     assert all(r.stage == "overview" and r.item_key == "7" for r in retries)
+    assert "http_5xx" in retries[0].reason and "503" in retries[0].reason
+    fetched = [e for e in events if isinstance(e, Fetched)]
+    assert len(fetched) == 1 and fetched[0].attempts == 3 and fetched[0].status == 200
+    # a listener hears the retries; the client's own log stays quiet about them
+    assert not [r for r in caplog.records if "attempt 1 of 4" in r.getMessage()]
+
+
+async def test_with_nobody_listening_the_client_logs_its_retries(
+    site: tuple[Site, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    server, base = site
+    caplog.set_level(logging.DEBUG, logger="scrapeline.fetch")
+    async with client_for(base) as client:
+        response = await client.get("/flaky/2")
+    assert response.status == 200 and server.hits["/flaky/2"] == 3
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     first = next(m for m in logged if "attempt 1 of 4" in m)
     assert f"{base}/flaky/2" in first and "http_5xx" in first and "503" in first
     assert any("attempt 2 of 4" in m for m in logged)
-    fetched = [e for e in events if isinstance(e, Fetched)]
-    assert len(fetched) == 1 and fetched[0].attempts == 3 and fetched[0].status == 200
 
 
 async def test_retries_give_up_with_attempts_url_and_status(site: tuple[Site, str]) -> None:

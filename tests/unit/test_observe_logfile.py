@@ -280,21 +280,12 @@ FETCH_EVENTS: list[Event] = [
 ]
 
 
-def test_fetch_events_are_left_to_the_fetch_clients_own_log_lines(
+def test_fetch_events_are_written_in_the_renderers_words(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     logger = logging.getLogger("scrapeline.test.fetch")
     with caplog.at_level(logging.DEBUG, logger="scrapeline.test.fetch"):
         reporter = LogReporter(logger)
-        for event in FETCH_EVENTS:
-            reporter(event)
-    assert caplog.records == []
-
-
-def test_fetch_events_written_when_asked(caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("scrapeline.test.fetch")
-    with caplog.at_level(logging.DEBUG, logger="scrapeline.test.fetch"):
-        reporter = LogReporter(logger, fetch_events=True)
         for event in FETCH_EVENTS:
             reporter(event)
     got = [(r.levelname, r.getMessage()) for r in caplog.records]

@@ -33,14 +33,19 @@ through the same fixed steps, with state per host (created on first use):
    Statuses the stage declared in ``expect.status`` are handed back, not raised.
    The outcome feeds the host's breaker.
 6. **Retry.** Transient failures (:func:`~scrapeline.fetch.retry.should_retry`) are
-   retried after :func:`~scrapeline.fetch.retry.retry_delay`, each retry logged at
-   DEBUG and reported as a :class:`RetryScheduled` event. The error finally raised
-   carries ``attempts``, ``url`` and ``status``.
+   retried after :func:`~scrapeline.fetch.retry.retry_delay`, each retry reported as
+   a :class:`RetryScheduled` event. The error finally raised carries ``attempts``,
+   ``url`` and ``status``.
 7. **Archive.** With an ``archive``, a 2xx response is handed to it (before the
    contract check, so that a page breaking it is kept too: a re-parse may still
    use it); :class:`~scrapeline.fetch.archive.Archive` writes it off the event loop.
 8. **Contract.** With ``expect``, :func:`check_contract` runs on the usable response;
    a :class:`ContractError` is not retried.
+
+What happens to a host — a retry scheduled, a pause after a 429, a breaker opening
+or closing — goes to ``on_event`` as an event (:mod:`scrapeline.fetch.events`),
+which a run renders once for the console and the log file alike; with nobody
+listening, the client logs it itself under ``scrapeline.fetch``.
 
 ::
 
@@ -673,12 +678,13 @@ class FetchClient:
         if seconds <= 0:
             return
         host.limiter.pause_until(self._clock() + seconds)
-        level = logging.WARNING if seconds > self._retry.max_delay else logging.INFO
-        self._log.log(
-            level, "%s answered 429: pausing every request to it for %.1f s", host.name, seconds
-        )
         if self._on_event is not None:
             self._on_event(HostPaused(host=host.name, seconds=seconds, reason=error.message))
+        else:
+            level = logging.WARNING if seconds > self._retry.max_delay else logging.INFO
+            self._log.log(
+                level, "%s answered 429: pausing every request to it for %.1f s", host.name, seconds
+            )
 
     def _set_breaker(
         self, host: _Host, new: Breaker, *, cause: BaseException | None = None
@@ -695,14 +701,6 @@ class FetchClient:
             return
         if new.state is BreakerState.OPEN:
             cooldown = self._breaker_policy.cooldown
-            self._log.warning(
-                "%s keeps failing (%d requests in a row, last: %s): pausing it %.0f s "
-                "before one trial request",
-                host.name,
-                new.failures,
-                new.last_errors[-1] if new.last_errors else "?",
-                cooldown,
-            )
             if self._on_event is not None:
                 self._on_event(
                     BreakerOpened(
@@ -712,12 +710,22 @@ class FetchClient:
                         last_errors=new.last_errors,
                     )
                 )
+            else:
+                self._log.warning(
+                    "%s keeps failing (%d requests in a row, last: %s): pausing it %.0f s "
+                    "before one trial request",
+                    host.name,
+                    new.failures,
+                    new.last_errors[-1] if new.last_errors else "?",
+                    cooldown,
+                )
         elif new.state is BreakerState.HALF_OPEN:
             self._log.debug("%s: cooldown over, sending one trial request", host.name)
         elif new.state is BreakerState.CLOSED:
-            self._log.info("%s answers again", host.name)
             if self._on_event is not None:
                 self._on_event(BreakerClosed(host=host.name))
+            else:
+                self._log.info("%s answers again", host.name)
         elif new.state is BreakerState.DEAD:
             # Not logged here: the run reports why it halted, once.
             raise HostDown(host.name, trips=new.trips, last_errors=new.last_errors) from cause
@@ -732,14 +740,6 @@ class FetchClient:
     ) -> None:
         delay = retry_delay(error, attempt, self._retry, self._rng)
         reason = f"{error.category}: {error.message}"
-        self._log.debug(
-            "retrying %s in %.2f s: attempt %d of %d failed (%s)",
-            error.url or url,
-            delay,
-            attempt,
-            self._retry.max_attempts,
-            reason,
-        )
         if self._on_event is not None:
             self._on_event(
                 RetryScheduled(
@@ -751,6 +751,15 @@ class FetchClient:
                     stage=stage,
                     item_key=item_key,
                 )
+            )
+        else:
+            self._log.debug(
+                "retrying %s in %.2f s: attempt %d of %d failed (%s)",
+                error.url or url,
+                delay,
+                attempt,
+                self._retry.max_attempts,
+                reason,
             )
         await self._sleep(delay)
 

@@ -32,7 +32,6 @@ from pathlib import Path
 
 from scrapeline.errors import DiskFull
 from scrapeline.events import Event, TaskDone
-from scrapeline.fetch.events import FetchEvent
 from scrapeline.observe.render import done_log, render
 from scrapeline.secrets import redact
 
@@ -198,9 +197,9 @@ class LogReporter:
     Item outcomes: done at DEBUG, failed at WARNING. Discovery and the run's
     start and end at INFO; the end carries the summary as one JSON line.
 
-    Fetch events (a paused host, a breaker, retries) are written only with
-    ``fetch_events``: the fetch client logs each of them under
-    ``scrapeline.fetch`` already, and the file would say everything twice.
+    Fetch events are written in the renderer's words too: a paused host and a
+    breaker opening at WARNING, a breaker closing at INFO, retries at DEBUG (the
+    fetch client logs them itself only when nobody listens).
 
     The "done" lines of one commit go out as one record (a line each, each with
     its own prefix), written when the next other event arrives: the runner
@@ -208,9 +207,8 @@ class LogReporter:
     than the item.
     """
 
-    def __init__(self, logger: logging.Logger | None = None, *, fetch_events: bool = False) -> None:
+    def __init__(self, logger: logging.Logger | None = None) -> None:
         self._log = logger if logger is not None else logging.getLogger(f"{LOGGER_NAME}.run")
-        self._fetch_events = fetch_events
         self._done: list[str] = []
 
     def _write_done(self) -> None:
@@ -224,8 +222,6 @@ class LogReporter:
             self._done.append(done_log(event))
             if len(self._done) >= _DONE_BATCH:
                 self._write_done()
-            return
-        if isinstance(event, FetchEvent) and not self._fetch_events:
             return
         if self._done:
             self._write_done()
