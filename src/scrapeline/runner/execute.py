@@ -5,6 +5,10 @@ same rules: the same Context, the same timeout, the same checks of what it retur
 (records of declared tables with their keys, children the ledger can store) and the
 same category and message for whatever it raised, with secrets redacted.
 
+A stage's time limit is kept either by the call itself (``asyncio.timeout``, one timer
+per call: fine for one item) or, in a run, by :class:`Deadlines`, one timer for every
+worker's item, so the run loop's hot path schedules no timer per item.
+
 ``scrapeline.testing.run_stage`` runs it on canned responses, with a runnable example."""
 
 from __future__ import annotations
@@ -55,6 +59,81 @@ class Executed:
     """What the stage raised, for a caller that wants more than the message."""
 
 
+class Deadlines:
+    """Time limits of the items a run's workers are on, kept by one timer for all.
+
+    :meth:`arm` before a stage call, :meth:`disarm` after it, in the task that makes
+    the call (one item per task at a time). When an item's deadline passes, its task
+    is cancelled, as ``asyncio.timeout`` would; :meth:`disarm` then says it expired,
+    and takes that cancellation back unless someone else (the run) cancelled the task
+    too. The timer is one loop handle at the soonest deadline: arming an item costs a
+    dict entry, and the handle fires about once per time limit, not once per item.
+    Not thread-safe: the loop's thread only."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._armed: dict[asyncio.Task[Any], tuple[float, int]] = {}
+        """Each task's deadline (loop time) and how many cancellations it had before."""
+        self._expired: dict[asyncio.Task[Any], int] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._when = 0.0
+
+    def arm(self, seconds: float) -> asyncio.Task[Any]:
+        """Give the current task's item ``seconds``; returns the task, for :meth:`disarm`."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        if task is None:
+            raise RuntimeError("Deadlines.arm() must be called from a task")
+        deadline = loop.time() + seconds
+        self._armed[task] = (deadline, task.cancelling())
+        if self._timer is None or deadline < self._when:
+            self._set_timer(deadline)
+        return task
+
+    def disarm(self, task: asyncio.Task[Any]) -> bool:
+        """Take the item's deadline off. True when it expired and its cancellation was
+        the task's only one: the item timed out and the cancel is taken back (a
+        CancelledError the task is raising is then the timeout's, not the run's)."""
+        if self._armed.pop(task, None) is not None:
+            return False  # the usual way: finished in time, nothing else to do
+        before = self._expired.pop(task, None)
+        if before is None:
+            return False
+        return task.uncancel() <= before
+
+    def close(self) -> None:
+        """Cancel the timer (the run is over); deadlines still armed never expire."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed.clear()
+
+    def _set_timer(self, when: float) -> None:
+        assert self._loop is not None
+        if self._timer is not None:
+            self._timer.cancel()
+        self._when = when
+        self._timer = self._loop.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        """Cancel every task whose deadline has passed; set the timer for the next."""
+        assert self._loop is not None
+        self._timer = None
+        now = self._loop.time()
+        soonest: float | None = None
+        for task, (deadline, before) in list(self._armed.items()):
+            if deadline <= now:
+                del self._armed[task]
+                self._expired[task] = before
+                task.cancel()
+            elif soonest is None or deadline < soonest:
+                soonest = deadline
+        if soonest is not None:
+            self._set_timer(soonest)
+
+
 async def execute(
     pipeline: Pipeline,
     stage: Stage,
@@ -66,8 +145,14 @@ async def execute(
     run_id: int = 0,
     secrets: Sequence[str] = (),
     clock: Callable[[], float] = time.monotonic,
+    deadlines: Deadlines | None = None,
 ) -> Executed:
     """Run ``stage`` on ``item`` within ``timeout`` seconds (None: no limit).
+
+    The limit is kept by ``deadlines`` when given (a run's workers share one), else
+    by a timer of this call's own. A limit that runs out fails the item as
+    ItemTimeout ("item took longer than Ns"); a TimeoutError the stage raises by
+    itself is its own failure, as it stands.
 
     Never raises for what the stage did wrong (its own exceptions, even SystemExit,
     a timeout, records or children that could not be stored): that is a failed
@@ -84,7 +169,19 @@ async def execute(
         expect=stage.expect,
     )
     try:
-        if timeout:
+        if timeout and deadlines is not None:
+            me = deadlines.arm(timeout)
+            expired = False
+            try:
+                try:
+                    result = await stage.fn(ctx, item)
+                finally:
+                    expired = deadlines.disarm(me)
+            except asyncio.CancelledError:
+                if not expired:
+                    raise  # the run's own (drain, second Ctrl+C), or the stage's
+                raise ItemTimeout(f"item took longer than {timeout:g}s") from None
+        elif timeout:
             deadline = asyncio.timeout(timeout)
             try:
                 async with deadline:

@@ -50,7 +50,7 @@ from scrapeline.ledger.base import Ledger, RunReport, RunStatus, Task
 from scrapeline.model import Item
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner.commit import Committer
-from scrapeline.runner.execute import Executed, describe, execute, storable_item
+from scrapeline.runner.execute import Deadlines, Executed, describe, execute, storable_item
 from scrapeline.runner.policies import FailureStreaks, claim_size
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.runner.walk import WalkOptions, walk_listing
@@ -193,6 +193,8 @@ class Runner:
         self._in_flight: dict[int, Task] = {}
         self._wake = asyncio.Event()
         self._failures = FailureStreaks(options.max_consecutive_failures)
+        self._deadlines = Deadlines()
+        """Every in-flight item's time limit, on one timer (not one per item)."""
         self._remaining = 0
         self._discovery_errors: list[str] = []
         self._workers: list[asyncio.Task[None]] = []
@@ -424,6 +426,7 @@ class Runner:
             self.state = self.state.close()
             self._wake.set()
             await self._stop_workers([self._discovery])
+            self._deadlines.close()
             committer.cancel()
             # what it died of, if anything, was reported by _supervised
             await asyncio.gather(committer, return_exceptions=True)
@@ -495,6 +498,7 @@ class Runner:
         queue = self._queue
         stages = self.pipeline.stages
         item_timeout = self.options.item_timeout
+        deadlines = self._deadlines
         while True:
             while not queue:
                 if not self.state.running:
@@ -528,6 +532,7 @@ class Runner:
                     run_id=self.run_id,
                     secrets=self._secrets,
                     clock=self.clock,
+                    deadlines=deadlines,
                 )
             except asyncio.CancelledError:
                 return  # left in _in_flight: released after the workers stop

@@ -247,3 +247,75 @@ class _Tee(list[Any]):
     def append(self, event: Any) -> None:
         self._also(event)
         super().append(event)
+
+
+async def test_an_item_past_its_time_limit_fails_as_timeout_and_its_worker_goes_on() -> None:
+    pipe = Pipeline("limits", base_url=BASE)
+    listing(pipe, range(6), step=10)
+
+    @pipe.stage("sometimes_stuck", on="thing")
+    async def sometimes_stuck(ctx: Context, item: Item) -> None:
+        if item.key == 2:
+            await asyncio.sleep(3600)
+        await asyncio.sleep(0)
+
+    ledger = MemoryLedger()
+    ledger.prepare(pipe.graph())
+    seen: list[Any] = []
+    outcome = await run_once(pipe, ledger, RunOptions(workers=1, item_timeout=0.05), seen=seen)
+    assert outcome.exit_code == 1
+    failed = [e for e in seen if isinstance(e, ev.TaskFailed)]
+    assert [(e.key, e.category, e.message) for e in failed] == [
+        (2, "timeout", "item took longer than 0.05s")
+    ]
+    # the one worker took the items after the stuck one: the timeout was not the run's cancel
+    assert counts(ledger, "sometimes_stuck") == {"done": 5, "failed": 1}
+
+
+async def test_a_timeout_error_a_stage_raises_itself_is_its_own_failure() -> None:
+    pipe = Pipeline("own-timeout", base_url=BASE)
+    listing(pipe, range(2), step=10)
+
+    @pipe.stage("impatient", on="thing")
+    async def impatient(ctx: Context, item: Item) -> None:
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(3600)
+
+    ledger = MemoryLedger()
+    ledger.prepare(pipe.graph())
+    seen: list[Any] = []
+    outcome = await run_once(pipe, ledger, RunOptions(workers=2, item_timeout=30.0), seen=seen)
+    assert outcome.exit_code == 1
+    failed = [e for e in seen if isinstance(e, ev.TaskFailed)]
+    assert sorted((e.key, e.category, e.message) for e in failed) == [
+        (0, "error", "TimeoutError"),
+        (1, "error", "TimeoutError"),
+    ]
+
+
+async def test_a_second_stop_cancels_an_item_whose_limit_has_also_run_out() -> None:
+    """Both the item's limit and the run cancel the stage: the run's cancel wins, so the
+    item goes back to pending rather than failing as a timeout."""
+    pipe = Pipeline("both", base_url=BASE)
+    listing(pipe, range(1), step=10)
+    shutdown = Shutdown()
+
+    @pipe.stage("stubborn", on="thing")
+    async def stubborn(ctx: Context, item: Item) -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            # the limit's cancel: ask the run to stop twice while still cancelled
+            shutdown.request("SIGINT")
+            shutdown.request("SIGINT")
+            await asyncio.sleep(0)  # the run's cancel lands here
+            raise
+
+    ledger = MemoryLedger()
+    ledger.prepare(pipe.graph())
+    outcome = await asyncio.wait_for(
+        run_once(pipe, ledger, RunOptions(workers=1, item_timeout=0.05), shutdown=shutdown),
+        timeout=10,
+    )
+    assert outcome.exit_code == 130
+    assert counts(ledger, "stubborn") == {"pending": 1}
