@@ -83,7 +83,8 @@ async def _drive(items: int, variant: str, workers: int, data: Path) -> dict[str
 
     page = (200, {"Content-Type": "text/html; charset=utf-8"}, b"<html><p>ok</p></html>")
     pipe = build_pipeline(items, variant, workers)
-    # As scrapeline.service.make_fetch_client builds it, with the fake transport.
+    # The pipeline's politeness and retries over the fake transport (no robots.txt
+    # request, so that every run of the benchmark makes the same calls).
     client = FetchClient(
         base_url=pipe.base_url,
         hosts=pipe.hosts,

@@ -1,6 +1,6 @@
 """Run the scrapeline CLI in-process under cProfile, the ledger writer thread included.
 
-cProfile sees one thread; the runner does its ledger work in a writer thread
+cProfile sees one thread; the ledger's work is done in a writer thread
 (a one-thread executor). This starts a second profiler inside that thread, so
 both halves of a run are profiled:
 
@@ -119,15 +119,16 @@ def summarise(profile: cProfile.Profile) -> dict[str, Any]:
 
 
 def profile_writer_thread(writer: cProfile.Profile) -> None:
-    """Make every runner's ledger executor start ``writer`` in its thread."""
-    import scrapeline.runner.run as run_module
+    """Make every ledger writer thread (:class:`~scrapeline.ledger.aio.AsyncLedger`) start
+    ``writer`` in its thread."""
+    import scrapeline.ledger.aio as aio_module
 
     class ProfiledExecutor(ThreadPoolExecutor):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["initializer"] = writer.enable
             super().__init__(*args, **kwargs)
 
-    setattr(run_module, "ThreadPoolExecutor", ProfiledExecutor)  # noqa: B010
+    setattr(aio_module, "ThreadPoolExecutor", ProfiledExecutor)  # noqa: B010
 
 
 def main(argv: list[str]) -> int:
