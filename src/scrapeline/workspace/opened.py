@@ -10,13 +10,15 @@ together on every exit path.
         ws.ledger.counts()
 
 Everything a command opens goes on the workspace's one exit stack, so what was
-opened last is closed first (the run log after the ledger has said how the run
-ended; the archive's queued writes before the process exits).
+opened last is closed first (the writer thread before the ledger it writes, the
+archive's queued writes before the process exits); the run logs close after all
+of it, so that whatever closing says still reaches them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -61,6 +63,7 @@ class Workspace:
         self.ledger = ledger
         self._stack = stack
         self._archive: Archive | None = None
+        self._logs: list[logging.Handler] = []
 
     @property
     def path(self) -> Path:
@@ -115,10 +118,16 @@ class Workspace:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stack.close()
+        self.close()
 
     def close(self) -> None:
-        self._stack.close()
+        """Close what the workspace opened, last first, then its run logs. Idempotent."""
+        try:
+            self._stack.close()
+        finally:
+            logs, self._logs = self._logs, []
+            for handler in logs:
+                close_run_log(handler)
 
     def callback(self, fn: object, *args: object) -> None:
         """Run ``fn(*args)`` when the workspace closes (before what it opened earlier)."""
@@ -168,11 +177,11 @@ class Workspace:
     ) -> BegunRun:
         """Record the run, give failed tasks another try, open its log file.
 
-        The log is closed with the workspace, after the ledger records the end."""
+        The log is closed with the workspace, after everything else it opened."""
         run_id = await queue.begin_run(pipeline.name, options.public(), time.time(), os.getpid())
         await queue.reset_failed()
         if self._archive is not None:
             self._archive.run_id = run_id  # labels what it stores from now on
         path, handler = open_run_log(self.dd.path, run_id, datetime.now(), secrets=secrets)
-        self._stack.callback(close_run_log, handler)
+        self._logs.append(handler)
         return BegunRun(run_id=run_id, log_path=path)
