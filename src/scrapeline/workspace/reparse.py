@@ -22,7 +22,6 @@ re-parses as it was fetched), or else the pipeline's.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -36,9 +35,10 @@ from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
 from scrapeline.ledger.base import Ledger
 from scrapeline.observe.logfile import LogReporter
 from scrapeline.pipeline import Pipeline
-from scrapeline.runner.run import Outcome, Runner, RunOptions
+from scrapeline.runner.run import Outcome, RunOptions
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.workspace.opened import Workspace, missing_ledger
+from scrapeline.workspace.run import run_on
 
 
 async def reparse(
@@ -98,28 +98,19 @@ async def reparse(
         try:
             ws.prepare(pipeline)
             message = _redo(ws.ledger, pipeline, stage, outdated_only=outdated_only)
-            queue = ws.queue()
-            shutdown.install()
-            try:
-                begun = await ws.begin_run(queue, pipeline, options, secrets=secrets)
-                bus.emit(ev.Log(level=logging.INFO, message=message))
-                runner = Runner(
-                    pipeline,
-                    queue,
-                    client,
-                    options,
-                    run_id=begun.run_id,
-                    emit=bus.emit,
-                    shutdown=shutdown,
-                    data_dir=str(ws.path),
-                    log_path=str(begun.log_path),
-                    secrets=secrets,
-                )
-                return await runner.run()
-            finally:
-                shutdown.restore()
-        finally:
+        except BaseException:
             await client.close()
+            raise
+        return await run_on(
+            ws,
+            pipeline,
+            client,
+            options,
+            bus=bus,
+            shutdown=shutdown,
+            secrets=secrets,
+            announce=message,
+        )
 
 
 def _redo(ledger: Ledger, pipeline: Pipeline, stage: str, *, outdated_only: bool) -> str:

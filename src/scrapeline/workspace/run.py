@@ -11,13 +11,14 @@ PipelineError leaves no directory and no empty ledger behind.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from scrapeline.errors import DiskFull, LedgerError
-from scrapeline.events import EventBus, Subscriber
+from scrapeline.events import EventBus, Log, Subscriber
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.settings import FetchSettings
 from scrapeline.ledger.base import Ledger, RunStatus
@@ -78,38 +79,61 @@ async def run(
     with Workspace.open(data_dir or default_data_dir(pipeline)) as ws:
         ws.prepare(pipeline)
         archive = ws.archive(settings) if fetch_options.archive else None
-        queue = ws.queue()
         client = FetchClient.from_settings(settings, archive=archive, on_event=bus.emit)
-        begun: BegunRun | None = None
-        shutdown.install()
+        return await run_on(
+            ws, pipeline, client, options, bus=bus, shutdown=shutdown, secrets=secrets
+        )
+
+
+async def run_on(
+    ws: Workspace,
+    pipeline: Pipeline,
+    client: FetchClient,
+    options: RunOptions,
+    *,
+    bus: EventBus,
+    shutdown: Shutdown,
+    secrets: tuple[str, ...],
+    announce: str | None = None,
+) -> Outcome:
+    """Begin a run on the prepared workspace ``ws`` and run it to its end with
+    ``client``, which is closed on every exit path (``announce`` is logged first).
+
+    Signals are the run's from before it begins until the client is closed. On a
+    full disk the run is recorded as halted, if the ledger can still take that row."""
+    queue = ws.queue()
+    begun: BegunRun | None = None
+    shutdown.install()
+    try:
+        begun = await ws.begin_run(queue, pipeline, options, secrets=secrets)
+        if announce:
+            bus.emit(Log(level=logging.INFO, message=announce))
+        runner = Runner(
+            pipeline,
+            queue,
+            client,
+            options,
+            run_id=begun.run_id,
+            emit=bus.emit,
+            shutdown=shutdown,
+            data_dir=str(ws.path),
+            log_path=str(begun.log_path),
+            secrets=secrets,
+        )
+        return await runner.run()
+    except DiskFull as exc:
+        queue.close()  # nothing of the run is still writing
+        ws.dd.release_reserve()  # room for the ledger to say the run halted
+        if begun is not None:
+            _record_halt(ws.ledger, begun.run_id, exc)
+        raise
+    finally:
+        # Signals stay ours until the fetcher is closed: a second SIGTERM must
+        # not kill the process halfway through closing a browser (bounded).
         try:
-            begun = await ws.begin_run(queue, pipeline, options, secrets=secrets)
-            runner = Runner(
-                pipeline,
-                queue,
-                client,
-                options,
-                run_id=begun.run_id,
-                emit=bus.emit,
-                shutdown=shutdown,
-                data_dir=str(ws.path),
-                log_path=str(begun.log_path),
-                secrets=secrets,
-            )
-            return await runner.run()
-        except DiskFull as exc:
-            queue.close()  # nothing of the run is still writing
-            ws.dd.release_reserve()  # room for the ledger to say the run halted
-            if begun is not None:
-                _record_halt(ws.ledger, begun.run_id, exc)
-            raise
+            await client.close()
         finally:
-            # Signals stay ours until the fetcher is closed: a second SIGTERM must
-            # not kill the process halfway through closing a browser (bounded).
-            try:
-                await client.close()
-            finally:
-                shutdown.restore()
+            shutdown.restore()
 
 
 def _record_halt(ledger: Ledger, run_id: int, error: DiskFull) -> None:
