@@ -150,6 +150,38 @@ def test_a_ledger_from_before_typed_keys_is_rekeyed_once(tmp_path: Path) -> None
         old.close()
 
 
+def test_a_table_larger_than_a_rekey_batch_is_rekeyed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scrapeline.ledger.sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "_REKEY_BATCH", 3)  # ten records: four batches
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")
+    for script in MIGRATIONS[:4]:
+        for statement in script.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("PRAGMA user_version=4")
+    db.execute("COMMIT")
+    for n in range(10):
+        db.execute(
+            "INSERT INTO records(tbl, pk, item_id, stage, version, run_id, data) "
+            "VALUES ('halves', ?, 1, 'overview', 1, 1, ?)",
+            (f"{n}\x1f1", f'{{"match_id":{n},"half":1}}'),
+        )
+    db.close()
+    ledger = SqliteLedger(path)
+    try:
+        ledger.prepare(football_graph())
+        ledger.adopt_tables({"halves": ("match_id", "half")})
+        keys = [r[0] for r in ledger.db.execute("SELECT pk FROM records ORDER BY pk")]
+        assert sorted(keys) == sorted(f"[{n},1]" for n in range(10))
+    finally:
+        ledger.close()
+
+
 def _schema(db: sqlite3.Connection) -> list[tuple[str, str]]:
     return db.execute(
         "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"

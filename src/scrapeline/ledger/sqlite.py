@@ -75,6 +75,10 @@ def _array(values: Any) -> str:
     return orjson.dumps(values).decode()
 
 
+_REKEY_BATCH = 5000
+"""Records re-keyed per trip from SQLite to Python (bounds the memory it takes)."""
+
+
 class SqliteLedger:
     """Ledger in a SQLite file. Not thread-safe: call it from one thread."""
 
@@ -261,24 +265,25 @@ class SqliteLedger:
     @staticmethod
     def _rekey(db: sqlite3.Connection, table: str, key: Sequence[str]) -> None:
         """Store a table's records under ``record_key`` (they were stored before keys
-        were type-tagged); a record lacking a key column keeps the key it had."""
-        rows = db.execute(
-            "SELECT pk, item_id, stage, version, run_id, data FROM records WHERE tbl=?",
-            (table,),
-        ).fetchall()
-        if not rows:
-            return
-        db.execute("DELETE FROM records WHERE tbl=?", (table,))
-        rekeyed = []
-        for pk, *rest, data in rows:
-            with suppress(KeyError, TypeError, orjson.JSONDecodeError):
-                pk = record_key(orjson.loads(data), key)
-            rekeyed.append((table, pk, *rest, data))
-        db.executemany(
-            "INSERT OR REPLACE INTO records(tbl, pk, item_id, stage, version, run_id, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rekeyed,
-        )
+        were type-tagged); a record lacking a key column keeps the key it had.
+
+        Walks the records in key order a batch at a time, so a ledger of a million
+        records is re-keyed in bounded memory; of records whose new keys collide,
+        the one re-keyed last is kept, as an upsert would. A record already under
+        its new key may be read twice and is left as it is."""
+        last = ""
+        while batch := db.execute(
+            "SELECT pk, data FROM records WHERE tbl=? AND pk>? ORDER BY pk LIMIT ?",
+            (table, last, _REKEY_BATCH),
+        ).fetchall():
+            moves = []
+            for pk, data in batch:
+                with suppress(KeyError, TypeError, orjson.JSONDecodeError):
+                    new = record_key(orjson.loads(data), key)
+                    if new != pk:
+                        moves.append((new, table, pk))
+            db.executemany("UPDATE OR REPLACE records SET pk=? WHERE tbl=? AND pk=?", moves)
+            last = batch[-1][0]
 
     def _pk(self, row: RecordRow) -> str:
         key = self._keys.get(row.table)
