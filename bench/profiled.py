@@ -121,7 +121,12 @@ def summarise(profile: cProfile.Profile) -> dict[str, Any]:
 def profile_writer_thread(writer: cProfile.Profile) -> None:
     """Make every ledger writer thread (:class:`~scrapeline.ledger.aio.AsyncLedger`) start
     ``writer`` in its thread."""
-    import scrapeline.ledger.aio as aio_module
+    import importlib
+
+    try:  # the executor's home; before the async ledger port it was the runner's
+        aio_module = importlib.import_module("scrapeline.ledger.aio")
+    except ModuleNotFoundError:
+        aio_module = importlib.import_module("scrapeline.runner.run")
 
     class ProfiledExecutor(ThreadPoolExecutor):
         def __init__(self, *args: Any, **kwargs: Any) -> None:

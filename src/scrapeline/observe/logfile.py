@@ -32,6 +32,7 @@ from pathlib import Path
 
 from scrapeline.errors import DiskFull
 from scrapeline.events import Event, TaskDone
+from scrapeline.fetch.events import Fetched
 from scrapeline.observe.render import done_log, render
 from scrapeline.secrets import redact
 
@@ -222,6 +223,8 @@ class LogReporter:
             self._done.append(done_log(event))
             if len(self._done) >= _DONE_BATCH:
                 self._write_done()
+            return
+        if type(event) is Fetched:  # one per request, and nothing to say
             return
         if self._done:
             self._write_done()
