@@ -324,8 +324,12 @@ async def test_a_full_disk_met_inside_a_stage_halts_the_run_not_the_item(  # typ
     stage = raises(DiskFull("disk full: no space left to write the archive; free space"))
     stage.key = site.matches[0].id  # type: ignore[attr-defined]
     recorder = Recorder()
-    outcome = await run(mini(site, stage), tmp_path, recorder, max_consecutive_failures=0)
-    assert outcome.exit_code == 3 and outcome.status is RunStatus.HALTED
-    assert outcome.reason.startswith("disk full"), outcome.reason
+    with pytest.raises(DiskFull, match=r"^disk full") as raised:  # the CLI's one line, exit 3
+        await run(mini(site, stage), tmp_path, recorder, max_consecutive_failures=0)
+    assert raised.value.exit_code == 3
+    recorded = last_run(tmp_path)
+    assert recorded.status is RunStatus.HALTED  # the run's end, with its counts, is kept
+    assert recorded.summary["reason"].startswith("disk full"), recorded.summary
+    assert "done" in recorded.summary
     assert recorder.of(ev.TaskFailed) == []  # no item is blamed for the disk
     assert overview_counts(tmp_path)["running"] == 0

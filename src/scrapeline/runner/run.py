@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 
 from scrapeline import events as ev
 from scrapeline.context import Fetch
-from scrapeline.errors import Category, LedgerError, RunHalted
+from scrapeline.errors import Category, DiskFull, LedgerError, RunHalted
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Ledger, RunReport, RunStatus, Task
 from scrapeline.model import Item
@@ -199,6 +199,8 @@ class Runner:
         self._discovery_errors: list[str] = []
         self._workers: list[asyncio.Task[None]] = []
         self._discovery: asyncio.Task[None] | None = None
+        self._disk_full: DiskFull | None = None
+        """The full disk that halted the run, if one did."""
         # claim ahead: refill the queue while half a claim is left, so workers never wait
         self._low_water = max(options.workers, claim_size(options.workers) // 2)
         self._started = 0.0
@@ -226,7 +228,10 @@ class Runner:
         """Run to the end, a halt or an interrupt; end the run in the ledger.
 
         Raises what the ledger raised when it cannot be written (LedgerError,
-        DiskFull) after giving back what it can; the run is then not ended here."""
+        DiskFull) after giving back what it can; the run is then not ended here. A
+        run halted by a full disk anywhere (a commit, a listing page, the archive
+        under a stage) raises that DiskFull once it has ended, whether or not the
+        end could still be recorded: the caller says so in one line, every time."""
         loop = asyncio.get_running_loop()
         self.shutdown.listen(loop, self._on_shutdown)
         self.shutdown.when_stuck(self._abandon, grace=self.options.grace)
@@ -244,7 +249,10 @@ class Runner:
             self._stop(f"interrupted by {self.shutdown.signal_name}", StopKind.INTERRUPTED)
         if self.state.running:
             await self._work()
-        return await self._finish()
+        outcome = await self._finish()
+        if self._disk_full is not None:
+            raise self._disk_full
+        return outcome
 
     async def _finish(self) -> Outcome:
         reason = self.state.reason
@@ -350,7 +358,9 @@ class Runner:
             for worker in self._workers:
                 worker.cancel()
 
-    def _halt(self, reason: str) -> None:
+    def _halt(self, reason: str, cause: BaseException | None = None) -> None:
+        if isinstance(cause, DiskFull) and self._disk_full is None:
+            self._disk_full = cause  # raised once the run has ended: see run()
         if not self.state.running:
             return
         reason = redact(reason, self._secrets)
@@ -388,7 +398,7 @@ class Runner:
                         on_error=self._discovery_failed,
                     )
                 except LedgerError as exc:
-                    self._halt(f"cannot write the ledger: {exc}")
+                    self._halt(f"cannot write the ledger: {exc}", exc)
                 except Exception as exc:  # our own bug: the discovery fails, loudly
                     log.error("discovery %s failed", discovery.name, exc_info=exc)
                     self._discovery_failed(f"{discovery.name}: {describe(exc)[1]}")
@@ -446,7 +456,7 @@ class Runner:
             if exc is None:
                 return
             if isinstance(exc, LedgerError):
-                self._halt(f"cannot write the ledger: {exc}")
+                self._halt(f"cannot write the ledger: {exc}", exc)
                 return
             log.error("%s died", name, exc_info=exc)
             self._halt(f"internal error in {name}: {describe(exc)[1]}")
@@ -537,7 +547,7 @@ class Runner:
             except asyncio.CancelledError:
                 return  # left in _in_flight: released after the workers stop
             except (RunHalted, LedgerError) as exc:  # a full disk is no stage's bug
-                self._halt(str(exc))
+                self._halt(str(exc), exc)
                 return
             del self._in_flight[key]
             self._settle(task, done)
@@ -561,7 +571,7 @@ class Runner:
         try:
             await self.commits.commit()
         except LedgerError as exc:
-            self._halt(f"cannot write the ledger: {exc}")
+            self._halt(f"cannot write the ledger: {exc}", exc)
             raise
 
     def _committed(self, settled: int, children: int) -> None:

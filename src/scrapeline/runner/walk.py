@@ -107,13 +107,13 @@ async def walk_listing(
     emit: Callable[[ev.Event], None],
     stopping: Callable[[], bool],
     on_page: Callable[[int], None],
-    on_halt: Callable[[str], None],
+    on_halt: Callable[[str, BaseException], None],
     on_error: Callable[[str], None],
 ) -> str:
     """Walk ``d``'s listing from the start offset; return why it stopped.
 
     ``on_page(new)`` after each stored page (its items are claimable now);
-    ``on_halt(reason)`` when the run must stop (LedgerError, RunHalted);
+    ``on_halt(reason, error)`` when the run must stop (LedgerError, RunHalted);
     ``on_error(message)`` when a page failed (the run will exit 1). The walk's
     progress is saved after each page, so a walk cut short is resumed by the next
     run. The run's own cancellation propagates."""
@@ -131,7 +131,7 @@ async def walk_listing(
         try:
             batch = [storable_item(it, d.kind) async for it in d.fn(ctx, position)]
         except (RunHalted, LedgerError) as exc:
-            on_halt(str(exc))
+            on_halt(str(exc), exc)
             stop = Stop(reason="halted")
             break
         except BaseException as exc:  # SystemExit too: the user's code fails its page
@@ -147,7 +147,7 @@ async def walk_listing(
             try:
                 new = await queue.add_page(d.kind, batch, run_id, rescrape=options.rescrape)
             except LedgerError as exc:
-                on_halt(f"cannot write the ledger: {exc}")
+                on_halt(f"cannot write the ledger: {exc}", exc)
                 stop = Stop(reason="halted")
                 break
             except Exception as exc:

@@ -137,8 +137,11 @@ async def run_on(
 
 
 def _record_halt(ledger: Ledger, run_id: int, error: DiskFull) -> None:
-    """Mark the run HALTED with its reason, if the full disk still lets the ledger
-    take that one row; otherwise the next run finds it and marks it crashed."""
+    """Mark the run HALTED with its reason, unless the runner could record its end
+    itself, and if the full disk still lets the ledger take that one row; otherwise
+    the next run finds it and marks it crashed."""
     summary = {"reason": str(error), "exit_code": error.exit_code}
     with contextlib.suppress(LedgerError):
-        ledger.end_run(run_id, RunStatus.HALTED, time.time(), summary)
+        ended = [r for r in ledger.runs(1) if r.id == run_id and r.status is not RunStatus.RUNNING]
+        if not ended:
+            ledger.end_run(run_id, RunStatus.HALTED, time.time(), summary)

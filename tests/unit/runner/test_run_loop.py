@@ -10,8 +10,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import pytest
+
 from scrapeline import Context, Item, ParseError, Pipeline, offsets
 from scrapeline import events as ev
+from scrapeline.errors import DiskFull
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.retry import RetryPolicy
 from scrapeline.ledger.aio import AsyncLedger
@@ -319,3 +322,38 @@ async def test_a_second_stop_cancels_an_item_whose_limit_has_also_run_out() -> N
     )
     assert outcome.exit_code == 130
     assert counts(ledger, "stubborn") == {"pending": 1}
+
+
+class FillsUpOnThirdPage(MemoryLedger):
+    """A ledger whose disk fills up when the third listing page is stored; the run's
+    end still fits (a small write after a big one failed, as on a real disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages = 0
+
+    def add_items(self, items: Any, run_id: int) -> int:
+        self.pages += 1
+        if self.pages == 3:
+            raise DiskFull("disk full: no space left to write the ledger; free space and run again")
+        return super().add_items(items, run_id)
+
+
+async def test_a_full_disk_under_a_listing_page_is_raised_once_the_run_has_ended() -> None:
+    pipe = Pipeline("full", base_url=BASE)
+    listing(pipe, range(50), step=10)
+
+    @pipe.stage("ok", on="thing")
+    async def ok(ctx: Context, item: Item) -> None:
+        return None
+
+    ledger = FillsUpOnThirdPage()
+    ledger.prepare(pipe.graph())
+    seen: list[Any] = []
+    with pytest.raises(DiskFull, match="free space and run again"):
+        await run_once(pipe, ledger, RunOptions(workers=2), seen=seen)
+    [run] = ledger.runs(1)
+    assert run.status is RunStatus.HALTED  # the end was recorded, and still it is raised
+    assert "disk full" in (run.summary.get("reason") or "")
+    assert [e for e in seen if isinstance(e, ev.RunHalted)]
+    assert "running" not in counts(ledger, "ok")  # every lease given back
