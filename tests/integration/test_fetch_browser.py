@@ -254,6 +254,10 @@ def test_the_reaper_kills_a_browser_whose_owner_died(tmp_path: Path) -> None:
     # stands in for a Chromium orphaned by an owner that died: own session, our marker
     orphan = subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
     try:
+        # a loaded machine may take a moment to show the new process in /proc
+        deadline = time.monotonic() + 5
+        while not processes_using(profile) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert processes_using(profile)
         assert module.reap_orphans() >= 1
         assert orphan.wait(timeout=5) == -signal.SIGKILL
