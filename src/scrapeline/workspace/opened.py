@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -129,9 +130,9 @@ class Workspace:
             for handler in logs:
                 close_run_log(handler)
 
-    def callback(self, fn: object, *args: object) -> None:
+    def callback(self, fn: Callable[..., object], *args: object) -> None:
         """Run ``fn(*args)`` when the workspace closes (before what it opened earlier)."""
-        self._stack.callback(fn, *args)  # type: ignore[arg-type]
+        self._stack.callback(fn, *args)
 
     # -- what a command needs ----------------------------------------------------
 
