@@ -14,10 +14,14 @@ from scrapeline.fetch.limits import (
     RATE_TOLERANCE,
     HostLimiter,
     Politeness,
+    RateMeter,
+    Slowdown,
     advance,
     draw_gap,
     next_start,
     parse_rate,
+    recovered,
+    slowed,
 )
 
 
@@ -542,3 +546,119 @@ async def test_hearing_the_same_crawl_delay_again_does_not_push_the_schedule() -
     clock.now = 103.5  # robots.txt fetched again, with the same Crawl-delay
     limiter.at_least(2.0)
     assert await starts_of(limiter, clock, 2) == pytest.approx([104.0, 106.0])
+
+
+# --- the adaptive rate: a 429 slows the host, which recovers slowly ---------------
+
+
+@pytest.mark.parametrize(
+    ("current", "configured", "observed", "expected"),
+    [
+        # (rate, step, ceiling, lifts)
+        (None, None, 200.0, (100.0, 10.0, 400.0, True)),  # no rate: half the observed one
+        (None, None, 7.0, (3.5, 0.5, 14.0, True)),  # the least step
+        (None, None, 0.0, (0.5, 0.5, 0.5, True)),  # nothing seen: the least rate
+        (100.0, None, 3.0, (50.0, 5.0, 200.0, True)),  # a rate in force wins over a lull
+        (20.0, 20.0, 35.0, (10.0, 1.0, 20.0, False)),  # back up to the configured rate
+        (10.0, 20.0, 9.0, (5.0, 0.5, 20.0, False)),  # slowed again while slowed
+        (0.6, 20.0, 0.0, (0.5, 0.5, 20.0, False)),  # never below the least rate
+        (0.2, 0.2, 0.2, (0.2, 0.5, 0.2, False)),  # ... unless the configured one is lower
+    ],
+)
+def test_slowed(
+    current: float | None,
+    configured: float | None,
+    observed: float,
+    expected: tuple[float, float, float, bool],
+) -> None:
+    got = slowed(current=current, configured=configured, observed=observed, since=5.0)
+    assert (got.rate, got.step, got.ceiling, got.lifts) == pytest.approx(expected)
+    assert got.since == 5.0
+
+
+@pytest.mark.parametrize(
+    ("slowdown", "now", "expected"),
+    [
+        (Slowdown(rate=10.0, since=5.0, step=1.0, ceiling=20.0, lifts=False), 3.0, 10.0),
+        (Slowdown(rate=10.0, since=5.0, step=1.0, ceiling=20.0, lifts=False), 5.0, 10.0),
+        (Slowdown(rate=10.0, since=5.0, step=1.0, ceiling=20.0, lifts=False), 9.5, 14.5),
+        (Slowdown(rate=10.0, since=5.0, step=1.0, ceiling=20.0, lifts=False), 15.0, 20.0),
+        (Slowdown(rate=10.0, since=5.0, step=1.0, ceiling=20.0, lifts=False), 99.0, 20.0),
+        (Slowdown(rate=10.0, since=5.0, step=1.0, ceiling=40.0, lifts=True), 34.0, 39.0),
+        (Slowdown(rate=10.0, since=5.0, step=1.0, ceiling=40.0, lifts=True), 35.0, None),
+    ],
+)
+def test_recovered(slowdown: Slowdown, now: float, expected: float | None) -> None:
+    assert recovered(slowdown, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("events", "now", "expected"),
+    [
+        ((), 0.0, 0.0),
+        ((0.0, 0.1, 0.2), 0.5, 3.0),
+        ((0.0, 0.1, 0.2), 1.25, 2.25),  # a quarter of the last window has slid out
+        ((0.0, 0.1, 0.2, 1.1), 1.5, 2.5),
+        ((0.0, 0.1, 0.2), 2.5, 0.0),
+    ],
+)
+def test_rate_meter(events: tuple[float, ...], now: float, expected: float) -> None:
+    meter = RateMeter()
+    for t in events:
+        meter.add(t)
+    assert meter.rate(now) == pytest.approx(expected)
+
+
+async def test_after_a_pause_queued_requests_start_spaced_even_without_a_rate() -> None:
+    """The burst after a 429: eight requests queued behind a pause must not all start
+    the moment it ends."""
+    clock = FakeClock()
+    limiter = HostLimiter(Politeness(concurrency=8), clock=clock, sleep=clock.sleep)
+    first = [await limiter.acquire() for _ in range(8)]  # unbounded: all at once
+    assert first == [100.0] * 8
+    limiter.pause_until(101.0)  # the client pauses the host on a 429 ...
+    rate = limiter.slow_down(started=first[0])  # ... and slows it
+    assert rate == pytest.approx(3.5)  # half of the 7 answered in the last second
+    assert limiter.slow_down(started=first[1]) is None  # in flight already: counted once
+    for _ in range(8):
+        limiter.release()
+    starts = await asyncio.gather(*(limiter.acquire() for _ in range(8)))
+    assert min(starts) == pytest.approx(101.0)
+    gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
+    # spaced at the slowed rate, growing back by at most 0.5/s per second meanwhile
+    assert all(RATE_MARGIN / 5.0 <= g <= RATE_MARGIN / 3.5 + 1e-9 for g in gaps), gaps
+    assert gaps == sorted(gaps, reverse=True)  # recovering: ever closer
+
+
+async def test_a_configured_rate_is_slowed_and_recovers_to_it() -> None:
+    clock = FakeClock()
+    recoveries: list[float | None] = []
+    limiter = HostLimiter(
+        Politeness(rate="20/s"), clock=clock, sleep=clock.sleep, on_recovered=recoveries.append
+    )
+    started = await limiter.acquire()
+    limiter.release()
+    assert limiter.slow_down(started=started) == 10.0
+    assert limiter.rate == 10.0
+    clock.now += 5.0
+    assert limiter.rate == pytest.approx(15.0)  # +1/s per second (5 % of 20)
+    clock.now += 5.0
+    assert limiter.rate == 20.0 and recoveries == [20.0]
+    clock.now += 50.0
+    assert limiter.rate == 20.0 and recoveries == [20.0]  # never past the configured rate
+
+
+async def test_without_a_rate_the_limit_lifts_once_recovered() -> None:
+    clock = FakeClock()
+    recoveries: list[float | None] = []
+    limiter = HostLimiter(clock=clock, sleep=clock.sleep, on_recovered=recoveries.append)
+    for _ in range(11):
+        await limiter.acquire()
+        limiter.release()
+    assert limiter.slow_down(started=clock()) == pytest.approx(5.0)  # 10 answered, halved
+    clock.now += 29.0
+    assert limiter.rate == pytest.approx(19.5)  # 5 + 0.5 * 29
+    clock.now += 1.0
+    assert limiter.rate is None and recoveries == [None]  # back to 2 * 10: unbounded
+    starts = [await limiter.acquire() for _ in range(3)]
+    assert starts == [clock()] * 3

@@ -25,8 +25,10 @@ from scrapeline.fetch.retry import (
     backoff,
     host_pause,
     parse_retry_after,
+    rate_limited_delay,
     retry_delay,
     should_retry,
+    should_wait_out,
 )
 
 NOW = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
@@ -235,3 +237,42 @@ def test_the_defaults_users_rely_on() -> None:
 )
 def test_host_pause(error: RateLimited, failures: int, expected: float) -> None:
     assert host_pause(error, failures, POLICY) == expected
+
+
+@pytest.mark.parametrize(
+    ("error", "waits", "expected"),
+    [
+        (RateLimited("x", retry_after=1.0), 1, True),
+        (RateLimited("x", retry_after=1.0), 20, True),  # max_attempts plays no part
+        (RateLimited("x", retry_after=1.0), 21, False),  # the 21st 429 fails the item
+        (RateLimited("x"), 5, True),
+        (RateLimited("x", retry_after=60.0), 1, True),
+        (RateLimited("x", retry_after=60.5), 1, False),  # longer than max_delay
+    ],
+)
+def test_should_wait_out(error: RateLimited, waits: int, expected: bool) -> None:
+    policy = RetryPolicy(max_attempts=1, max_delay=60.0)
+    assert policy.rate_limited_waits == 20
+    assert should_wait_out(error, waits, policy) is expected
+
+
+@pytest.mark.parametrize(
+    ("error", "waits", "high"),
+    [
+        (RateLimited("x", retry_after=3.0), 9, None),  # exactly what the server asked
+        (RateLimited("x", retry_after=0.0), 1, None),
+        (RateLimited("x"), 1, 0.5),  # no Retry-After: the backoff for the wait's number
+        (RateLimited("x"), 3, 2.0),
+    ],
+)
+def test_rate_limited_delay(error: RateLimited, waits: int, high: float | None) -> None:
+    delay = rate_limited_delay(error, waits, RetryPolicy(), random.Random(3))
+    if high is None:
+        assert delay == error.retry_after
+    else:
+        assert 0.0 <= delay <= high
+
+
+def test_rate_limited_waits_must_not_be_negative() -> None:
+    with pytest.raises(ConfigError, match="rate_limited_waits must be at least 0"):
+        RetryPolicy(rate_limited_waits=-1)

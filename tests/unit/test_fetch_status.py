@@ -150,7 +150,7 @@ def test_custom_markers() -> None:
         (NetworkError("reset"), True),
         (NetworkError("invalid URL", retryable=False), False),
         (FetchTimeout("slow"), True),
-        (RateLimited("429"), True),
+        (RateLimited("429"), False),  # answering, not down: the host is slowed instead
         (Blocked("403", status=403), True),
         (HTTPError("x", status=500), True),
         (HTTPError("x", status=503), True),

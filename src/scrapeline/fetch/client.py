@@ -18,7 +18,8 @@ through the same fixed steps, with state per host (created on first use):
    request goes first); a host that is down raises :class:`HostDown` (a
    :class:`RunHalted`: the run stops, naming the host and its last errors).
 3. **Limiter.** Take a slot of the host's :class:`HostLimiter` (rate, delay,
-   concurrency, pauses).
+   concurrency, pauses). After a pause or a cooldown, requests resume spaced at the
+   host's current rate, never all at once.
 4. **Transport.** ``fetcher.fetch(request)``; it raises only NetworkError/FetchTimeout,
    or ResponseTooLarge/BadEncoding (not retried). No body passes ``max_body`` bytes:
    the HTTP fetcher stops reading (and decompressing) there; whatever the fetcher, a
@@ -28,24 +29,29 @@ through the same fixed steps, with state per host (created on first use):
    :class:`ProxyError` (the proxy, not the host) moves on to the next proxy at once
    and does not count against the host's breaker.
 5. **Status.** :func:`~scrapeline.fetch.status.classify`: 2xx/3xx are usable; 429 is
-   :class:`RateLimited` and pauses the whole host (Retry-After, or a growing pause);
+   :class:`RateLimited`: it pauses the whole host (Retry-After, or a pause growing
+   with the host's consecutive 429s) and slows it (its effective rate is halved and
+   grows back slowly: :class:`HostSlowed`, then :class:`HostRecovered`); a 429 does
+   not count toward the breaker, since a host that answers is not down.
    403 or an anti-bot page is :class:`Blocked`; other 4xx/5xx are :class:`HTTPError`.
    Statuses the stage declared in ``expect.status`` are handed back, not raised.
-   The outcome feeds the host's breaker.
+   The outcome feeds the host's breaker; a breaker that opens slows the host too.
 6. **Retry.** Transient failures (:func:`~scrapeline.fetch.retry.should_retry`) are
    retried after :func:`~scrapeline.fetch.retry.retry_delay`, each retry reported as
-   a :class:`RetryScheduled` event. The error finally raised carries ``attempts``,
-   ``url`` and ``status``.
+   a :class:`RetryScheduled` event. A 429 does not use up one of ``max_attempts``:
+   it is waited out (:func:`~scrapeline.fetch.retry.should_wait_out`) up to
+   ``rate_limited_waits`` times, then the item fails as ``rate_limited``. The error
+   finally raised carries ``attempts`` (every request sent), ``url`` and ``status``.
 7. **Archive.** With an ``archive``, a 2xx response is handed to it (before the
    contract check, so that a page breaking it is kept too: a re-parse may still
    use it); :class:`~scrapeline.fetch.archive.Archive` writes it off the event loop.
 8. **Contract.** With ``expect``, :func:`check_contract` runs on the usable response;
    a :class:`ContractError` is not retried.
 
-What happens to a host — a retry scheduled, a pause after a 429, a breaker opening
-or closing — goes to ``on_event`` as an event (:mod:`scrapeline.fetch.events`),
-which a run renders once for the console and the log file alike; with nobody
-listening, the client logs it itself under ``scrapeline.fetch``.
+What happens to a host — a retry scheduled, a pause after a 429, a slowdown and
+its recovery, a breaker opening or closing — goes to ``on_event`` as an event
+(:mod:`scrapeline.fetch.events`), which a run renders once for the console and the
+log file alike; with nobody listening, the client logs it itself under ``scrapeline.fetch``.
 
 ::
 
@@ -101,6 +107,8 @@ from scrapeline.fetch.events import (
     Fetched,
     FetchEvent,
     HostPaused,
+    HostRecovered,
+    HostSlowed,
     RetryScheduled,
 )
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY, split_authority
@@ -112,8 +120,10 @@ from scrapeline.fetch.response import Request, Response
 from scrapeline.fetch.retry import (
     RetryPolicy,
     host_pause,
+    rate_limited_delay,
     retry_delay,
     should_retry,
+    should_wait_out,
 )
 from scrapeline.fetch.robots import RobotsRules, agent_token, robots_url, rules_for_status
 from scrapeline.fetch.settings import FetchSettings
@@ -161,12 +171,14 @@ class ResponseArchive(Protocol):
 class _Host:
     """Everything the client keeps about one host."""
 
-    __slots__ = ("breaker", "changed", "limiter", "name", "robots", "robots_lock")
+    __slots__ = ("breaker", "changed", "limited", "limiter", "name", "robots", "robots_lock")
 
     def __init__(self, name: str, limiter: HostLimiter) -> None:
         self.name = name
         self.limiter = limiter
         self.breaker = Breaker(host=name)
+        self.limited = 0
+        """429s in a row (the pause without a Retry-After grows with them)."""
         self.changed = asyncio.Event()
         """Set (and replaced) whenever the breaker's state or trial changes."""
         self.robots: RobotsRules | None = None
@@ -373,19 +385,31 @@ class FetchClient:
         first_host = self._host_for(target)  # refuse an undeclared host before anything else
         sent_headers = dict(headers) if headers else {}
         wanted = expect.status if expect is not None else frozenset()
-        attempt = 0
+        attempt = 0  # attempts used up: a 429 uses none
+        waits = 0  # 429s waited out
         while True:
             attempt += 1
             try:
                 response, host = await self._follow(
                     first_host, target, sent_headers, stage, item_key, wanted
                 )
+            except RateLimited as error:
+                waits += 1
+                attempt -= 1
+                error.attempts = attempt + waits
+                if not should_wait_out(error, waits, self._retry):
+                    raise
+                delay = rate_limited_delay(error, waits, self._retry, self._rng)
+                await self._before_retry(error, attempt + waits, delay, target, stage, item_key)
+                continue
             except FetchError as error:
-                error.attempts = attempt
+                error.attempts = attempt + waits
                 if not should_retry(error, attempt, self._retry):
                     raise
-                await self._before_retry(error, attempt, target, stage, item_key)
+                delay = retry_delay(error, attempt, self._retry, self._rng)
+                await self._before_retry(error, attempt + waits, delay, target, stage, item_key)
                 continue
+            attempt += waits
             response.attempts = attempt
             if self._archive is not None and 200 <= response.status < 300:
                 self._archive.store(
@@ -485,10 +509,22 @@ class FetchClient:
 
     def _new_host(self, name: str) -> _Host:
         limiter = HostLimiter(
-            self._politeness_of(name), clock=self._clock, sleep=self._sleep, rng=self._rng
+            self._politeness_of(name),
+            clock=self._clock,
+            sleep=self._sleep,
+            rng=self._rng,
+            on_recovered=lambda rate: self._recovered(name, rate),
         )
         host = self._hosts[name] = _Host(name, limiter)
         return host
+
+    def _recovered(self, name: str, rate: float | None) -> None:
+        if self._on_event is not None:
+            self._on_event(HostRecovered(host=name, rate=rate))
+        elif rate is None:
+            self._log.info("%s is back to full speed (no rate limit)", name)
+        else:
+            self._log.info("%s is back to %.1f requests/s", name, rate)
 
     async def _follow(
         self,
@@ -523,7 +559,7 @@ class FetchClient:
         is_trial = await self._admit(host)
         limiter = host.limiter
         try:
-            await limiter.acquire()
+            started = await limiter.acquire()
             try:
                 response = await self._transport(request)
             finally:
@@ -543,10 +579,30 @@ class FetchClient:
         # The wall clock only matters for a Retry-After date; skip the call otherwise.
         now = self._wall_clock() if response.status == 429 else _NOT_NEEDED
         problem = classify(response, now=now, markers=self._markers, wanted=wanted)
+        if isinstance(problem, RateLimited):
+            self._rate_limited(host, problem, started, is_trial)
+            raise problem
         self._settle(host, problem)
         if problem is not None:
             raise problem
         return response
+
+    def _rate_limited(self, host: _Host, error: RateLimited, started: float, trial: bool) -> None:
+        """A 429: pause the host and slow it. The breaker hears nothing of it (a host
+        that answers is not down), but a trial that got one lets another request try."""
+        host.limited += 1
+        if trial:
+            self._set_breaker(host, release_trial(host.breaker))
+        self._pause(host, error, host.limited)
+        rate = host.limiter.slow_down(started=started)
+        if rate is not None:
+            self._slowed(host, rate, "429")
+
+    def _slowed(self, host: _Host, rate: float, reason: str) -> None:
+        if self._on_event is not None:
+            self._on_event(HostSlowed(host=host.name, rate=rate, reason=reason))
+        else:
+            self._log.info("%s slowed to %.2f requests/s after %s", host.name, rate, reason)
 
     async def _transport(self, request: Request) -> Response:
         """The fetcher, through the next healthy proxy when there are proxies.
@@ -659,7 +715,9 @@ class FetchClient:
                 await self._sleep(wait)
 
     def _settle(self, host: _Host, error: FetchError | None) -> None:
-        """Feed one outcome to the host's breaker (and pause the host on a 429)."""
+        """Feed one outcome (not a 429: see :meth:`_rate_limited`) to the host's breaker."""
+        if host.limited:
+            host.limited = 0
         if error is None or not is_host_failure(error):
             self._set_breaker(host, record_success(host.breaker))
             return
@@ -669,8 +727,6 @@ class FetchClient:
             error=error.message[:_ERROR_CHARS],
             policy=self._breaker_policy,
         )
-        if isinstance(error, RateLimited):
-            self._pause(host, error, failed.failures)
         self._set_breaker(host, failed, cause=error)
 
     def _pause(self, host: _Host, error: RateLimited, failures: int) -> None:
@@ -701,6 +757,9 @@ class FetchClient:
             return
         if new.state is BreakerState.OPEN:
             cooldown = self._breaker_policy.cooldown
+            # After the cooldown, the waiting requests resume spaced, not all at once.
+            now = self._clock()
+            rate = host.limiter.slow_down(started=now, until=now + cooldown)
             if self._on_event is not None:
                 self._on_event(
                     BreakerOpened(
@@ -719,6 +778,8 @@ class FetchClient:
                     new.last_errors[-1] if new.last_errors else "?",
                     cooldown,
                 )
+            if rate is not None:
+                self._slowed(host, rate, "breaker open")
         elif new.state is BreakerState.HALF_OPEN:
             self._log.debug("%s: cooldown over, sending one trial request", host.name)
         elif new.state is BreakerState.CLOSED:
@@ -734,11 +795,11 @@ class FetchClient:
         self,
         error: FetchError,
         attempt: int,
+        delay: float,
         url: str,
         stage: str | None,
         item_key: str | None,
     ) -> None:
-        delay = retry_delay(error, attempt, self._retry, self._rng)
         reason = f"{error.category}: {error.message}"
         if self._on_event is not None:
             self._on_event(

@@ -53,6 +53,24 @@ class HostPaused:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HostSlowed:
+    """Requests to ``host`` now start at most ``rate`` per second (it answered 429, or
+    its breaker opened: ``reason``); the rate grows back slowly."""
+
+    host: str
+    rate: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostRecovered:
+    """``host`` is back to its full rate: ``rate`` per second, or no limit (None)."""
+
+    host: str
+    rate: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BreakerOpened:
     """``host`` kept failing: requests to it wait ``cooldown`` seconds, then one tries."""
 
@@ -69,4 +87,12 @@ class BreakerClosed:
     host: str
 
 
-FetchEvent: TypeAlias = Fetched | RetryScheduled | HostPaused | BreakerOpened | BreakerClosed
+FetchEvent: TypeAlias = (
+    Fetched
+    | RetryScheduled
+    | HostPaused
+    | HostSlowed
+    | HostRecovered
+    | BreakerOpened
+    | BreakerClosed
+)

@@ -21,9 +21,24 @@ window — as measured by the client, or by the server with a few milliseconds o
 network jitter — ever sees more than ``rate`` starts, while a host with work waiting
 gets about 99% of ``rate``. Delay gaps get no tolerance: they are kept exactly.
 
+A pause re-bases the schedule: the first start after it is at its end, the next
+ones ``gap`` apart, however many requests queued up meanwhile.
+
+**Adaptive rate (AIMD).** A host that answers 429 is *slowed*
+(:meth:`HostLimiter.slow_down`): its effective rate drops to :data:`DECREASE` times
+the rate in force — or, with no rate in force, times the rate the host was seen to
+answer at over the last second (:class:`RateMeter`: starts minus 429s). Only a 429
+to a request that started after the last slowdown slows it again, so the answers of
+requests already in flight count once. From the end of the pause the rate grows
+back linearly (:data:`RECOVERY` of the rate before the slowdown per second) up to
+the configured rate; with none configured, the limit is lifted once it reaches
+:data:`LIFT_AFTER` times that rate. Starts after a pause are therefore spaced even
+when no rate was configured. The arithmetic is :func:`slowed` and :func:`recovered`.
+
 Starts are handed out in arrival order (FIFO). The arithmetic lives in
-:func:`draw_gap`, :func:`next_start` and :func:`advance`, pure and tested with
-tables; the limiter only sleeps. Clock, sleep and random source are injectable.
+:func:`draw_gap`, :func:`next_start`, :func:`advance`, :func:`slowed` and
+:func:`recovered`, pure and tested with tables; the limiter only sleeps. Clock,
+sleep and random source are injectable.
 
     >>> import asyncio
     >>> async def main() -> int:
@@ -57,6 +72,22 @@ in any second as seen by the server, whose arrival times jitter by milliseconds.
 RATE_TOLERANCE = 0.005
 """Seconds a start may wake late and still keep the next start on the grid (at most
 half an interval). Must stay below ``RATE_MARGIN - 1`` seconds for the guarantee."""
+
+DECREASE = 0.5
+"""A 429 multiplies the host's effective rate by this."""
+
+RECOVERY = 0.05
+"""After a slowdown, the rate grows back by this fraction of the rate before it, per second."""
+
+MIN_STEP = 0.5
+"""The least recovery, in requests per second per second."""
+
+MIN_RATE = 0.5
+"""No slowdown goes below this many requests per second (or the configured rate, if lower)."""
+
+LIFT_AFTER = 2.0
+"""With no configured rate, the limit is lifted once the rate has grown back to this
+multiple of the rate before the slowdown."""
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _RATE = re.compile(
@@ -170,6 +201,88 @@ def advance(*, due: float | None, started: float, gap: float, tolerance: float) 
     return started + gap
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Slowdown:
+    """The effective rate of a slowed host: ``rate`` at ``since``, growing by ``step``
+    per second up to ``ceiling``, where it ends (``lifts``: the limit is removed,
+    otherwise the ceiling, the configured rate, stays in force)."""
+
+    rate: float
+    since: float
+    step: float
+    ceiling: float
+    lifts: bool
+
+
+def slowed(
+    *, current: float | None, configured: float | None, observed: float, since: float
+) -> Slowdown:
+    """The slowdown after a 429.
+
+    ``current`` is the rate in force (None: unbounded), ``configured`` the politeness's
+    rate, ``observed`` the rate the host answered at lately; the rate grows back from
+    ``since`` (the end of the pause)."""
+    reference = current if current is not None else observed
+    floor = min(MIN_RATE, configured) if configured is not None else MIN_RATE
+    rate = max(floor, DECREASE * reference)
+    step = max(MIN_STEP, RECOVERY * reference)
+    if configured is not None:
+        return Slowdown(rate=rate, since=since, step=step, ceiling=configured, lifts=False)
+    ceiling = max(LIFT_AFTER * reference, rate)
+    return Slowdown(rate=rate, since=since, step=step, ceiling=ceiling, lifts=True)
+
+
+def recovered(slowdown: Slowdown, now: float) -> float | None:
+    """The effective rate at ``now``: the ceiling once grown back to it (None when the
+    limit lifts), else the slowed rate plus the linear recovery since ``since``."""
+    rate = slowdown.rate + slowdown.step * max(0.0, now - slowdown.since)
+    if rate >= slowdown.ceiling:
+        return None if slowdown.lifts else slowdown.ceiling
+    return rate
+
+
+class RateMeter:
+    """Events per second over the last ``window`` seconds, as a sliding-window counter:
+    the previous window's count weighted by how much of it still overlaps, plus the
+    current one's. O(1) per event, no allocation.
+
+    >>> meter = RateMeter()
+    >>> for t in (0.0, 0.2, 0.4, 0.6, 0.8):
+    ...     meter.add(t)
+    >>> meter.rate(1.0), meter.rate(1.5), meter.rate(3.0)
+    (5.0, 2.5, 0.0)
+    """
+
+    __slots__ = ("_count", "_previous", "_start", "window")
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self._start = -math.inf
+        self._count = 0
+        self._previous = 0
+
+    def _roll(self, now: float) -> None:
+        elapsed = now - self._start
+        if elapsed < self.window:
+            return
+        if elapsed < 2 * self.window:
+            self._previous = self._count
+            self._start += self.window
+        else:
+            self._previous = 0
+            self._start = now
+        self._count = 0
+
+    def add(self, now: float, count: int = 1) -> None:
+        self._roll(now)
+        self._count += count
+
+    def rate(self, now: float) -> float:
+        self._roll(now)
+        overlap = max(0.0, 1.0 - (now - self._start) / self.window)
+        return (self._previous * overlap + self._count) / self.window
+
+
 class HostLimiter:
     """Hands out request slots for one host; see the module docstring for the rules.
 
@@ -185,13 +298,20 @@ class HostLimiter:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        on_recovered: Callable[[float | None], None] | None = None,
     ) -> None:
         self.politeness = politeness or Politeness()
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
-        rps = self.politeness.requests_per_second
-        self._interval = RATE_MARGIN / rps if rps else 0.0
+        self._on_recovered = on_recovered
+        self._configured = self.politeness.requests_per_second
+        self._rate = self._configured
+        self._slowdown: Slowdown | None = None
+        self._slowed_at = -math.inf
+        self._starts = RateMeter()
+        self._limited = RateMeter()
+        self._interval = RATE_MARGIN / self._rate if self._rate else 0.0
         self._delay = self.politeness.delay_range
         self._floor = 0.0
         self._unscheduled = self._interval == 0.0 and self._delay is None
@@ -210,6 +330,14 @@ class HostLimiter:
     def paused_until(self) -> float:
         """The monotonic time before which no request starts (``-inf`` when not paused)."""
         return self._paused_until
+
+    @property
+    def rate(self) -> float | None:
+        """The effective rate in requests per second (None: unbounded): the configured
+        one, or lower while the host is slowed. Reading it applies the recovery."""
+        if self._slowdown is not None:
+            self._recover(self._clock())
+        return self._rate
 
     @property
     def min_gap(self) -> float:
@@ -231,23 +359,61 @@ class HostLimiter:
         """Start no request to this host before ``deadline`` (monotonic clock). Only extends."""
         self._paused_until = max(self._paused_until, deadline)
 
-    async def acquire(self) -> None:
-        """Wait for a concurrency slot and this host's next start time, then take both."""
+    def slow_down(self, *, started: float, until: float | None = None) -> float | None:
+        """The host answered 429 (or keeps failing): lower its effective rate (see the
+        module docstring) and return the new one; None when the answer is to a request
+        that started no later than the last slowdown (``started``: what :meth:`acquire`
+        returned), which changes nothing. The rate grows back from the end of the
+        pause, or from ``until`` when later (a breaker's cooldown)."""
+        if started <= self._slowed_at:
+            return None
+        now = self._clock()
+        self._limited.add(now)
+        if self._slowdown is not None:
+            self._recover(now)
+        observed = max(0.0, self._starts.rate(now) - self._limited.rate(now))
+        since = max(now, self._paused_until, until if until is not None else now)
+        self._slowdown = slowed(
+            current=self._rate, configured=self._configured, observed=observed, since=since
+        )
+        self._slowed_at = now
+        self._set_rate(self._slowdown.rate)
+        return self._slowdown.rate
+
+    def _set_rate(self, rate: float | None) -> None:
+        self._rate = rate
+        self._interval = RATE_MARGIN / rate if rate else 0.0
+        self._unscheduled = self._interval == 0.0 and self._delay is None and self._floor == 0.0
+
+    def _recover(self, now: float) -> None:
+        assert self._slowdown is not None
+        rate = recovered(self._slowdown, now)
+        if rate is not None and rate < self._slowdown.ceiling:
+            self._set_rate(rate)
+            return
+        self._slowdown = None
+        self._set_rate(rate)
+        if self._on_recovered is not None:
+            self._on_recovered(rate)
+
+    async def acquire(self) -> float:
+        """Wait for a concurrency slot and this host's next start time, then take both.
+
+        Returns the start time (the clock's reading), for :meth:`slow_down`."""
         await self._slots.acquire()
         try:
+            now = self._clock()
             # No rate, no delay, no pause and nobody queued: nothing to schedule.
-            if not (
-                self._unscheduled
-                and not self._turn.locked()
-                and self._clock() >= self._paused_until
-            ):
-                await self._take_turn()
+            if not (self._unscheduled and not self._turn.locked() and now >= self._paused_until):
+                now = await self._take_turn()
+            self._starts.add(now)
         except BaseException:
             self._slots.release()
             raise
         self._in_flight += 1
+        return now
 
-    async def _take_turn(self) -> None:
+    async def _take_turn(self) -> float:
         async with self._turn:
             while True:
                 now = self._clock()
@@ -256,10 +422,13 @@ class HostLimiter:
                     break
                 # Re-check after waking: a pause may have been set meanwhile.
                 await self._sleep(at - now)
+            if self._slowdown is not None:
+                self._recover(now)
             gap = max(draw_gap(self._interval, self._delay, self._rng), self._floor)
             rate_bound = gap == self._interval and gap > 0
             tolerance = min(RATE_TOLERANCE, gap / 2) if rate_bound else 0.0
             self._due = advance(due=self._due, started=now, gap=gap, tolerance=tolerance)
+            return now
 
     def release(self) -> None:
         """Give back a slot taken by :meth:`acquire`."""

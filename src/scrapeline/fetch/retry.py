@@ -18,6 +18,10 @@ Contract:
 - A server asking for a pause longer than ``policy.max_delay`` is not retried
   in-process (the item fails as ``rate_limited``, which a later run retries);
   the client still pauses the whole host for as long as the server asked.
+- A 429 is not a failed attempt: the client waits it out (:func:`should_wait_out`,
+  :func:`rate_limited_delay`) without using up ``max_attempts``, at most
+  ``policy.rate_limited_waits`` times per request; the next 429 fails the item as
+  ``rate_limited``.
 
     >>> import random
     >>> from scrapeline.errors import HTTPError
@@ -66,10 +70,16 @@ class RetryPolicy:
     max_attempts: int = 4
     base_delay: float = 0.5
     max_delay: float = 60.0
+    rate_limited_waits: int = 20
+    """How many 429s one request waits out (apart from ``max_attempts``) before failing."""
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ConfigError(f"retry max_attempts must be at least 1, got {self.max_attempts}")
+        if self.rate_limited_waits < 0:
+            raise ConfigError(
+                f"retry rate_limited_waits must be at least 0, got {self.rate_limited_waits}"
+            )
         for name in ("base_delay", "max_delay"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
@@ -138,12 +148,34 @@ def retry_delay(
     return delay
 
 
+def should_wait_out(error: RateLimited, waits: int, policy: RetryPolicy) -> bool:
+    """Whether to try again after the ``waits``-th 429 to one request (1-based).
+
+    Yes while ``waits`` is at most ``policy.rate_limited_waits`` and the server asked
+    for no longer than ``policy.max_delay``; ``max_attempts`` is not involved."""
+    if waits > policy.rate_limited_waits:
+        return False
+    return error.retry_after is None or error.retry_after <= policy.max_delay
+
+
+def rate_limited_delay(
+    error: RateLimited, waits: int, policy: RetryPolicy, rng: random.Random
+) -> float:
+    """Seconds before a request tries again after its ``waits``-th 429: what the server
+    asked (the host's limiter spaces the requests that resume together), else the
+    backoff for ``waits``."""
+    if error.retry_after is not None:
+        return error.retry_after
+    return backoff(policy, waits, rng)
+
+
 def host_pause(error: RateLimited, consecutive_failures: int, policy: RetryPolicy) -> float:
     """Seconds to pause a whole host after it answered 429.
 
     The server's Retry-After when it gave one (honoured even beyond ``max_delay``:
     politeness first); otherwise an exponential pause that grows with the host's
-    consecutive failures, without jitter since it is shared by every request.
+    consecutive 429s (``consecutive_failures``), without jitter since it is shared by
+    every request.
     """
     if error.retry_after is not None:
         return error.retry_after

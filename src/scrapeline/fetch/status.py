@@ -178,15 +178,17 @@ def classify(
 def is_host_failure(error: FetchError | None) -> bool:
     """Whether a failure says the *host* is in trouble (counts toward its breaker).
 
-    Connection errors, timeouts, 5xx, 429 and blocks do; a 404 or a broken contract is
-    the host answering normally, as does any usable response (``None``). A
-    :class:`ProxyError` says nothing about the host: the client handles it apart.
+    Connection errors, timeouts, 5xx and blocks do; a 404 or a broken contract is
+    the host answering normally, as does any usable response (``None``). A 429 does
+    not either: a host that asks us to slow down is answering, not down (the client
+    pauses and slows it instead). A :class:`ProxyError` says nothing about the host:
+    the client handles it apart.
     """
-    if isinstance(error, ProxyError):
+    if isinstance(error, ProxyError | RateLimited):
         return False
     if isinstance(error, NetworkError):
         return error.retryable  # an invalid URL says nothing about the host
-    if isinstance(error, FetchTimeout | RateLimited | Blocked):
+    if isinstance(error, FetchTimeout | Blocked):
         return True
     if isinstance(error, HTTPError):
         return error.status is not None and (error.status >= 500 or error.status in RETRY_STATUSES)

@@ -51,6 +51,8 @@ from scrapeline.fetch.events import (
     BreakerOpened,
     Fetched,
     HostPaused,
+    HostRecovered,
+    HostSlowed,
     RetryScheduled,
 )
 from scrapeline.observe.stats import format_duration
@@ -173,6 +175,13 @@ def render(event: Event, *, now: datetime) -> Line | None:
                 f"resumes at {_clock_time(now, event.seconds)}"
             )
             return Line(level=logging.WARNING, text=Text(text, style="yellow"), log=text)
+        case HostSlowed():
+            text = redact(f"host {event.host} slowed to {_rate(event.rate)} after {event.reason}")
+            return Line(level=logging.WARNING, text=Text(text, style="yellow"), log=text)
+        case HostRecovered():
+            speed = "no rate limit" if event.rate is None else _rate(event.rate)
+            text = redact(f"host {event.host} back to {speed}")
+            return Line(level=logging.INFO, text=Text(text, style="green"), log=text)
         case BreakerOpened():
             last = f"; last error: {event.last_errors[-1]}" if event.last_errors else ""
             text = redact(
@@ -254,6 +263,11 @@ def _span(seconds: float) -> str:
     if 0 < seconds < 60 and seconds == int(seconds):
         return f"{int(seconds)}s"
     return format_duration(seconds)
+
+
+def _rate(per_second: float) -> str:
+    """Requests per second, as ``--rate`` takes them: "5.0/s", "0.25/s"."""
+    return f"{per_second:.1f}/s" if per_second >= 1 else f"{per_second:.2g}/s"
 
 
 def _clock_time(now: datetime, seconds: float) -> str:
