@@ -8,16 +8,21 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from scrapeline import Context, Item, Pipeline, Record
 from scrapeline.errors import RateLimited
 from scrapeline.fetch.breaker import BreakerPolicy, BreakerState
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.events import BreakerOpened, FetchEvent, HostSlowed
 from scrapeline.fetch.limits import Politeness
 from scrapeline.fetch.retry import RetryPolicy
+from scrapeline.runner.run import RunOptions
+from scrapeline.workspace.run import FetchOptions, fetch_settings
+from scrapeline.workspace.run import run as run_pipeline
 
 
 class LimitedSite:
@@ -161,3 +166,38 @@ async def test_with_no_rate_a_crawl_settles_near_what_the_site_allows() -> None:
     assert later.count(429) < 0.2 * len(later), Counter(later)
     # 90 items at 20/s are 4.5 s; a collapse (a 1-s pause per few requests) takes far longer
     assert elapsed < 15.0, elapsed
+
+
+async def test_a_run_given_a_rate_keeps_to_it_and_leaves_the_pipeline_as_declared(
+    tmp_path: Path,
+) -> None:
+    site = LimitedSite()
+    pipe = Pipeline("rated", base_url="http://127.0.0.1:1", robots=False)
+    pipe.table("pages", key="n")
+
+    @pipe.discover("page")
+    async def listing(ctx: Context, offset: int) -> AsyncIterator[Item]:
+        if offset == 0:
+            for key in range(1, 8):
+                yield Item(key=key)
+
+    @pipe.stage("get", on="page")
+    async def get(ctx: Context, item: Item) -> Record:
+        await ctx.fetch(f"/pages/{item.key}")
+        return Record("pages", {"n": item.key})
+
+    async for base in serve(site):
+        outcome = await run_pipeline(
+            pipe,
+            tmp_path / "d",
+            RunOptions(workers=4),
+            fetch_options=FetchOptions(base_url=base, rate="5/s"),
+        )
+    assert outcome.exit_code == 0
+    arrivals = sorted(site.arrivals(200))
+    assert len(arrivals) == 7
+    # seven starts at 5/s span at least six intervals (the pipeline alone sets no rate)
+    assert arrivals[-1] - arrivals[0] >= 6 * 0.2 - 0.05, arrivals
+    assert pipe.fetch.rate is None
+    assert fetch_settings(pipe, FetchOptions(rate="5/s")).rate == "5/s"
+    assert fetch_settings(pipe, FetchOptions()).rate is None

@@ -101,6 +101,14 @@ SecretOpt = Annotated[
         "KEY=VALUE, or KEY to read it from the environment variable KEY.",
     ),
 ]
+RateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rate",
+        help="At most this many requests per second to each host, e.g. 5/s, 30/m "
+        "[default: the pipeline's rate=].",
+    ),
+]
 ArchiveOpt = Annotated[
     bool,
     typer.Option(
@@ -156,8 +164,15 @@ class RunFlags:
         )
 
 
-def fetch_options(*, base_url: str | None, archive: bool) -> FetchOptions:
-    """How the run fetches: ``--base-url`` (None: the pipeline's) and ``--no-archive``."""
+def fetch_options(*, base_url: str | None, archive: bool, rate: str | None = None) -> FetchOptions:
+    """How the run fetches: ``--base-url`` (None: the pipeline's), ``--no-archive`` and
+    ``--rate`` (None: the pipeline's). Raises ConfigError for a rate that cannot work."""
+    from scrapeline.fetch.limits import parse_rate
     from scrapeline.workspace.run import FetchOptions
 
-    return FetchOptions(base_url=base_url, archive=archive)
+    if rate is not None:
+        try:
+            parse_rate(rate)
+        except ConfigError as exc:
+            raise ConfigError(f"--rate: {exc}") from None
+    return FetchOptions(base_url=base_url, archive=archive, rate=rate)

@@ -27,6 +27,7 @@ from scrapeline.cli.options import (
     FullOpt,
     GraceOpt,
     PipelineArg,
+    RateOpt,
     RunFlags,
     SecretOpt,
     SetOpt,
@@ -53,6 +54,7 @@ def run(
     item_timeout: TimeoutOpt = ITEM_TIMEOUT,
     grace: GraceOpt = GRACE,
     base_url: BaseUrlOpt = None,
+    rate: RateOpt = None,
     set_: SetOpt = None,
     secret: SecretOpt = None,
     archive: ArchiveOpt = True,
@@ -75,7 +77,9 @@ def run(
         options = flags.run_options(pipe)
     from scrapeline.workspace.opened import default_data_dir
 
-    run_and_exit(pipe, data_dir or default_data_dir(pipe), options, base_url, archive=archive)
+    run_and_exit(
+        pipe, data_dir or default_data_dir(pipe), options, base_url, archive=archive, rate=rate
+    )
 
 
 def run_and_exit(
@@ -85,10 +89,12 @@ def run_and_exit(
     base_url: str | None,
     *,
     archive: bool = True,
+    rate: str | None = None,
     after: Callable[[Outcome], None] | None = None,
 ) -> NoReturn:
-    """Run ``pipe`` on ``data_dir`` with the console reporting, call ``after`` with the
-    outcome, and exit with the code of the run's status."""
+    """Run ``pipe`` on ``data_dir`` with the console reporting (``rate``: ``--rate``,
+    None for the pipeline's), call ``after`` with the outcome, and exit with the code
+    of the run's status."""
     from scrapeline.observe.console import ConsoleReporter
     from scrapeline.workspace.run import run as run_pipeline
 
@@ -100,7 +106,7 @@ def run_and_exit(
                     pipe,
                     data_dir,
                     options,
-                    fetch_options=fetch_options(base_url=base_url, archive=archive),
+                    fetch_options=fetch_options(base_url=base_url, archive=archive, rate=rate),
                     subscribers=[reporter],
                 )
             )

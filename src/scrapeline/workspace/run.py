@@ -11,6 +11,7 @@ PipelineError leaves no directory and no empty ledger behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -37,14 +38,19 @@ class FetchOptions:
     """Overrides the pipeline's base_url (its host joins the declared hosts)."""
     archive: bool = True
     """Keep every usable response in DATA_DIR/archive (``--no-archive`` turns it off)."""
+    rate: str | float | None = None
+    """Overrides the pipeline's rate for this run (``--rate 5/s``); None keeps it."""
 
 
 def fetch_settings(pipeline: Pipeline, fetch: FetchOptions) -> FetchSettings:
-    """The pipeline's fetch settings, pointed at ``fetch.base_url`` when given (a new
-    value: the pipeline is not changed)."""
+    """The pipeline's fetch settings, pointed at ``fetch.base_url`` and at
+    ``fetch.rate`` when given (a new value: the pipeline is not changed)."""
+    settings = pipeline.fetch
     if fetch.base_url:
-        return pipeline.fetch.with_base_url(fetch.base_url)
-    return pipeline.fetch
+        settings = settings.with_base_url(fetch.base_url)
+    if fetch.rate is not None:
+        settings = dataclasses.replace(settings, rate=fetch.rate)
+    return settings
 
 
 async def check_settings(settings: FetchSettings) -> None:
