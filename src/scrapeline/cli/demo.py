@@ -26,6 +26,7 @@ from scrapeline.cli.options import (
     ForceOpt,
     FullOpt,
     GraceOpt,
+    RateOpt,
     RunFlags,
     SecretOpt,
     SetOpt,
@@ -55,6 +56,7 @@ def demo(
     latency: Annotated[
         bool, typer.Option("--latency/--no-latency", help="Answer with realistic latency.")
     ] = True,
+    rate: RateOpt = None,
     set_: SetOpt = None,
     secret: SecretOpt = None,
     archive: ArchiveOpt = True,
@@ -89,6 +91,7 @@ def demo(
             options,
             url,
             archive=archive,
+            rate=rate,
             after=lambda outcome: _demo_epilogue(target, outcome),
         )
 
