@@ -5,7 +5,9 @@ known, unless an earlier walk was cut short; then it jumps to where that walk go
 to and goes on, so an interrupted backfill is finished by the next run. Keys
 identify items, so a listing that shifted meanwhile only makes pages overlap.
 
-The decisions are pure (:func:`before_page`, :func:`after_page`)::
+The listing ends at an empty page, or at a 404 or 410 past the walk's first page
+(:func:`after_error`). The decisions are pure (:func:`before_page`,
+:func:`after_page`, :func:`after_error`)::
 
     >>> after_page(new=0, keys=20, position=0, step=20, full=False, furthest=None)
     Stop(reason='known page', finished=True, next_position=20)
@@ -25,7 +27,7 @@ from typing import Any, TypeAlias
 
 from scrapeline import events as ev
 from scrapeline.context import Context, Fetch
-from scrapeline.errors import LedgerError, RunHalted
+from scrapeline.errors import HTTPError, LedgerError, RunHalted
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Walk
 from scrapeline.pipeline import Discovery
@@ -86,6 +88,20 @@ def after_page(
     return Continue(next=following)
 
 
+ENDS_LISTING: frozenset[int] = frozenset({404, 410})
+"""Statuses that a listing answers past its last page."""
+
+
+def after_error(*, status: int | None, position: int, first: bool) -> Stop | None:
+    """Whether a page that failed with HTTP ``status`` ends the listing instead of
+    failing the walk: a 404 or 410 past the walk's first page is the end of the
+    listing, and nothing past it is kept as a resume point. On the first page the
+    walk fetches it is a failure: a wrong URL must not look like an empty listing."""
+    if status in ENDS_LISTING and not first:
+        return Stop(reason="end of listing", finished=True, next_position=position)
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WalkOptions:
     start: int | None = None
@@ -120,7 +136,7 @@ async def walk_listing(
     previous = await queue.walk(d.name)
     furthest = previous.next_position if previous and not previous.finished else None
     position = d.pages.first if options.start is None else options.start
-    pages = new_total = 0
+    pages = new_total = fetched = 0
     full = options.full or options.rescrape
     config = options.config if options.config is not None else {}
     while True:
@@ -137,10 +153,19 @@ async def walk_listing(
         except BaseException as exc:  # SystemExit too: the user's code fails its page
             if cancelled_by_us(exc):
                 raise
+            status = exc.status if isinstance(exc, HTTPError) else None
+            ended = after_error(status=status, position=position, first=fetched == 0)
+            if ended is not None:
+                log.info(
+                    "discovery %s: HTTP %s at %s, the end of the listing", d.name, status, position
+                )
+                stop = ended
+                break
             category, text = describe(exc)
             on_error(f"{d.name} at {position} ({category}): {text}")
             stop = Stop(reason="error")
             break
+        fetched += 1
         keys = len(dict.fromkeys(it.key for it in batch))
         new = 0
         if batch:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from scrapeline.runner.walk import Continue, JumpTo, Step, Stop, after_page, before_page
+from scrapeline.runner.walk import (
+    Continue,
+    JumpTo,
+    Step,
+    Stop,
+    after_error,
+    after_page,
+    before_page,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +59,22 @@ def test_after_a_page(
         after_page(new=new, keys=keys, position=20, step=20, full=full, furthest=furthest)
         == expected
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "first", "expected"),
+    [
+        # past the last page a listing answers 404 or 410: the walk is finished there
+        (404, False, Stop(reason="end of listing", finished=True, next_position=20)),
+        (410, False, Stop(reason="end of listing", finished=True, next_position=20)),
+        # on the first page the walk fetches, a 404 is a wrong URL, not an empty listing
+        (404, True, None),
+        (410, True, None),
+        # any other failure fails the walk
+        (403, False, None),
+        (500, False, None),
+        (None, False, None),
+    ],
+)
+def test_after_a_failed_page(status: int | None, first: bool, expected: Stop | None) -> None:
+    assert after_error(status=status, position=20, first=first) == expected

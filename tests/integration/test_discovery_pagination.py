@@ -1,0 +1,184 @@
+"""How a discovery's walk ends and where it goes next, against a real local server:
+offsets and page numbers that answer 404 past their last page, a JSON API that says
+``hasNextPage``, cursors and next links; real runs over a real SQLite ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from scrapeline import Context, Item, Pipeline, Record, offsets, page_numbers
+from scrapeline import events as ev
+from scrapeline.ledger.sqlite import SqliteLedger
+from scrapeline.runner.run import RunOptions
+from scrapeline.workspace.run import run as run_pipeline
+from tests.servers import serve
+
+THINGS = 25
+"""Things 1..25 are listed, ``PER_PAGE`` to a page: three pages of them."""
+PER_PAGE = 10
+
+
+def listing_app(things: int = THINGS) -> tuple[web.Application, list[str]]:
+    """The listings of ``things`` things in every style, and a page per thing. The
+    second value is every listing URL asked for, in order."""
+    asked: list[str] = []
+    ids = list(range(1, things + 1))
+
+    def rows(start: int) -> list[int]:
+        return ids[start : start + PER_PAGE]
+
+    async def by_offset(request: web.Request) -> web.Response:
+        asked.append(request.path_qs)
+        offset = int(request.query["offset"])
+        if offset >= len(ids):
+            raise web.HTTPNotFound()
+        return web.json_response({"rows": rows(offset)})
+
+    async def by_page(request: web.Request) -> web.Response:
+        asked.append(request.path_qs)
+        number = int(request.query["page"])
+        start = (number - 1) * PER_PAGE
+        if start >= len(ids):
+            raise web.HTTPGone()
+        return web.json_response({"data": rows(start), "hasNextPage": start + PER_PAGE < len(ids)})
+
+    async def thing(request: web.Request) -> web.Response:
+        key = int(request.match_info["key"])
+        return web.json_response({"id": key, "name": f"thing {key}"})
+
+    app = web.Application()
+    app.router.add_get("/results", by_offset)
+    app.router.add_get("/api/things", by_page)
+    app.router.add_get("/things/{key}", thing)
+    return app, asked
+
+
+def pipeline(base_url: str, discover: Any, **declared: Any) -> Pipeline:
+    pipe = Pipeline("things", base_url=base_url, robots=False)
+    pipe.table("things", key="id")
+    pipe.discover("thing", **declared)(discover)
+
+    @pipe.stage("detail", on="thing")
+    async def detail(ctx: Context, item: Item) -> Record:
+        return Record("things", (await ctx.fetch(f"/things/{item.key}")).json())
+
+    return pipe
+
+
+async def by_offset(ctx: Context, offset: int) -> AsyncIterator[Item]:
+    for key in (await ctx.fetch(f"/results?offset={offset}")).json()["rows"]:
+        yield Item(key=key)
+
+
+async def by_page_number(ctx: Context, number: int) -> AsyncIterator[Item]:
+    for key in (await ctx.fetch(f"/api/things?page={number}")).json()["data"]:
+        yield Item(key=key)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def __call__(self, event: Any) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+async def run(pipe: Pipeline, data_dir: Path, **options: Any) -> tuple[Any, Recorder]:
+    recorder = Recorder()
+    options.setdefault("workers", 2)
+    outcome = await asyncio.wait_for(
+        run_pipeline(pipe, data_dir, RunOptions(**options), subscribers=[recorder]), 60
+    )
+    return outcome, recorder
+
+
+def stored_keys(data_dir: Path) -> list[Any]:
+    ledger = SqliteLedger(data_dir / "ledger.db")
+    try:
+        return sorted(r["id"] for r in ledger.records("things"))
+    finally:
+        ledger.close()
+
+
+# -- a 404 or 410 past the last page is the end of the listing ----------------------
+
+
+async def test_an_offset_listing_that_answers_404_past_its_end_finishes(tmp_path: Path) -> None:
+    app, asked = listing_app()
+    async with serve(app) as url:
+        pipe = pipeline(url, by_offset, pages=offsets(step=PER_PAGE))
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        assert stored_keys(tmp_path) == list(range(1, THINGS + 1))
+        finished = recorder.of(ev.DiscoveryFinished)
+        assert [(f.pages, f.new, f.reason) for f in finished] == [(3, THINGS, "end of listing")]
+        assert asked[-1] == "/results?offset=30"
+
+        # the 404 page is no point to resume at: the next run stops at the known first page
+        asked.clear()
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        assert asked == ["/results?offset=0"]
+        assert recorder.of(ev.DiscoveryFinished)[0].reason == "known page"
+
+
+async def test_a_page_number_listing_that_answers_410_past_its_end_finishes_every_run(
+    tmp_path: Path,
+) -> None:
+    app, asked = listing_app()
+    async with serve(app) as url:
+        pipe = pipeline(url, by_page_number, pages=page_numbers())
+        for _ in range(2):
+            outcome, _recorder = await run(pipe, tmp_path, full=True)
+            assert outcome.exit_code == 0, outcome.reason
+            assert stored_keys(tmp_path) == list(range(1, THINGS + 1))
+            assert asked[-1] == "/api/things?page=4"
+
+
+async def test_a_walk_left_at_a_404_by_an_older_run_finishes(tmp_path: Path) -> None:
+    # what older versions saved after a 404: a cut-short walk whose next page is past the end
+    from scrapeline.ledger.base import Walk
+
+    app, asked = listing_app()
+    async with serve(app) as url:
+        pipe = pipeline(url, by_offset, pages=offsets(step=PER_PAGE))
+        outcome, _recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        ledger = SqliteLedger(tmp_path / "ledger.db")
+        try:
+            ledger.save_walk(Walk(name="by_offset", next_position=30, finished=False))
+        finally:
+            ledger.close()
+        asked.clear()
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        assert asked == ["/results?offset=0", "/results?offset=30"]
+        assert recorder.of(ev.DiscoveryFinished)[0].reason == "end of listing"
+
+
+async def test_a_404_on_the_first_page_is_still_a_failure(tmp_path: Path) -> None:
+    app, _asked = listing_app()
+    async with serve(app) as url:
+
+        async def wrong_url(ctx: Context, offset: int) -> AsyncIterator[Item]:
+            for key in (await ctx.fetch(f"/reslts?offset={offset}")).json()["rows"]:
+                yield Item(key=key)
+
+        pipe = pipeline(url, wrong_url, pages=offsets(step=PER_PAGE))
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 1
+        errors = [e.message for e in recorder.of(ev.Log) if e.message.startswith("discovery")]
+        assert any("wrong_url at 0" in m and "404" in m for m in errors), errors
+
+        # a walk started past the end (--start-offset) fails the same way
+        pipe = pipeline(url, by_offset, pages=offsets(step=PER_PAGE))
+        outcome, _recorder = await run(pipe, tmp_path / "2", start=100)
+        assert outcome.exit_code == 1
