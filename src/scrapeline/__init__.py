@@ -28,7 +28,7 @@ from scrapeline.errors import (
 from scrapeline.fetch.contract import Expect
 from scrapeline.fetch.response import Response
 from scrapeline.model import Item, Record
-from scrapeline.pipeline import Pipeline, offsets, page_numbers
+from scrapeline.pipeline import Pipeline, cursors, offsets, page_numbers
 
 if TYPE_CHECKING:  # imported on first use: a pipeline file need not load the engine
     from scrapeline.ledger.base import RunStatus
@@ -59,6 +59,7 @@ __all__ = [
     "ScrapelineError",
     "UsageError",
     "ValidationError",
+    "cursors",
     "offsets",
     "page_numbers",
     "run",

@@ -6,6 +6,10 @@
         ctx.log.debug("parsed %s", item.key)
         return Record("matches", {"match_id": item.key})
 
+A discovery tells the walk where its listing goes: ``ctx.last_page()`` when the
+response says this page is the last, ``ctx.next_page(cursor_or_url)`` over
+``pages=cursors()``.
+
 The context is the stage's only door to the network (``fetch``), so politeness,
 retries, the breaker and the archive hold for every request.
 
@@ -59,6 +63,8 @@ class Context:
         "item",
         "log",
         "run_id",
+        "said_last",
+        "said_next",
         "stage",
     )
 
@@ -83,6 +89,10 @@ class Context:
         """The declared contract of the stage or discovery, applied to every fetch."""
         self.children: list[Item] = []
         self.log = log
+        self.said_last = False
+        """A discovery called :meth:`last_page`: the listing ends with this page."""
+        self.said_next: str | None = None
+        """Where the discovery said the next page is (:meth:`next_page`)."""
 
     async def fetch(
         self,
@@ -143,6 +153,24 @@ class Context:
                 )
             item = Item(key=item.key, kind=self.emits, data=item.data, date=item.date)
         self.children.append(item)
+
+    def last_page(self) -> None:
+        """In a discovery: this page is the listing's last (``hasNextPage: false``,
+        no "next" link). The walk stores this page's items and ends as finished;
+        the next run starts from the top again."""
+        self.said_last = True
+
+    def next_page(self, cursor: str | int) -> None:
+        """In a discovery over ``pages=cursors()``: the next page is at ``cursor``
+        (a token from the response, or the URL of its "next" link). The walk calls
+        the discovery with it, as text; a page that names no next page is the last.
+        Raises TypeError for anything but text or a whole number."""
+        if isinstance(cursor, bool) or not isinstance(cursor, (str, int)):
+            raise TypeError(
+                f"next_page() takes the next page's cursor or URL as text, "
+                f"not {type(cursor).__name__}"
+            )
+        self.said_next = str(cursor)
 
     async def run_sync(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run the blocking ``fn(*args, **kwargs)`` in a thread and await its result.

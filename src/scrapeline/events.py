@@ -38,9 +38,35 @@ class RunStarted:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PageDiscovered:
     discovery: str
-    position: int
+    position: int | str | None
+    """The offset, the page number, or the cursor (None: a cursor walk's first page)."""
     keys: int
     new: int
+    style: str = "offset"
+    """How the listing is paginated: "offset", "page" or "cursor"."""
+
+    @property
+    def page(self) -> str:
+        """The page as the user knows it: "offset 200", "page 3", "cursor eyJpZCI6…"."""
+        return page_label(self.style, self.position)
+
+
+def page_label(style: str, position: int | str | None) -> str:
+    """A listing page in the user's words; a long cursor (or next link) is shortened::
+
+    >>> page_label("page", 3), page_label("offset", 200), page_label("cursor", None)
+    ('page 3', 'offset 200', 'first page')
+    >>> page_label("cursor", "http://127.0.0.1:8080/list?after=2024-05-01T10:00:00Z")
+    'cursor /list?after=2024-05-01T…'
+    """
+    if style == "cursor":
+        if position is None:
+            return "first page"
+        text = str(position)
+        if "://" in text:  # a next link: its host is the pipeline's, the path says more
+            text = "/" + text.split("://", 1)[1].partition("/")[2]
+        return f"cursor {text if len(text) <= 24 else text[:23] + '…'}"
+    return f"{'page' if style == 'page' else 'offset'} {position}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,7 +75,9 @@ class DiscoveryFinished:
     pages: int
     new: int
     reason: str
-    """Why the walk stopped: "known page", "end of listing", "end offset", "interrupted"."""
+    """Why the walk stopped: "known page", "end of listing" (an empty page, or a 404 or
+    410 past the first), "last page" (the response said so), "end offset",
+    "interrupted", "error", "halted"."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,6 +12,10 @@ paginated listing) and *stages* (async functions run once per item of a kind).
         for row in page.css("tr.match"):
             yield Item(key=int(row.attributes["data-id"]))
 
+A listing walks ``offsets(step=...)``, ``page_numbers()`` or ``cursors()`` (each
+page calls ``ctx.next_page(cursor_or_url)``); it ends at an empty page, at a page
+whose discovery calls ``ctx.last_page()``, or at a 404 or 410 past its first page.
+
     @pipe.stage("overview", on="match")
     async def overview(ctx, item):
         page = await ctx.fetch(f"/matches/{item.key}")
@@ -81,14 +85,25 @@ DiscoverFn: TypeAlias = Callable[["Context", Any], AsyncIterator[Item]]
 
 @dataclass(frozen=True, slots=True)
 class Pages:
-    """How a listing is paginated: by offset (``step`` rows a page) or by page number."""
+    """How a listing is paginated: by offset (``step`` rows a page), by page number,
+    or by cursor (each page names the next: a token, or the URL of a "next" link)."""
 
-    style: str  # "offset" | "page"
+    style: str  # "offset" | "page" | "cursor"
     step: int = 1
-    first: int = 0
+    first: int | None = 0
+    """The first page's position: None for cursors (the discovery is called with None)."""
+
+    @property
+    def numbered(self) -> bool:
+        """Whether the walk can count its pages (offsets, page numbers), not follow them."""
+        return self.style != "cursor"
 
     def walk(self, start: int | None, end: int | None) -> Iterator[int]:
-        """Page positions from ``start`` to ``end`` inclusive (unbounded when end is None)."""
+        """Page positions from ``start`` to ``end`` inclusive (unbounded when end is None).
+
+        Raises PipelineError for cursors: only the pages themselves know the next one."""
+        if self.first is None:
+            raise PipelineError("a listing by cursor cannot be counted: follow ctx.next_page()")
         position = self.first if start is None else start
         while end is None or position <= end:
             yield position
@@ -105,6 +120,14 @@ def offsets(step: int = 100, first: int = 0) -> Pages:
 def page_numbers(first: int = 1) -> Pages:
     """A listing paginated by page number: ``first``, ``first + 1``, ..."""
     return Pages("page", 1, first)
+
+
+def cursors() -> Pages:
+    """A listing whose every page says where the next one is: a cursor, a token or
+    the URL of a "next" link. The discovery is called with None for the first page,
+    then with what it passed to ``ctx.next_page(...)``; a page that passes nothing
+    is the last."""
+    return Pages("cursor", 0, None)
 
 
 @dataclass(frozen=True, slots=True)

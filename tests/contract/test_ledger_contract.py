@@ -279,6 +279,17 @@ def test_walks_are_remembered(ledger: Ledger) -> None:
     assert ledger.walk("results") == Walk(name="results", next_position=400, finished=True)
 
 
+@pytest.mark.parametrize("cursor", ["eyJpZCI6IDQyfQ==", "http://h/list?after=7", "123", ""])
+def test_a_walk_by_cursor_is_remembered_as_text(ledger: Ledger, cursor: str) -> None:
+    ledger.save_walk(Walk(name="events", next_position=0, finished=False, cursor=cursor))
+    assert ledger.walk("events") == Walk(
+        name="events", next_position=0, finished=False, cursor=cursor
+    )
+    # a finished walk starts from the top again: no cursor is kept
+    ledger.save_walk(Walk(name="events", next_position=0, finished=True))
+    assert ledger.walk("events") == Walk(name="events", next_position=0, finished=True)
+
+
 def test_report_counts_this_run_only(ledger: Ledger) -> None:
     run1 = ledger.begin_run("p", {}, 0.0, 1)
     ledger.add_items(matches(1, 2), run1)

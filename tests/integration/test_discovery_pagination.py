@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from scrapeline import Context, Item, Pipeline, Record, offsets, page_numbers
+from scrapeline import Context, Item, Pipeline, Record, cursors, offsets, page_numbers
 from scrapeline import events as ev
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.runner.run import RunOptions
@@ -23,11 +23,15 @@ THINGS = 25
 PER_PAGE = 10
 
 
-def listing_app(things: int = THINGS) -> tuple[web.Application, list[str]]:
+def listing_app(
+    things: int = THINGS, *, broken_once: tuple[str, ...] = ()
+) -> tuple[web.Application, list[str]]:
     """The listings of ``things`` things in every style, and a page per thing. The
-    second value is every listing URL asked for, in order."""
+    second value is every listing URL asked for, in order. A listing URL in
+    ``broken_once`` answers a page that is not JSON the first time it is asked."""
     asked: list[str] = []
     ids = list(range(1, things + 1))
+    broken = set(broken_once)
 
     def rows(start: int) -> list[int]:
         return ids[start : start + PER_PAGE]
@@ -47,6 +51,29 @@ def listing_app(things: int = THINGS) -> tuple[web.Application, list[str]]:
             raise web.HTTPGone()
         return web.json_response({"data": rows(start), "hasNextPage": start + PER_PAGE < len(ids)})
 
+    def token(key: int) -> str:
+        return f"after-{key}"
+
+    async def by_cursor(request: web.Request) -> web.Response:
+        asked.append(request.path_qs)
+        if request.path_qs in broken:
+            broken.discard(request.path_qs)
+            return web.Response(text="<html>maintenance</html>", content_type="text/html")
+        after = request.query.get("after")
+        start = 0 if after is None else ids.index(int(after.removeprefix("after-"))) + 1
+        page = rows(start)
+        more = start + PER_PAGE < len(ids)
+        return web.json_response({"items": page, "next": token(page[-1]) if more else None})
+
+    async def linked(request: web.Request) -> web.Response:
+        asked.append(request.path_qs)
+        start = int(request.query.get("from", "0"))
+        cells = "".join(f'<li data-id="{key}">thing {key}</li>' for key in rows(start))
+        more = start + PER_PAGE < len(ids)
+        link = f'<a rel="next" href="{request.url.origin()}/list?from={start + PER_PAGE}">next</a>'
+        body = f"<html><body><ul>{cells}</ul>{link if more else ''}</body></html>"
+        return web.Response(text=body, content_type="text/html")
+
     async def thing(request: web.Request) -> web.Response:
         key = int(request.match_info["key"])
         return web.json_response({"id": key, "name": f"thing {key}"})
@@ -54,6 +81,8 @@ def listing_app(things: int = THINGS) -> tuple[web.Application, list[str]]:
     app = web.Application()
     app.router.add_get("/results", by_offset)
     app.router.add_get("/api/things", by_page)
+    app.router.add_get("/api/cursor", by_cursor)
+    app.router.add_get("/list", linked)
     app.router.add_get("/things/{key}", thing)
     return app, asked
 
@@ -78,6 +107,33 @@ async def by_offset(ctx: Context, offset: int) -> AsyncIterator[Item]:
 async def by_page_number(ctx: Context, number: int) -> AsyncIterator[Item]:
     for key in (await ctx.fetch(f"/api/things?page={number}")).json()["data"]:
         yield Item(key=key)
+
+
+async def by_page_number_says_last(ctx: Context, number: int) -> AsyncIterator[Item]:
+    page = (await ctx.fetch(f"/api/things?page={number}")).json()
+    if not page["hasNextPage"]:
+        ctx.last_page()
+    for key in page["data"]:
+        yield Item(key=key)
+
+
+async def by_cursor(ctx: Context, cursor: str | None) -> AsyncIterator[Item]:
+    page = (
+        await ctx.fetch("/api/cursor" if cursor is None else f"/api/cursor?after={cursor}")
+    ).json()
+    if page["next"] is not None:
+        ctx.next_page(page["next"])
+    for key in page["items"]:
+        yield Item(key=key)
+
+
+async def by_next_link(ctx: Context, url: str | None) -> AsyncIterator[Item]:
+    page = await ctx.fetch(url or "/list")
+    link = page.first("a[rel=next]")
+    if link is not None:
+        ctx.next_page(link.attributes["href"] or "")
+    for row in page.css("li"):
+        yield Item(key=int(row.attributes["data-id"] or 0))
 
 
 class Recorder:
@@ -182,3 +238,108 @@ async def test_a_404_on_the_first_page_is_still_a_failure(tmp_path: Path) -> Non
         pipe = pipeline(url, by_offset, pages=offsets(step=PER_PAGE))
         outcome, _recorder = await run(pipe, tmp_path / "2", start=100)
         assert outcome.exit_code == 1
+
+
+# -- the response says the listing ends ---------------------------------------------
+
+
+async def test_a_page_number_api_that_says_it_has_no_next_page_ends_there(
+    tmp_path: Path,
+) -> None:
+    app, asked = listing_app()
+    async with serve(app) as url:
+        pipe = pipeline(url, by_page_number_says_last, pages=page_numbers())
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        assert stored_keys(tmp_path) == list(range(1, THINGS + 1))
+        # page 3 said hasNextPage: false, so page 4 is never asked for
+        assert asked == [f"/api/things?page={n}" for n in (1, 2, 3)]
+        finished = recorder.of(ev.DiscoveryFinished)
+        assert [(f.pages, f.new, f.reason) for f in finished] == [(3, THINGS, "last page")]
+        assert [e.page for e in recorder.of(ev.PageDiscovered)] == ["page 1", "page 2", "page 3"]
+
+        # the listing was walked to its end: the next run starts at the top, and stops there
+        asked.clear()
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        assert asked == ["/api/things?page=1"]
+
+
+# -- cursors and next links ---------------------------------------------------------
+
+
+async def test_a_cursor_listing_is_followed_to_the_page_that_names_no_next(
+    tmp_path: Path,
+) -> None:
+    app, asked = listing_app()
+    async with serve(app) as url:
+        pipe = pipeline(url, by_cursor, pages=cursors())
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        assert stored_keys(tmp_path) == list(range(1, THINGS + 1))
+        assert asked == ["/api/cursor", "/api/cursor?after=after-10", "/api/cursor?after=after-20"]
+        assert [e.page for e in recorder.of(ev.PageDiscovered)] == [
+            "first page",
+            "cursor after-10",
+            "cursor after-20",
+        ]
+        assert recorder.of(ev.DiscoveryFinished)[0].reason == "last page"
+
+        # incremental: a fully known first page ends the walk as finished
+        asked.clear()
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        assert asked == ["/api/cursor"]
+        assert recorder.of(ev.DiscoveryFinished)[0].reason == "known page"
+
+
+async def test_an_interrupted_cursor_walk_resumes_at_its_stored_cursor(tmp_path: Path) -> None:
+    app, asked = listing_app(broken_once=("/api/cursor?after=after-20",))
+    async with serve(app) as url:
+        pipe = pipeline(url, by_cursor, pages=cursors())
+        outcome, _recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 1  # the third page did not parse
+        assert stored_keys(tmp_path) == list(range(1, 21))
+        ledger = SqliteLedger(tmp_path / "ledger.db")
+        try:
+            walk = ledger.walk("by_cursor")
+            assert walk is not None and not walk.finished and walk.cursor == "after-20"
+        finally:
+            ledger.close()
+
+        # the first page is known: the walk goes straight to the stored cursor
+        asked.clear()
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        assert asked == ["/api/cursor", "/api/cursor?after=after-20"]
+        assert stored_keys(tmp_path) == list(range(1, THINGS + 1))
+        assert recorder.of(ev.DiscoveryFinished)[0].reason == "last page"
+
+
+async def test_a_listing_of_next_links_is_followed_to_the_page_without_one(
+    tmp_path: Path,
+) -> None:
+    app, asked = listing_app()
+    async with serve(app) as url:
+        pipe = pipeline(url, by_next_link, pages=cursors())
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 0, outcome.reason
+        assert stored_keys(tmp_path) == list(range(1, THINGS + 1))
+        assert asked == ["/list", "/list?from=10", "/list?from=20"]
+        assert [e.page for e in recorder.of(ev.PageDiscovered)][1:] == [
+            "cursor /list?from=10",
+            "cursor /list?from=20",
+        ]
+        assert recorder.of(ev.DiscoveryFinished)[0].reason == "last page"
+
+
+async def test_next_page_over_numbered_pages_fails_the_discovery_saying_what_to_declare(
+    tmp_path: Path,
+) -> None:
+    app, _asked = listing_app()
+    async with serve(app) as url:
+        pipe = pipeline(url, by_cursor, pages=page_numbers())
+        outcome, recorder = await run(pipe, tmp_path)
+        assert outcome.exit_code == 1
+        errors = [e.message for e in recorder.of(ev.Log) if e.message.startswith("discovery")]
+        assert any("declare pages=cursors()" in m for m in errors), errors

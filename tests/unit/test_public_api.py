@@ -28,6 +28,7 @@ PUBLIC = [
     "ScrapelineError",
     "UsageError",
     "ValidationError",
+    "cursors",
     "offsets",
     "page_numbers",
     "run",

@@ -172,11 +172,16 @@ class RunInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Walk:
-    """How far a discovery got: resume there when a walk was cut short."""
+    """How far a discovery got: resume there when a walk was cut short.
+
+    A walk by offset or page number resumes at ``next_position``; a walk by cursor
+    (or next link) at ``cursor``, the text its discovery gave (None: the first page),
+    ``next_position`` being 0."""
 
     name: str
     next_position: int
     finished: bool
+    cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -112,6 +112,11 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE tasks SET redone=1 WHERE status!='done' AND EXISTS
         (SELECT 1 FROM records r WHERE r.item_id=tasks.item_id AND r.stage=tasks.stage);
     """,
+    # 7: a walk by cursor (or next link) resumes at the cursor's text; NULL for walks
+    # by offset or page number, which resume at next_position.
+    """
+    ALTER TABLE walks ADD COLUMN cursor TEXT;
+    """,
 )
 
 

@@ -579,18 +579,19 @@ class SqliteLedger:
     # -- discovery -------------------------------------------------------------
 
     def walk(self, name: str) -> Walk | None:
-        rows = self._read("SELECT next_position, finished FROM walks WHERE name=?", (name,))
+        rows = self._read("SELECT next_position, finished, cursor FROM walks WHERE name=?", (name,))
         if not rows:
             return None
-        return Walk(name=name, next_position=rows[0][0], finished=bool(rows[0][1]))
+        position, finished, cursor = rows[0]
+        return Walk(name=name, next_position=position, finished=bool(finished), cursor=cursor)
 
     def save_walk(self, walk: Walk) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO walks(name, next_position, finished) VALUES (?, ?, ?) "
+                "INSERT INTO walks(name, next_position, finished, cursor) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET next_position=excluded.next_position, "
-                "finished=excluded.finished",
-                (walk.name, walk.next_position, int(walk.finished)),
+                "finished=excluded.finished, cursor=excluded.cursor",
+                (walk.name, walk.next_position, int(walk.finished), walk.cursor),
             )
 
     # -- reading ---------------------------------------------------------------

@@ -108,10 +108,12 @@ def render(event: Event, *, now: datetime) -> Line | None:
             )
         case PageDiscovered():
             counts = f"{event.keys} keys, {event.new} new"
+            where = event.position if event.style == "offset" else event.page
             return Line(
                 level=logging.INFO,
-                text=Text(f"discover {event.discovery} offset {event.position}: {counts}"),
-                log=f"discover {event.discovery} at {event.position}: {counts}",
+                text=Text(f"discover {event.discovery} {event.page}: {counts}"),
+                # an offset is logged as a bare number, as it always was
+                log=f"discover {event.discovery} at {where}: {counts}",
             )
         case DiscoveryFinished():
             pages = _plural(event.pages, "page")

@@ -5,14 +5,18 @@ known, unless an earlier walk was cut short; then it jumps to where that walk go
 to and goes on, so an interrupted backfill is finished by the next run. Keys
 identify items, so a listing that shifted meanwhile only makes pages overlap.
 
-The listing ends at an empty page, or at a 404 or 410 past the walk's first page
-(:func:`after_error`). The decisions are pure (:func:`before_page`,
-:func:`after_page`, :func:`after_error`)::
+Offsets and page numbers go on by a step; cursors go where the discovery said
+(``ctx.next_page``). The listing ends at an empty page, at a page the discovery
+called the last (``ctx.last_page()``, or no ``ctx.next_page`` over cursors), or at
+a 404 or 410 past the walk's first page (:func:`after_error`). The decisions are
+pure (:func:`before_page`, :func:`after_page`, :func:`after_error`)::
 
-    >>> after_page(new=0, keys=20, position=0, step=20, full=False, furthest=None)
+    >>> after_page(new=0, keys=20, position=0, following=20, full=False, furthest=None)
     Stop(reason='known page', finished=True, next_position=20)
-    >>> after_page(new=0, keys=20, position=0, step=20, full=False, furthest=400)
+    >>> after_page(new=0, keys=20, position=0, following=20, full=False, furthest=400)
     JumpTo(position=400)
+    >>> after_page(new=20, keys=20, position="c1", following=None, full=False, furthest=None)
+    Stop(reason='last page', finished=True, next_position='c1')
 
 :func:`walk_listing` fetches the pages, stores each page's items in one trip to the
 ledger, and emits PageDiscovered and DiscoveryFinished.
@@ -36,18 +40,23 @@ from scrapeline.runner.execute import cancelled_by_us, describe, storable_item
 log = logging.getLogger("scrapeline.runner")
 
 
+Position: TypeAlias = int | str | None
+"""Where a page is: an offset or a page number; for cursors the cursor (a token or a
+URL), None for the first page."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Continue:
     """Fetch the page at ``next``; the walk has reached it."""
 
-    next: int
+    next: Position
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JumpTo:
     """Nothing new here, but an earlier walk was cut short further on: go there."""
 
-    position: int
+    position: Position
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,15 +66,16 @@ class Stop:
 
     reason: str
     finished: bool = False
-    next_position: int | None = None
+    next_position: Position = None
 
 
 Step: TypeAlias = Continue | JumpTo | Stop
 
 
-def before_page(*, position: int, end: int | None, stopping: bool) -> Stop | None:
-    """Whether to stop before fetching the page at ``position``."""
-    if end is not None and position > end:
+def before_page(*, position: Position, end: int | None, stopping: bool) -> Stop | None:
+    """Whether to stop before fetching the page at ``position`` (``end`` bounds
+    offsets and page numbers; a cursor has no order to compare)."""
+    if end is not None and isinstance(position, int) and position > end:
         return Stop(reason="end offset")
     if stopping:
         return Stop(reason="interrupted")
@@ -73,26 +83,53 @@ def before_page(*, position: int, end: int | None, stopping: bool) -> Stop | Non
 
 
 def after_page(
-    *, new: int, keys: int, position: int, step: int, full: bool, furthest: int | None
+    *,
+    new: int,
+    keys: int,
+    position: Position,
+    following: Position,
+    full: bool,
+    furthest: Position,
 ) -> Step:
     """Where to go after the page at ``position`` gave ``keys`` distinct keys, ``new``
-    of them not seen before. ``furthest`` is where a cut-short earlier walk got to
+    of them not seen before. ``following`` is the next page, None when the response
+    said this page is the last. ``furthest`` is where a cut-short earlier walk got to
     (None when it finished, or once the walk jumped there)."""
     if keys == 0:
         return Stop(reason="end of listing", finished=True, next_position=position)
-    following = position + step
+    if following is None:
+        return Stop(reason="last page", finished=True, next_position=position)
     if new == 0 and not full:
-        if furthest is not None and furthest >= following:
+        if furthest is not None and _not_behind(furthest, following):
             return JumpTo(position=furthest)
         return Stop(reason="known page", finished=True, next_position=following)
     return Continue(next=following)
+
+
+def _not_behind(furthest: int | str, following: int | str) -> bool:
+    """Whether a cut-short walk got at least as far as ``following``. Cursors have
+    no order: a cut-short walk's cursor is always worth going to."""
+    if isinstance(furthest, int) and isinstance(following, int):
+        return furthest >= following
+    return True
+
+
+def resume_point(position: Position, furthest: Position) -> Position:
+    """What to save as the place to resume at, the walk being about to fetch
+    ``position``: the furthest of it and where a cut-short walk got to (for cursors,
+    which have no order, the cut-short walk's until the walk jumps there)."""
+    if furthest is None:
+        return position
+    if isinstance(position, int) and isinstance(furthest, int):
+        return max(position, furthest)
+    return furthest
 
 
 ENDS_LISTING: frozenset[int] = frozenset({404, 410})
 """Statuses that a listing answers past its last page."""
 
 
-def after_error(*, status: int | None, position: int, first: bool) -> Stop | None:
+def after_error(*, status: int | None, position: Position, first: bool) -> Stop | None:
     """Whether a page that failed with HTTP ``status`` ends the listing instead of
     failing the walk: a 404 or 410 past the walk's first page is the end of the
     listing, and nothing past it is kept as a resume point. On the first page the
@@ -133,9 +170,11 @@ async def walk_listing(
     ``on_error(message)`` when a page failed (the run will exit 1). The walk's
     progress is saved after each page, so a walk cut short is resumed by the next
     run. The run's own cancellation propagates."""
-    previous = await queue.walk(d.name)
-    furthest = previous.next_position if previous and not previous.finished else None
-    position = d.pages.first if options.start is None else options.start
+    numbered = d.pages.numbered
+    furthest = stored_position(await queue.walk(d.name), numbered=numbered)
+    position: Position = d.pages.first
+    if numbered and options.start is not None:
+        position = options.start
     pages = new_total = fetched = 0
     full = options.full or options.rescrape
     config = options.config if options.config is not None else {}
@@ -162,10 +201,17 @@ async def walk_listing(
                 stop = ended
                 break
             category, text = describe(exc)
-            on_error(f"{d.name} at {position} ({category}): {text}")
+            on_error(f"{d.name} at {label(d.pages.style, position)} ({category}): {text}")
             stop = Stop(reason="error")
             break
         fetched += 1
+        if numbered and ctx.said_next is not None:
+            on_error(
+                f"{d.name} at {label(d.pages.style, position)}: ctx.next_page() is for "
+                f"listings by cursor or next link: declare pages=cursors()"
+            )
+            stop = Stop(reason="error")
+            break
         keys = len(dict.fromkeys(it.key for it in batch))
         new = 0
         if batch:
@@ -178,27 +224,64 @@ async def walk_listing(
             except Exception as exc:
                 log.error("discovery %s could not store its page", d.name, exc_info=exc)
                 category, text = describe(exc)
-                on_error(f"{d.name} at {position} ({category}): {text}")
+                on_error(f"{d.name} at {label(d.pages.style, position)} ({category}): {text}")
                 stop = Stop(reason="error")
                 break
             on_page(new)
             pages += 1
             new_total += new
-            emit(ev.PageDiscovered(discovery=d.name, position=position, keys=keys, new=new))
+            emit(
+                ev.PageDiscovered(
+                    discovery=d.name, position=position, keys=keys, new=new, style=d.pages.style
+                )
+            )
+        following: Position
+        if ctx.said_last:
+            following = None
+        elif numbered:
+            assert isinstance(position, int)
+            following = position + d.pages.step
+        else:
+            following = ctx.said_next
         step = after_page(
-            new=new, keys=keys, position=position, step=d.pages.step, full=full, furthest=furthest
+            new=new, keys=keys, position=position, following=following, full=full, furthest=furthest
         )
         if isinstance(step, Stop):
             stop = step
             break
         if isinstance(step, JumpTo):
-            log.info("discovery %s: resuming a cut-short walk at %s", d.name, step.position)
+            log.info(
+                "discovery %s: resuming a cut-short walk at %s",
+                d.name,
+                label(d.pages.style, step.position),
+            )
             position, furthest = step.position, None
             continue
         position = step.next
-        reached = max(position, furthest or 0)
-        await queue.save_walk(Walk(name=d.name, next_position=reached, finished=False))
-    if stop.finished and stop.next_position is not None:
-        await queue.save_walk(Walk(name=d.name, next_position=stop.next_position, finished=True))
+        if position == furthest:
+            furthest = None  # reached where the cut-short walk got to
+        await queue.save_walk(stored_walk(d.name, resume_point(position, furthest), finished=False))
+    if stop.finished:
+        await queue.save_walk(stored_walk(d.name, stop.next_position, finished=True))
     emit(ev.DiscoveryFinished(discovery=d.name, pages=pages, new=new_total, reason=stop.reason))
     return stop.reason
+
+
+def stored_position(walk: Walk | None, *, numbered: bool) -> Position:
+    """Where a cut-short earlier walk got to, None when there was none or it finished."""
+    if walk is None or walk.finished:
+        return None
+    return walk.next_position if numbered else walk.cursor
+
+
+def stored_walk(name: str, position: Position, *, finished: bool) -> Walk:
+    """The walk as the ledger keeps it: an offset or page number, or a cursor's text."""
+    if isinstance(position, int):
+        return Walk(name=name, next_position=position, finished=finished)
+    return Walk(name=name, next_position=0, finished=finished, cursor=position)
+
+
+def label(style: str, position: Position) -> str:
+    """A page in a failed page's message: "0" for an offset (as ever), "page 3",
+    "cursor eyJpZCI6…", "first page" otherwise."""
+    return str(position) if style == "offset" else ev.page_label(style, position)

@@ -7,11 +7,13 @@ import pytest
 from scrapeline.runner.walk import (
     Continue,
     JumpTo,
+    Position,
     Step,
     Stop,
     after_error,
     after_page,
     before_page,
+    resume_point,
 )
 
 
@@ -56,9 +58,99 @@ def test_after_a_page(
     new: int, keys: int, full: bool, furthest: int | None, expected: Step
 ) -> None:
     assert (
-        after_page(new=new, keys=keys, position=20, step=20, full=full, furthest=furthest)
+        after_page(new=new, keys=keys, position=20, following=40, full=full, furthest=furthest)
         == expected
     )
+
+
+@pytest.mark.parametrize(
+    ("new", "keys", "position", "following", "full", "furthest", "expected"),
+    [
+        # the response said this page is the last: finished, once its items are stored
+        (5, 20, 3, None, False, None, Stop(reason="last page", finished=True, next_position=3)),
+        (5, 20, 3, None, True, 9, Stop(reason="last page", finished=True, next_position=3)),
+        (0, 20, 3, None, False, 9, Stop(reason="last page", finished=True, next_position=3)),
+        # ... an empty page says more: there was nothing on it
+        (0, 0, 3, None, False, None, Stop(reason="end of listing", finished=True, next_position=3)),
+        # cursors: the discovery named the next page
+        (5, 20, None, "c2", False, None, Continue(next="c2")),
+        (5, 20, "c2", "c3", False, "c9", Continue(next="c3")),
+        (0, 20, "c2", "c3", True, None, Continue(next="c3")),
+        # ... it named none: the listing ended
+        (
+            5,
+            20,
+            "c2",
+            None,
+            False,
+            None,
+            Stop(reason="last page", finished=True, next_position="c2"),
+        ),
+        (
+            5,
+            20,
+            None,
+            None,
+            False,
+            None,
+            Stop(reason="last page", finished=True, next_position=None),
+        ),
+        # a known page ends an incremental walk by cursor as by offset
+        (
+            0,
+            20,
+            None,
+            "c2",
+            False,
+            None,
+            Stop(reason="known page", finished=True, next_position="c2"),
+        ),
+        # ... unless a cut-short walk left a cursor: cursors have no order, so go there
+        (0, 20, None, "c2", False, "c9", JumpTo(position="c9")),
+        (0, 20, "c5", "c6", False, "c2", JumpTo(position="c2")),
+    ],
+)
+def test_after_a_page_the_response_said_where_next(
+    new: int,
+    keys: int,
+    position: Position,
+    following: Position,
+    full: bool,
+    furthest: Position,
+    expected: Step,
+) -> None:
+    assert (
+        after_page(
+            new=new,
+            keys=keys,
+            position=position,
+            following=following,
+            full=full,
+            furthest=furthest,
+        )
+        == expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("position", "furthest", "expected"),
+    [
+        (40, None, 40),
+        (40, 400, 400),  # a walk over the top of the listing keeps the backfill's place
+        (500, 400, 500),
+        ("c2", None, "c2"),
+        ("c2", "c9", "c9"),  # cursors have no order: the cut-short walk's until it is reached
+        (None, None, None),
+    ],
+)
+def test_where_a_walk_is_saved_to_resume(
+    position: Position, furthest: Position, expected: Position
+) -> None:
+    assert resume_point(position, furthest) == expected
+
+
+def test_a_cursor_past_the_end_offset_is_not_compared() -> None:
+    assert before_page(position="c2", end=100, stopping=False) is None
 
 
 @pytest.mark.parametrize(
