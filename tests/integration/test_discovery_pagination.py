@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from aiohttp import web
 from scrapeline import Context, Item, Pipeline, Record, cursors, offsets, page_numbers
 from scrapeline import events as ev
 from scrapeline.ledger.sqlite import SqliteLedger
+from scrapeline.observe.render import render
 from scrapeline.runner.run import RunOptions
 from scrapeline.workspace.run import run as run_pipeline
 from tests.servers import serve
@@ -257,6 +259,11 @@ async def test_a_page_number_api_that_says_it_has_no_next_page_ends_there(
         finished = recorder.of(ev.DiscoveryFinished)
         assert [(f.pages, f.new, f.reason) for f in finished] == [(3, THINGS, "last page")]
         assert [e.page for e in recorder.of(ev.PageDiscovered)] == ["page 1", "page 2", "page 3"]
+        lines = [render(e, now=datetime.now()) for e in recorder.of(ev.PageDiscovered)]
+        assert [(line.text.plain, line.log) for line in lines if line is not None][-1] == (
+            "discover by_page_number_says_last page 3: 5 keys, 5 new",
+            "discover by_page_number_says_last at page 3: 5 keys, 5 new",
+        )
 
         # the listing was walked to its end: the next run starts at the top, and stops there
         asked.clear()
@@ -283,6 +290,11 @@ async def test_a_cursor_listing_is_followed_to_the_page_that_names_no_next(
             "cursor after-10",
             "cursor after-20",
         ]
+        line = render(recorder.of(ev.PageDiscovered)[1], now=datetime.now())
+        assert (
+            line is not None
+            and line.text.plain == "discover by_cursor cursor after-10: 10 keys, 10 new"
+        )
         assert recorder.of(ev.DiscoveryFinished)[0].reason == "last page"
 
         # incremental: a fully known first page ends the walk as finished
@@ -343,3 +355,21 @@ async def test_next_page_over_numbered_pages_fails_the_discovery_saying_what_to_
         assert outcome.exit_code == 1
         errors = [e.message for e in recorder.of(ev.Log) if e.message.startswith("discovery")]
         assert any("declare pages=cursors()" in m for m in errors), errors
+
+
+async def test_a_cursor_listing_that_points_back_at_a_walked_page_ends(tmp_path: Path) -> None:
+    app, asked = listing_app()
+    async with serve(app) as url:
+
+        async def round_and_round(ctx: Context, cursor: str | None) -> AsyncIterator[Item]:
+            # every page names the second page as the next one
+            await ctx.fetch("/api/cursor" if cursor is None else f"/api/cursor?after={cursor}")
+            ctx.next_page("after-10")
+            for key in range(1, 11):
+                yield Item(key=key if cursor is None else key + 100)
+
+        pipe = pipeline(url, round_and_round, pages=cursors())
+        outcome, recorder = await asyncio.wait_for(run(pipe, tmp_path, full=True), 30)
+        assert outcome.exit_code == 0, outcome.reason
+        assert asked == ["/api/cursor", "/api/cursor?after=after-10"]
+        assert recorder.of(ev.DiscoveryFinished)[0].reason == "end of listing"

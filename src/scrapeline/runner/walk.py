@@ -176,6 +176,7 @@ async def walk_listing(
     if numbered and options.start is not None:
         position = options.start
     pages = new_total = fetched = 0
+    walked: set[Position] = set()
     full = options.full or options.rescrape
     config = options.config if options.config is not None else {}
     while True:
@@ -205,6 +206,7 @@ async def walk_listing(
             stop = Stop(reason="error")
             break
         fetched += 1
+        walked.add(position)
         if numbered and ctx.said_next is not None:
             on_error(
                 f"{d.name} at {label(d.pages.style, position)}: ctx.next_page() is for "
@@ -257,6 +259,15 @@ async def walk_listing(
             )
             position, furthest = step.position, None
             continue
+        if not numbered and step.next in walked:
+            # a listing that points back to a page already walked would go round forever
+            log.warning(
+                "discovery %s: %s was walked already, the end of the listing",
+                d.name,
+                label(d.pages.style, step.next),
+            )
+            stop = Stop(reason="end of listing", finished=True, next_position=step.next)
+            break
         position = step.next
         if position == furthest:
             furthest = None  # reached where the cut-short walk got to
