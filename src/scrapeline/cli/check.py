@@ -80,7 +80,8 @@ def _render(report: CheckReport) -> None:
 def _step_line(step: StepCheck) -> str:
     mark = "✓" if step.ok else "-" if step.skipped else "✗"
     if step.step == "discovery":
-        title = f"{mark} discovery {step.name} ({step.kind} listing at {step.position})"
+        where = "its first page" if step.position is None else step.position  # None: cursors
+        title = f"{mark} discovery {step.name} ({step.kind} listing at {where})"
     else:
         sample = "" if step.item is None else f" ({step.kind} {step.item})"
         title = f"{mark} stage {step.name}{sample}"

@@ -343,7 +343,8 @@ class _Checker:
                     storable_item(found, d.kind)  # what a run could not store fails here too
                     items.append(found if found.kind else dataclasses.replace(found, kind=d.kind))
             if not items:
-                raise ParseError(f"{d.name} found no items on its first page ({position})")
+                where = "" if position is None else f" ({position})"  # None: a cursor walk
+                raise ParseError(f"{d.name} found no items on its first page{where}")
         except Exception as exc:
             failure = _failure(exc, deadline.expired(), self.timeout)
         return (
