@@ -519,12 +519,11 @@ class FetchClient:
         return host
 
     def _recovered(self, name: str, rate: float | None) -> None:
-        if self._on_event is not None:
-            self._on_event(HostRecovered(host=name, rate=rate))
-        elif rate is None:
-            self._log.info("%s is back to full speed (no rate limit)", name)
+        event = HostRecovered(host=name, rate=rate)
+        if rate is None:
+            self._tell(event, logging.INFO, "%s is back to full speed (no rate limit)", name)
         else:
-            self._log.info("%s is back to %.1f requests/s", name, rate)
+            self._tell(event, logging.INFO, "%s is back to %.1f requests/s", name, rate)
 
     async def _follow(
         self,
@@ -599,10 +598,14 @@ class FetchClient:
             self._slowed(host, rate, "429")
 
     def _slowed(self, host: _Host, rate: float, reason: str) -> None:
-        if self._on_event is not None:
-            self._on_event(HostSlowed(host=host.name, rate=rate, reason=reason))
-        else:
-            self._log.info("%s slowed to %.2f requests/s after %s", host.name, rate, reason)
+        self._tell(
+            HostSlowed(host=host.name, rate=rate, reason=reason),
+            logging.INFO,
+            "%s slowed to %.2f requests/s after %s",
+            host.name,
+            rate,
+            reason,
+        )
 
     async def _transport(self, request: Request) -> Response:
         """The fetcher, through the next healthy proxy when there are proxies.
@@ -734,13 +737,21 @@ class FetchClient:
         if seconds <= 0:
             return
         host.limiter.pause_until(self._clock() + seconds)
+        self._tell(
+            HostPaused(host=host.name, seconds=seconds, reason=error.message),
+            logging.WARNING if seconds > self._retry.max_delay else logging.INFO,
+            "%s answered 429: pausing every request to it for %.1f s",
+            host.name,
+            seconds,
+        )
+
+    def _tell(self, event: FetchEvent, level: int, message: str, *args: object) -> None:
+        """Report what happened to a host: to ``on_event`` when somebody listens (the
+        run renders it for the console and the log file), else to the client's log."""
         if self._on_event is not None:
-            self._on_event(HostPaused(host=host.name, seconds=seconds, reason=error.message))
+            self._on_event(event)
         else:
-            level = logging.WARNING if seconds > self._retry.max_delay else logging.INFO
-            self._log.log(
-                level, "%s answered 429: pausing every request to it for %.1f s", host.name, seconds
-            )
+            self._log.log(level, message, *args)
 
     def _set_breaker(
         self, host: _Host, new: Breaker, *, cause: BaseException | None = None
@@ -760,33 +771,24 @@ class FetchClient:
             # After the cooldown, the waiting requests resume spaced, not all at once.
             now = self._clock()
             rate = host.limiter.slow_down(started=now, until=now + cooldown)
-            if self._on_event is not None:
-                self._on_event(
-                    BreakerOpened(
-                        host=host.name,
-                        trips=new.trips,
-                        cooldown=cooldown,
-                        last_errors=new.last_errors,
-                    )
-                )
-            else:
-                self._log.warning(
-                    "%s keeps failing (%d requests in a row, last: %s): pausing it %.0f s "
-                    "before one trial request",
-                    host.name,
-                    new.failures,
-                    new.last_errors[-1] if new.last_errors else "?",
-                    cooldown,
-                )
+            self._tell(
+                BreakerOpened(
+                    host=host.name, trips=new.trips, cooldown=cooldown, last_errors=new.last_errors
+                ),
+                logging.WARNING,
+                "%s keeps failing (%d requests in a row, last: %s): pausing it %.0f s "
+                "before one trial request",
+                host.name,
+                new.failures,
+                new.last_errors[-1] if new.last_errors else "?",
+                cooldown,
+            )
             if rate is not None:
                 self._slowed(host, rate, "breaker open")
         elif new.state is BreakerState.HALF_OPEN:
             self._log.debug("%s: cooldown over, sending one trial request", host.name)
         elif new.state is BreakerState.CLOSED:
-            if self._on_event is not None:
-                self._on_event(BreakerClosed(host=host.name))
-            else:
-                self._log.info("%s answers again", host.name)
+            self._tell(BreakerClosed(host=host.name), logging.INFO, "%s answers again", host.name)
         elif new.state is BreakerState.DEAD:
             # Not logged here: the run reports why it halted, once.
             raise HostDown(host.name, trips=new.trips, last_errors=new.last_errors) from cause
@@ -801,27 +803,24 @@ class FetchClient:
         item_key: str | None,
     ) -> None:
         reason = f"{error.category}: {error.message}"
-        if self._on_event is not None:
-            self._on_event(
-                RetryScheduled(
-                    url=error.url or url,
-                    host=urlsplit(error.url or url).hostname or "",
-                    attempt=attempt,
-                    delay=delay,
-                    reason=reason,
-                    stage=stage,
-                    item_key=item_key,
-                )
-            )
-        else:
-            self._log.debug(
-                "retrying %s in %.2f s: attempt %d of %d failed (%s)",
-                error.url or url,
-                delay,
-                attempt,
-                self._retry.max_attempts,
-                reason,
-            )
+        self._tell(
+            RetryScheduled(
+                url=error.url or url,
+                host=urlsplit(error.url or url).hostname or "",
+                attempt=attempt,
+                delay=delay,
+                reason=reason,
+                stage=stage,
+                item_key=item_key,
+            ),
+            logging.DEBUG,
+            "retrying %s in %.2f s: attempt %d of %d failed (%s)",
+            error.url or url,
+            delay,
+            attempt,
+            self._retry.max_attempts,
+            reason,
+        )
         await self._sleep(delay)
 
 
