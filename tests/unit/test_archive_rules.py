@@ -8,9 +8,9 @@ import importlib
 import pytest
 
 from scrapeline.cli.archive import size
+from scrapeline.durations import parse_duration
 from scrapeline.errors import ConfigError
 from scrapeline.fetch.archive import keep_headers
-from scrapeline.workspace.prune import parse_duration
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_sizes_for_people(n: int, text: str) -> None:
     assert size(n) == text
 
 
-@pytest.mark.parametrize("name", ["scrapeline.fetch.archive", "scrapeline.workspace.prune"])
+@pytest.mark.parametrize("name", ["scrapeline.fetch.archive", "scrapeline.durations"])
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -118,8 +118,8 @@ def prune(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Forget archived responses, attempt history and run logs older than an age."""
+    from scrapeline.durations import parse_duration
     from scrapeline.workspace.opened import default_data_dir
-    from scrapeline.workspace.prune import parse_duration
     from scrapeline.workspace.prune import prune as prune_data
 
     with errors():

@@ -1,7 +1,7 @@
 """``prune``: forget what a data dir holds that is older than a cut-off.
 
-    report = prune(Path("data/football"), parse_duration("30d"))
-    preview = prune(Path("data/football"), parse_duration("30d"), dry_run=True)
+    report = prune(Path("data/football"), 30 * 86400)
+    preview = prune(Path("data/football"), 30 * 86400, dry_run=True)
 
 What goes: archived responses fetched before the cut-off and the bodies no
 remaining response refers to; the attempts (per-task timings) of runs that ended
@@ -12,34 +12,15 @@ only archived response is pruned can no longer be re-parsed without fetching.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from scrapeline.datadir import DataDir
-from scrapeline.errors import ConfigError, DataDirError
+from scrapeline.errors import DataDirError
 from scrapeline.fetch.archive import Archive
 from scrapeline.ledger.base import Ledger
 from scrapeline.workspace.opened import Workspace, missing_ledger
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``"30d"``, ``"12h"``, ``"90m"``, ``"3600s"`` or ``"2w"``; ConfigError otherwise.
-
-    >>> parse_duration("30d"), parse_duration("1.5h")
-    (2592000.0, 5400.0)
-    """
-    found = _DURATION.fullmatch(text.strip())
-    if found is None:
-        raise ConfigError(
-            f"invalid duration {text!r}: expected a number and a unit, "
-            "e.g. 30d, 12h, 90m, 3600s or 2w"
-        )
-    return float(found.group(1)) * _UNITS[found.group(2).lower()]
 
 
 @dataclass(frozen=True, kw_only=True)
