@@ -1,7 +1,7 @@
 """Durations as people write them: ``"30d"``, ``"12h"``, ``"90m"``, ``"3600s"``, ``"2w"``. Pure.
 
-    >>> parse_duration("7d")
-    604800.0
+>>> parse_duration("7d")
+604800.0
 """
 
 from __future__ import annotations

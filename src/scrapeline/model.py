@@ -90,6 +90,9 @@ class Graph:
     """What the ledger needs to know of a pipeline: stages, kinds, dependencies."""
 
     stages: dict[str, StageNode]
+    claim_order: tuple[str, ...] = ()
+    """Stage names in the order their pending tasks are claimed (depth first); the
+    ledger claims any other stage after these."""
     # answers remembered: the ledger asks for every task it settles
     _of_kind: dict[str, list[StageNode]] = field(default_factory=dict, repr=False, compare=False)
     _after: dict[str, list[StageNode]] = field(default_factory=dict, repr=False, compare=False)

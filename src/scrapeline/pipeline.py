@@ -47,10 +47,11 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import orjson
 
-from scrapeline.errors import PipelineError, ValidationError
+from scrapeline.durations import parse_duration
+from scrapeline.errors import ConfigError, PipelineError, ValidationError
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
 from scrapeline.fetch.settings import FetcherName, FetchSettings
-from scrapeline.model import Dependency, Graph, Item, Record, StageNode, Table
+from scrapeline.model import Dependency, Graph, Item, Key, Record, StageNode, Table
 
 if TYPE_CHECKING:
     from scrapeline.context import Context
@@ -138,6 +139,20 @@ class Discovery:
     fn: DiscoverFn
     expect: Expect | None = None
     """The contract every listing page must meet (``ctx.fetch`` applies it)."""
+    on: str | None = None
+    """The parent kind: the listing is walked once per item of that kind, with the
+    item in ``ctx.item`` (None: one top-level listing, walked every run)."""
+    refresh: float | None = None
+    """Seconds: a parent item dated (or first seen) within this long of now has its
+    listing walked again every run, from the top (see :meth:`Pipeline.stage`)."""
+    priority: int = 0
+
+    def walk_name(self, parent: tuple[str, Key] | None = None) -> str:
+        """The name the ledger keeps this listing's walk under: the discovery's
+        name, and for a listing per parent the parent too (``events@season:2019``)."""
+        if parent is None:
+            return self.name
+        return f"{self.name}@{parent[0]}:{orjson.dumps(parent[1]).decode()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +171,10 @@ class Stage:
     produces: tuple[str, ...] = ()
     """Every kind of child item the stage declares it emits (``emits`` is the one
     ``ctx.emit(key=...)`` uses, when there is only one)."""
+    refresh: float | None = None
+    """Seconds: items dated (or first seen) within this long of now run again every run."""
+    priority: int = 0
+    """Claimed before stages of a lower priority (then deeper work first)."""
 
 
 class Pipeline:
@@ -238,6 +257,8 @@ class Pipeline:
         self.discoveries: list[Discovery] = []
         self.stages: dict[str, Stage] = {}
         self.tables: dict[str, Table] = {}
+        self.refresh_windows: dict[str, float] = {}
+        """Refresh windows (seconds) declared per kind: :meth:`refresh`."""
 
     # -- fetch settings, read through ``self.fetch`` ---------------------------
 
@@ -334,19 +355,46 @@ class Pipeline:
         return table
 
     def discover(
-        self, kind: str, *, pages: Pages | None = None, expect: Expect | None = None
+        self,
+        kind: str,
+        *,
+        on: str | None = None,
+        pages: Pages | None = None,
+        expect: Expect | None = None,
+        refresh: str | float | None = None,
+        priority: int = 0,
     ) -> Callable[[DiscoverFn], DiscoverFn]:
         """Declare a discovery of items of ``kind`` over a listing paginated by ``pages``.
 
+        Without ``on`` it is one top-level listing, walked every run. With
+        ``on="season"`` it is a listing per season: it runs once for each item of
+        that kind (``ctx.item`` is the season), the items it finds get that season as
+        their parent, and each listing keeps its own walk (interrupted, it resumes at
+        its page; a failed page is retried next run from there).
+
         ``expect`` is the contract each listing page must meet: a page that breaks
-        it is a ``contract`` error, never an empty page that ends the walk."""
+        it is a ``contract`` error, never an empty page that ends the walk.
+        ``refresh`` ("7d") walks again, every run, the listings of parents dated (or
+        first seen) that recently; ``priority`` as for :meth:`stage`."""
+        window = _window(refresh, "discover")
 
         def register(fn: DiscoverFn) -> DiscoverFn:
             if not inspect.isasyncgenfunction(fn):
                 raise PipelineError(
                     f"discovery {fn.__name__!r} must be an async generator (async def ... yield)"
                 )
-            self.discoveries.append(Discovery(fn.__name__, kind, pages or offsets(), fn, expect))
+            if fn.__name__ in self.stages or any(d.name == fn.__name__ for d in self.discoveries):
+                raise PipelineError(
+                    f"discovery {fn.__name__!r} takes the name of another stage or discovery"
+                )
+            if window is not None and on is None:
+                raise PipelineError(
+                    f"discovery {fn.__name__!r}: refresh= is for a listing per parent "
+                    "(on=...); a top-level listing is walked every run"
+                )
+            self.discoveries.append(
+                Discovery(fn.__name__, kind, pages or offsets(), fn, expect, on, window, priority)
+            )
             return fn
 
         return register
@@ -361,8 +409,19 @@ class Pipeline:
         version: int = 1,
         timeout: float | None = None,
         expect: Expect | None = None,
+        refresh: str | float | None = None,
+        priority: int = 0,
     ) -> Callable[[StageFn], StageFn]:
         """Declare a stage run once per item of kind ``on``.
+
+        ``refresh="7d"`` runs the stage again, every run, on items whose ``date`` is
+        within seven days of now or that were first seen less than seven days ago
+        (results corrected after publication); those re-fetches are conditional, and
+        a page the site says is unchanged (304) keeps its records without a parse.
+
+        Work is claimed depth first: an item's later stages and its children before
+        the next item's first stage, so an interrupted run leaves whole items.
+        ``priority`` puts a stage's tasks before those of lower priority (default 0).
 
         ``expect`` declares what a good response looks like (status, content type,
         CSS selectors, JSON keys); every ``ctx.fetch`` of the stage checks it unless
@@ -375,15 +434,18 @@ class Pipeline:
         a stage on a kind nothing produces."""
         kinds = (emits,) if isinstance(emits, str) else tuple(emits or ())
         default_kind = kinds[0] if len(kinds) == 1 else None
+        window = _window(refresh, f"stage {name!r}")
 
         def register(fn: StageFn) -> StageFn:
             if name in self.stages:
                 raise PipelineError(f"stage {name!r} is declared twice")
+            if any(d.name == name for d in self.discoveries):
+                raise PipelineError(f"stage {name!r} takes the name of a discovery")
             if not inspect.iscoroutinefunction(fn):
                 raise PipelineError(f"stage {name!r} must be an async function")
             deps = (after,) if isinstance(after, str) else tuple(after)
             self.stages[name] = Stage(
-                name, on, fn, deps, default_kind, version, timeout, expect, kinds
+                name, on, fn, deps, default_kind, version, timeout, expect, kinds, window, priority
             )
             return fn
 
@@ -408,6 +470,15 @@ class Pipeline:
 
     # -- graph ---------------------------------------------------------------
 
+    def refresh(self, kind: str, within: str | float) -> None:
+        """Refresh every stage and listing on ``kind`` (``pipe.refresh("event", "7d")``)
+        that declares no ``refresh=`` of its own: see :meth:`stage`."""
+        window = _window(within, f"refresh of {kind!r}")
+        assert window is not None
+        self.refresh_windows[kind] = window
+
+    # -- graph ---------------------------------------------------------------
+
     @property
     def kinds(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -417,8 +488,32 @@ class Pipeline:
             seen[s.kind] = None
         return list(seen)
 
+    @property
+    def top_listings(self) -> list[Discovery]:
+        """The top-level discoveries: one listing each, walked every run."""
+        return [d for d in self.discoveries if d.on is None]
+
+    @property
+    def listings(self) -> dict[str, Discovery]:
+        """The discoveries per parent item (``on=``), by name: each is a task of its
+        parent kind in the ledger, like a stage."""
+        return {d.name: d for d in self.discoveries if d.on is not None}
+
     def stages_of(self, kind: str) -> list[Stage]:
         return [s for s in self.stages.values() if s.kind == kind]
+
+    def tasks_of(self, kind: str) -> int:
+        """How many tasks an item of ``kind`` gets: its stages and its listings."""
+        return len(self.stages_of(kind)) + sum(d.on == kind for d in self.discoveries)
+
+    def refresh_window(self, name: str) -> float | None:
+        """Seconds within which a task of stage (or listing) ``name`` is refreshed."""
+        task = self.stages.get(name) or self.listings.get(name)
+        if task is None:
+            return None
+        kind = task.kind if isinstance(task, Stage) else task.on
+        assert kind is not None
+        return task.refresh if task.refresh is not None else self.refresh_windows.get(kind)
 
     def dependencies(self, stage: str) -> list[Dependency]:
         own = self.stages[stage]
@@ -428,8 +523,8 @@ class Pipeline:
 
     def validate(self) -> None:
         """Raise PipelineError when the pipeline cannot run as declared: no discovery,
-        unknown stage names, cycles, or a stage on a kind that no discovery yields and
-        no stage emits (it would never run)."""
+        unknown stage names, cycles, or a stage (or listing per parent) on a kind that
+        no discovery yields and no stage emits (it would never run)."""
         self._validate_graph()
         produced = {d.kind for d in self.discoveries}
         produced.update(kind for s in self.stages.values() for kind in s.produces)
@@ -439,10 +534,24 @@ class Pipeline:
                     f"stage {s.name!r} runs on kind {s.kind!r}, which no discovery yields "
                     f"and no stage emits: declare emits={s.kind!r} on the stage that emits it"
                 )
+        for d in self.listings.values():
+            if d.on not in produced:
+                raise PipelineError(
+                    f"discovery {d.name!r} runs on kind {d.on!r}, which no discovery yields "
+                    f"and no stage emits"
+                )
+        for kind in self.refresh_windows:
+            if kind not in produced:
+                raise PipelineError(f"refresh of kind {kind!r}, which nothing yields")
 
     def _validate_graph(self) -> None:
         """The checks the ledger's graph needs: a discovery, known names, no cycle."""
-        if not self.discoveries:
+        if not self.top_listings:
+            if self.discoveries:
+                raise PipelineError(
+                    f"pipeline {self.name!r} has no top-level discovery: every one is on=... "
+                    "a parent kind, so nothing would ever start"
+                )
             raise PipelineError(f"pipeline {self.name!r} declares no discovery (@pipe.discover)")
         for s in self.stages.values():
             for d in s.after:
@@ -452,16 +561,67 @@ class Pipeline:
             _check_acyclic(self, s.name, [])
 
     def graph(self) -> Graph:
-        """The stages, kinds and dependencies the ledger works from.
+        """The stages, kinds and dependencies the ledger works from. A listing per
+        parent is a node too: a task of its parent kind, with no dependencies.
 
         Raises PipelineError as :meth:`_validate_graph`; :meth:`validate` checks more."""
         self._validate_graph()
-        return Graph(
-            stages={
-                s.name: StageNode(s.name, s.kind, tuple(self.dependencies(s.name)))
-                for s in self.stages.values()
-            }
-        )
+        nodes = {
+            s.name: StageNode(s.name, s.kind, tuple(self.dependencies(s.name)))
+            for s in self.stages.values()
+        }
+        for d in self.listings.values():
+            assert d.on is not None
+            nodes[d.name] = StageNode(d.name, d.on, ())
+        return Graph(stages=nodes, claim_order=self.claim_order())
+
+    def claim_order(self) -> tuple[str, ...]:
+        """Stage and listing names in the order their work is claimed: by priority,
+        then deepest first (a kind further down the tree of kinds, then a stage
+        later in its kind's chain of ``after``), a kind's listings before its
+        stages, then as declared. Depth first: an
+        item's later stages and its children are done before the next item starts.
+
+            >>> pipe = Pipeline("p")
+            >>> pipe.discover("match")(_example_listing)
+            <function _example_listing ...>
+            >>> for name, on, after, emits in [("overview", "match", (), "map"),
+            ...         ("players", "match", ("overview",), None), ("stats", "map", (), None)]:
+            ...     pipe.stage(name, on=on, after=after, emits=emits)(_example_stage)
+            <function ...>
+            <function ...>
+            <function ...>
+            >>> pipe.claim_order()
+            ('stats', 'players', 'overview')
+        """
+        depth = self._kind_depths()
+        rank: dict[str, tuple[int, int, int, int, int]] = {}
+        for n, s in enumerate(self.stages.values()):
+            rank[s.name] = (-s.priority, -depth.get(s.kind, 0), -self._chain(s.name), 1, n)
+        for n, d in enumerate(self.listings.values()):
+            assert d.on is not None  # a listing leads further down: before its kind's stages
+            rank[d.name] = (-d.priority, -depth.get(d.on, 0), 0, 0, n)
+        return tuple(sorted(rank, key=rank.__getitem__))
+
+    def _kind_depths(self) -> dict[str, int]:
+        """How far down the tree of kinds each kind is: 0 for a top-level listing's."""
+        depth = {d.kind: 0 for d in self.top_listings}
+        frontier = list(depth)
+        while frontier:
+            kind = frontier.pop(0)
+            below = [d.kind for d in self.discoveries if d.on == kind]
+            below += [k for s in self.stages_of(kind) for k in s.produces]
+            for child in below:
+                if child not in depth:
+                    depth[child] = depth[kind] + 1
+                    frontier.append(child)
+        return depth
+
+    def _chain(self, stage: str) -> int:
+        """How many stages of its own kind come before ``stage`` (the longest chain)."""
+        own = self.stages[stage]
+        same = [self._chain(d) + 1 for d in own.after if self.stages[d].kind == own.kind]
+        return max(same, default=0)
 
 
 def _check_acyclic(pipe: Pipeline, name: str, path: list[str]) -> None:
@@ -486,3 +646,26 @@ def as_records(result: Any, stage: str) -> list[Record]:
         f"stage {stage!r} must return a Record, a list of Records or None, "
         f"not {type(result).__name__}"
     )
+
+
+def _window(refresh: str | float | None, what: str) -> float | None:
+    """A refresh window in seconds ("7d", "12h", or a number of seconds)."""
+    if refresh is None:
+        return None
+    if isinstance(refresh, str):
+        try:
+            return parse_duration(refresh)
+        except ConfigError as exc:
+            raise PipelineError(f"{what}: refresh={refresh!r}: {exc}") from None
+    if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or refresh <= 0:
+        raise PipelineError(f"{what}: refresh= takes a duration such as '7d', not {refresh!r}")
+    return float(refresh)
+
+
+async def _example_listing(ctx: Context, position: Any) -> AsyncIterator[Item]:
+    """A discovery for the doctests."""
+    yield Item(key=position)
+
+
+async def _example_stage(ctx: Context, item: Item) -> None:
+    """A stage for the doctests."""

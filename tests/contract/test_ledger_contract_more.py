@@ -47,15 +47,16 @@ def fail(task, owner: str = "w1", category: str = "http", message: str = "HTTP 5
 # -- claiming ----------------------------------------------------------------------
 
 
-def test_claim_takes_pending_stages_in_name_order_and_returns_them_by_id(ledger: Ledger) -> None:
+def test_claim_takes_stages_in_the_graphs_claim_order_oldest_first(ledger: Ledger) -> None:
     run = ledger.begin_run("p", {}, 0.0, 1)
     ledger.add_items(matches(1, 2), run)
+    # overview and lineups are of the same depth: declared order, overview first
+    assert ledger.graph.claim_order[:3] == ("report", "overview", "lineups")  # type: ignore[attr-defined]
     first = ledger.claim("w1", 2, 0.0, lease=60.0)
-    # "lineups" sorts before "overview": both lineups tasks come first
-    assert [(t.stage, t.key) for t in first] == [("lineups", 1), ("lineups", 2)]
+    assert [(t.stage, t.key) for t in first] == [("overview", 1), ("overview", 2)]
     assert first[0].id < first[1].id
     rest = ledger.claim("w1", 1, 0.0, lease=60.0)
-    assert [(t.stage, t.key) for t in rest] == [("overview", 1)]
+    assert [(t.stage, t.key) for t in rest] == [("lineups", 1)]
     assert ledger.claim("w1", 0, 0.0, lease=60.0) == []
 
 
@@ -80,14 +81,10 @@ def test_a_lease_ends_exactly_at_its_expiry_and_pending_comes_first(ledger: Ledg
     ledger.add_items(matches(2), run)
     # at t=5 both leases have ended; the new pending tasks are taken first
     got = ledger.claim("w2", 3, 5.0, lease=5.0)
-    assert [(t.stage, t.key) for t in sorted(got, key=lambda t: (t.key, t.stage))] == [
-        ("lineups", 1),
-        ("lineups", 2),
-        ("overview", 2),
-    ]
+    assert [(t.stage, t.key) for t in got] == [("overview", 2), ("lineups", 2), ("overview", 1)]
     assert [t.attempts for t in got if t.key == 1] == [2]
     rest = ledger.claim("w3", 3, 5.0, lease=5.0)
-    assert [(t.stage, t.key, t.attempts) for t in rest] == [("overview", 1, 2)]
+    assert [(t.stage, t.key, t.attempts) for t in rest] == [("lineups", 1, 2)]
     # the new lease runs from the time of the claim
     assert ledger.claim("w4", 10, 9.0, lease=5.0) == []
     assert len(ledger.claim("w4", 10, 10.0, lease=5.0)) == 4
@@ -98,9 +95,9 @@ def test_expired_leases_are_taken_in_stage_order_up_to_the_limit(ledger: Ledger)
     ledger.add_items(matches(1, 2), run)
     claim_all(ledger)
     got = ledger.claim("w2", 3, 100.0, lease=5.0)
-    assert [(t.stage, t.key) for t in got] == [("overview", 1), ("lineups", 1), ("lineups", 2)]
+    assert [(t.stage, t.key) for t in got] == [("overview", 1), ("overview", 2), ("lineups", 1)]
     assert all(t.attempts == 2 for t in got)
-    assert [(t.stage, t.key) for t in ledger.claim("w3", 3, 100.0, lease=5.0)] == [("overview", 2)]
+    assert [(t.stage, t.key) for t in ledger.claim("w3", 3, 100.0, lease=5.0)] == [("lineups", 2)]
 
 
 def test_claim_limited_to_stages_takes_expired_leases_of_those_stages_only(

@@ -32,6 +32,7 @@ Contract
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -76,6 +77,7 @@ class AsyncWorkQueue(Protocol):
         now: float,
         lease: float,
         stages: Sequence[str] | None = None,
+        within: Sequence[tuple[str, Key]] | None = None,
     ) -> list[Task]: ...
 
     async def complete(
@@ -91,6 +93,10 @@ class AsyncWorkQueue(Protocol):
     async def known(self, kind: str, keys: Sequence[Key]) -> set[Key]: ...
 
     async def rescrape(self, kind: str, keys: Sequence[Key]) -> int: ...
+
+    async def redo(self, stage: str) -> int: ...
+
+    async def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int: ...
 
     async def add_page(
         self, kind: str, items: Sequence[NewItem], run_id: int, *, rescrape: bool
@@ -152,8 +158,19 @@ class AsyncLedger:
         now: float,
         lease: float,
         stages: Sequence[str] | None = None,
+        within: Sequence[tuple[str, Key]] | None = None,
     ) -> list[Task]:
-        return await self.call(self.ledger.claim, owner, limit, now, lease, stages)
+        return await self.call(self.ledger.claim, owner, limit, now, lease, stages, within)
+
+    async def redo(self, stage: str) -> int:
+        return await self.call(self.ledger.redo, stage)
+
+    async def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
+        return await self.call(
+            functools.partial(
+                self.ledger.refresh, stage, dated_from=dated_from, seen_since=seen_since
+            )
+        )
 
     async def complete(
         self, completions: Sequence[Completion], run_id: int, now: float

@@ -96,6 +96,9 @@ class Task:
     parent: tuple[str, Key] | None
     attempts: int
     """Attempts so far, this claim included."""
+    refresh: bool = False
+    """Run again because the item is within its refresh window (:meth:`WorkQueue.refresh`):
+    its fetches are conditional."""
 
 
 def record_key(data: Mapping[str, Any], columns: Sequence[str]) -> str:
@@ -283,6 +286,13 @@ class WorkQueue(Protocol):
         stages and the items' children are untouched. Returns how many tasks were
         reset."""
 
+    def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
+        """DONE tasks of ``stage`` whose item is recent → PENDING (WAITING if a
+        dependency is not done), flagged ``refresh``: items dated ``dated_from`` or
+        later (ISO text compares in date order), or first found by a run that
+        started at ``seen_since`` (Unix time) or later. Records stay until the task
+        completes again, as ``redo``. Returns how many tasks were reset."""
+
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         """The subset of keys already in the ledger for that kind."""
 
@@ -296,10 +306,13 @@ class WorkQueue(Protocol):
         now: float,
         lease: float,
         stages: Sequence[str] | None = None,
+        within: Sequence[tuple[str, Key]] | None = None,
     ) -> list[Task]:
         """Lease up to ``limit`` PENDING tasks (then RUNNING ones with an expired
-        lease), by stage name then age; only tasks of ``stages`` when given.
-        Returned in id order."""
+        lease), stage by stage in the graph's ``claim_order`` (stages it does not
+        name after, by name), oldest first within a stage; only tasks of ``stages``
+        when given, and only of the items ``within`` names (kind, key) and their
+        descendants when given. Returned in that order."""
 
     def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
         """Settle tasks as DONE, each with its records and children atomically.

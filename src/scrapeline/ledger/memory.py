@@ -60,6 +60,8 @@ class _Task:
     """The stage version that settled it DONE."""
     redone: bool = False
     """Done before and reset: its earlier records stay until it completes again."""
+    refresh: bool = False
+    """Reset because its item is within its refresh window."""
 
 
 @dataclass(slots=True)
@@ -78,6 +80,7 @@ class _Item:
     date: str | None
     parent: ItemRef | None
     children: list[ItemRef] = field(default_factory=list)
+    first_run: int | None = None
 
 
 @dataclass(slots=True)
@@ -195,6 +198,7 @@ class MemoryLedger:
         ]
         for t in chosen:
             t.redone = t.redone or t.status is Status.DONE
+            t.refresh = False
         self._reset(chosen)
         return len(chosen)
 
@@ -207,7 +211,24 @@ class MemoryLedger:
             and (older_than_version is None or (t.version or 1) < older_than_version)
         ]
         for t in chosen:
-            t.redone = True
+            t.redone, t.refresh = True, False
+        self._reset(chosen)
+        return len(chosen)
+
+    def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
+        recent_runs = {r.id for r in self.runs_.values() if r.started_at >= seen_since}
+
+        def recent(item: _Item) -> bool:
+            dated = item.date is not None and item.date >= dated_from
+            return dated or item.first_run in recent_runs
+
+        chosen = [
+            t
+            for t in self.tasks.values()
+            if t.stage == stage and t.status is Status.DONE and recent(self.items[t.item])
+        ]
+        for t in chosen:
+            t.redone, t.refresh = True, True
         self._reset(chosen)
         return len(chosen)
 
@@ -233,7 +254,9 @@ class MemoryLedger:
             existing = self.items.get(ref)
             if existing is None:
                 new += 1
-                self.items[ref] = _Item(it.kind, it.key, dict(it.data), it.date, it.parent)
+                self.items[ref] = _Item(
+                    it.kind, it.key, dict(it.data), it.date, it.parent, first_run=run_id
+                )
                 if it.parent is not None and it.parent in self.items:
                     self.items[it.parent].children.append(ref)
             else:
@@ -248,11 +271,19 @@ class MemoryLedger:
         now: float,
         lease: float,
         stages: Sequence[str] | None = None,
+        within: Sequence[tuple[str, Key]] | None = None,
     ) -> list[Task]:
-        # The same choice as SQLite's index walk: pending tasks by (stage, id),
-        # then expired leases by (stage, id); handed back in id order.
+        # The same choice as SQLite's: pending tasks stage by stage in the graph's
+        # claim order, oldest first; then expired leases; handed back in that order.
+        order = list(self.graph.claim_order)
+        order += sorted(set(self.graph.stages) - set(order))
+        rank = {stage: n for n, stage in enumerate(order)}
+        inside = None if within is None else self._subtree(within)
+
         def wanted(t: _Task) -> bool:
-            return stages is None or t.stage in stages
+            if stages is not None and t.stage not in stages:
+                return False
+            return t.stage in rank and (inside is None or t.item in inside)
 
         pending = [t for t in self.tasks.values() if t.status is Status.PENDING and wanted(t)]
         expired = [
@@ -260,12 +291,23 @@ class MemoryLedger:
             for t in self.tasks.values()
             if t.status is Status.RUNNING and t.expires <= now and wanted(t)
         ]
-        chosen = sorted(pending, key=lambda t: (t.stage, t.id))[:limit]
-        chosen += sorted(expired, key=lambda t: (t.stage, t.id))[: limit - len(chosen)]
+        chosen = sorted(pending, key=lambda t: (rank[t.stage], t.id))[:limit]
+        chosen += sorted(expired, key=lambda t: (rank[t.stage], t.id))[: limit - len(chosen)]
         for t in chosen:
             t.status, t.owner, t.expires = Status.RUNNING, owner, now + lease
             t.attempts += 1
-        return [self._task_value(t) for t in sorted(chosen, key=lambda t: t.id)]
+        return [self._task_value(t) for t in chosen]
+
+    def _subtree(self, roots: Sequence[ItemRef]) -> set[ItemRef]:
+        """The named items and all their descendants."""
+        todo = [ref for ref in roots if ref in self.items]
+        found: set[ItemRef] = set()
+        while todo:
+            ref = todo.pop()
+            if ref not in found:
+                found.add(ref)
+                todo.extend(self.items[ref].children)
+        return found
 
     def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
         # Check the whole batch before changing anything: like a rolled-back
@@ -505,6 +547,7 @@ class MemoryLedger:
             date=item.date,
             parent=item.parent,
             attempts=t.attempts,
+            refresh=t.refresh,
         )
 
 

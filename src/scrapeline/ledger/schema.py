@@ -117,6 +117,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE walks ADD COLUMN cursor TEXT;
     """,
+    # 8: a task run again because its item is within its refresh window: its
+    # fetches are conditional, and a page the site says is unchanged keeps its records.
+    """
+    ALTER TABLE tasks ADD COLUMN refresh INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -359,7 +359,7 @@ class SqliteLedger:
                     f" SELECT id FROM items WHERE kind=? AND key IN ({marks})"
                     " UNION ALL SELECT i.id FROM items i JOIN tree ON i.parent_id = tree.id)"
                     " UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0,"
-                    " category=NULL, message=NULL, redone=(redone OR status='done')"
+                    " category=NULL, message=NULL, redone=(redone OR status='done'), refresh=0"
                     " WHERE item_id IN (SELECT id FROM tree)"
                     " RETURNING id, item_id, stage",
                     (kind, *chunk),
@@ -374,10 +374,26 @@ class SqliteLedger:
         with self._tx() as db:
             rows = db.execute(
                 "UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0, "
-                "category=NULL, message=NULL, redone=1 "
+                "category=NULL, message=NULL, redone=1, refresh=0 "
                 f"WHERE stage=? AND status='done'{outdated} "
                 "RETURNING id, item_id, stage",
                 params,
+            ).fetchall()
+            self._promote(db, rows)
+            return len(rows)
+
+    def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
+        node = self.graph.stages.get(stage)
+        if node is None:
+            return 0
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0, "
+                "category=NULL, message=NULL, redone=1, refresh=1 "
+                "WHERE stage=? AND status='done' AND item_id IN (SELECT id FROM items "
+                "WHERE kind=? AND (date>=? OR first_run IN (SELECT id FROM runs "
+                "WHERE started_at>=?))) RETURNING id, item_id, stage",
+                (stage, node.kind, dated_from, seen_since),
             ).fetchall()
             self._promote(db, rows)
             return len(rows)
@@ -426,39 +442,53 @@ class SqliteLedger:
         now: float,
         lease: float,
         stages: Sequence[str] | None = None,
+        within: Sequence[tuple[str, Key]] | None = None,
     ) -> list[Task]:
-        only = ""
-        params: tuple[str, ...] = ()
-        if stages is not None:
-            only = f" AND stage IN ({','.join('?' * len(stages))})"
-            params = tuple(stages)
+        order = self._claim_order(stages)
+        subtree, params = _subtree(within)
         with self._tx() as db:
-            # index order, (stage, id): no sort over every pending task
-            ids = self._ids(
-                db, f"SELECT id FROM tasks WHERE status='pending'{only} LIMIT ?", (*params, limit)
-            )
+            ids: list[int] = []
+            # stage by stage, deepest work first: each a walk of (status, stage) in id order
+            for stage in order:
+                ids += self._ids(
+                    db,
+                    f"SELECT id FROM tasks WHERE status='pending' AND stage=?{subtree} LIMIT ?",
+                    (stage, *params, limit - len(ids)),
+                )
+                if len(ids) >= limit:
+                    break
             if ids:
                 db.execute(
                     "UPDATE tasks SET status='running', owner=?, expires=?, attempts=attempts+1 "
                     "WHERE id IN (SELECT value FROM json_each(?))",
                     (owner, now + lease, _array(ids)),
                 )
-            if len(ids) < limit:
-                expired = self._ids(
+            expired: list[int] = []
+            for stage in order if len(ids) < limit else ():
+                expired += self._ids(
                     db,
-                    f"SELECT id FROM tasks WHERE status='running' AND expires<=?{only} LIMIT ?",
-                    (now, *params, limit - len(ids)),
+                    "SELECT id FROM tasks WHERE status='running' AND stage=? AND expires<=?"
+                    f"{subtree} LIMIT ?",
+                    (stage, now, *params, limit - len(ids) - len(expired)),
                 )
-                if expired:
-                    db.execute(
-                        "UPDATE tasks SET owner=?, expires=?, attempts=attempts+1 "
-                        "WHERE id IN (SELECT value FROM json_each(?))",
-                        (owner, now + lease, _array(expired)),
-                    )
-                    ids += expired
+                if len(ids) + len(expired) >= limit:
+                    break
+            if expired:
+                db.execute(
+                    "UPDATE tasks SET owner=?, expires=?, attempts=attempts+1 "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (owner, now + lease, _array(expired)),
+                )
+                ids += expired
             if not ids:
                 return []
             return self._tasks(db, ids)
+
+    def _claim_order(self, stages: Sequence[str] | None) -> list[str]:
+        """The stages to claim from, in the graph's order (any others after, by name)."""
+        known = list(self.graph.claim_order)
+        known += sorted(set(self.graph.stages) - set(known))
+        return [s for s in known if stages is None or s in stages]
 
     @staticmethod
     def _ids(db: sqlite3.Connection, select: str, params: Sequence[Any]) -> list[int]:
@@ -728,13 +758,14 @@ class SqliteLedger:
     def _tasks(self, db: sqlite3.Connection, ids: Sequence[int]) -> list[Task]:
         (found,) = db.execute(
             "SELECT json_group_array(json_array(t.id, t.stage, t.attempts, i.kind, i.key, "
-            "i.data, i.date, p.kind, p.key)) "
+            "i.data, i.date, p.kind, p.key, t.refresh)) "
             "FROM json_each(?) AS j CROSS JOIN tasks t ON t.id=j.value "
             "JOIN items i ON i.id=t.item_id LEFT JOIN items p ON p.id=i.parent_id",
             (_array(list(ids)),),
         ).fetchone()
         rows = orjson.loads(found)
-        rows.sort(key=lambda row: row[0])
+        place = {tid: n for n, tid in enumerate(ids)}
+        rows.sort(key=lambda row: place[row[0]])  # the order they were claimed in
         return [
             Task(
                 id=tid,
@@ -745,8 +776,9 @@ class SqliteLedger:
                 date=date,
                 parent=(pkind, pkey) if pkind is not None else None,
                 attempts=attempts,
+                refresh=bool(refresh),
             )
-            for tid, stage, attempts, kind, key, data, date, pkind, pkey in rows
+            for tid, stage, attempts, kind, key, data, date, pkind, pkey, refresh in rows
         ]
 
     def _promote(self, db: sqlite3.Connection, waiting: Iterable[tuple[int, int, str]]) -> None:
@@ -1019,6 +1051,21 @@ def _create_view(db: sqlite3.Connection, table: str, columns: Sequence[str]) -> 
     select = ", ".join(f'json_extract(data, \'$."{c}"\') AS "{c}"' for c in columns)
     literal = table.replace("'", "''")
     db.execute(f"CREATE VIEW \"{table}\" AS SELECT {select} FROM records WHERE tbl='{literal}'")
+
+
+def _subtree(within: Sequence[tuple[str, Key]] | None) -> tuple[str, tuple[Any, ...]]:
+    """The SQL condition (and its parameters) for tasks of the named items and their
+    descendants; none when ``within`` is None."""
+    if within is None:
+        return "", ()
+    roots = " OR ".join("(kind=? AND key=?)" for _ in within) or "false"
+    condition = (
+        " AND item_id IN (WITH RECURSIVE tree(id) AS ("
+        f"SELECT id FROM items WHERE {roots} "
+        "UNION ALL SELECT i.id FROM items i JOIN tree ON i.parent_id=tree.id) "
+        "SELECT id FROM tree)"
+    )
+    return condition, tuple(v for kind, key in within for v in (kind, key))
 
 
 def _has_nul(keys: Iterable[Key]) -> bool:
