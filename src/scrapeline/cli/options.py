@@ -69,6 +69,15 @@ ForceOpt = Annotated[
     bool,
     typer.Option("--force-rescrape", help="Run every stage again for the items in the range."),
 ]
+OnlyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--only",
+        metavar="KIND:KEY",
+        help="Only this item's work and its descendants' (repeatable): e.g. --only season:2019 "
+        "runs that season's listing, events and their stages; no top-level listing is walked.",
+    ),
+]
 BreakerOpt = Annotated[
     int,
     typer.Option(
@@ -141,6 +150,8 @@ class RunFlags:
     grace: float = GRACE
     set_: list[str] | None = None
     secret: list[str] | None = None
+    only: list[str] | None = None
+    """``--only KIND:KEY`` as typed; the keys' types are the ledger's to tell."""
 
     def run_options(self, pipe: Pipeline) -> RunOptions:
         """The runner's options for ``pipe``: ``--workers``, else the pipeline's
@@ -161,7 +172,27 @@ class RunFlags:
             item_timeout=self.item_timeout or None,
             grace=self.grace,
             config=stage_config(self.set_, self.secret),
+            only=tuple(only_item(text, pipe) for text in self.only or ()),
         )
+
+
+def only_item(text: str, pipe: Pipeline) -> tuple[str, str]:
+    """``--only KIND:KEY`` as (kind, key text). Raises ConfigError for no colon, an
+    empty key, or a kind the pipeline does not have.
+
+    >>> from scrapeline.pipeline import Pipeline
+    >>> only_item("season:2019/20", Pipeline("p"))
+    Traceback (most recent call last):
+    ...
+    scrapeline.errors.ConfigError: --only season:2019/20: the pipeline has no kind 'season' ...
+    """
+    kind, colon, key = text.partition(":")
+    if not colon or not kind or not key:
+        raise ConfigError(f"--only {text}: expected KIND:KEY, e.g. season:2019")
+    if kind not in pipe.kinds and not any(d.on == kind for d in pipe.discoveries):
+        known = ", ".join(pipe.kinds) or "none"
+        raise ConfigError(f"--only {text}: the pipeline has no kind {kind!r} (it has {known})")
+    return kind, key
 
 
 def fetch_options(*, base_url: str | None, archive: bool, rate: str | None = None) -> FetchOptions:

@@ -26,6 +26,7 @@ from scrapeline.cli.options import (
     ForceOpt,
     FullOpt,
     GraceOpt,
+    OnlyOpt,
     PipelineArg,
     RateOpt,
     RunFlags,
@@ -50,6 +51,7 @@ def run(
     end_offset: EndOpt = None,
     full: FullOpt = False,
     force_rescrape: ForceOpt = False,
+    only: OnlyOpt = None,
     max_consecutive_failures: BreakerOpt = MAX_CONSECUTIVE_FAILURES,
     item_timeout: TimeoutOpt = ITEM_TIMEOUT,
     grace: GraceOpt = GRACE,
@@ -71,6 +73,7 @@ def run(
         grace=grace,
         set_=set_,
         secret=secret,
+        only=only,
     )
     with errors():
         pipe = load(pipeline, secrets=secret, base_url=base_url)

@@ -94,7 +94,7 @@ class AsyncWorkQueue(Protocol):
 
     async def rescrape(self, kind: str, keys: Sequence[Key]) -> int: ...
 
-    async def redo(self, stage: str) -> int: ...
+    async def redo(self, stage: str, *, within: Sequence[tuple[str, Key]] | None = None) -> int: ...
 
     async def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int: ...
 
@@ -162,8 +162,8 @@ class AsyncLedger:
     ) -> list[Task]:
         return await self.call(self.ledger.claim, owner, limit, now, lease, stages, within)
 
-    async def redo(self, stage: str) -> int:
-        return await self.call(self.ledger.redo, stage)
+    async def redo(self, stage: str, *, within: Sequence[tuple[str, Key]] | None = None) -> int:
+        return await self.call(functools.partial(self.ledger.redo, stage, within=within))
 
     async def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
         return await self.call(

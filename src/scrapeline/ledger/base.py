@@ -277,11 +277,18 @@ class WorkQueue(Protocol):
         ``complete``); those of tasks that were done are counted by ``kept_records``
         meanwhile. Returns how many tasks were reset."""
 
-    def redo(self, stage: str, *, older_than_version: int | None = None) -> int:
+    def redo(
+        self,
+        stage: str,
+        *,
+        older_than_version: int | None = None,
+        within: Sequence[tuple[str, Key]] | None = None,
+    ) -> int:
         """DONE tasks of ``stage`` → PENDING (WAITING if a dependency is not done).
 
         With ``older_than_version``, only tasks settled by a lower stage version
-        (tasks settled before versions were kept count as version 1). Records stay
+        (tasks settled before versions were kept count as version 1); with
+        ``within``, only tasks of those items and their descendants. Records stay
         until the task completes again and replaces them, as ``rescrape``; other
         stages and the items' children are untouched. Returns how many tasks were
         reset."""

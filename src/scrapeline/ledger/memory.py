@@ -202,13 +202,21 @@ class MemoryLedger:
         self._reset(chosen)
         return len(chosen)
 
-    def redo(self, stage: str, *, older_than_version: int | None = None) -> int:
+    def redo(
+        self,
+        stage: str,
+        *,
+        older_than_version: int | None = None,
+        within: Sequence[tuple[str, Key]] | None = None,
+    ) -> int:
+        inside = None if within is None else self._subtree(within)
         chosen = [
             t
             for t in self.tasks.values()
             if t.stage == stage
             and t.status is Status.DONE
             and (older_than_version is None or (t.version or 1) < older_than_version)
+            and (inside is None or t.item in inside)
         ]
         for t in chosen:
             t.redone, t.refresh = True, False

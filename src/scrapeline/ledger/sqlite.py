@@ -368,16 +368,25 @@ class SqliteLedger:
                 total += len(rows)
             return total
 
-    def redo(self, stage: str, *, older_than_version: int | None = None) -> int:
+    def redo(
+        self,
+        stage: str,
+        *,
+        older_than_version: int | None = None,
+        within: Sequence[tuple[str, Key]] | None = None,
+    ) -> int:
         outdated = "" if older_than_version is None else " AND coalesce(version, 1) < ?"
-        params = (stage,) if older_than_version is None else (stage, older_than_version)
+        params: tuple[Any, ...] = (stage,)
+        if older_than_version is not None:
+            params += (older_than_version,)
+        subtree, roots = _subtree(within)
         with self._tx() as db:
             rows = db.execute(
                 "UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0, "
                 "category=NULL, message=NULL, redone=1, refresh=0 "
-                f"WHERE stage=? AND status='done'{outdated} "
+                f"WHERE stage=? AND status='done'{outdated}{subtree} "
                 "RETURNING id, item_id, stage",
-                params,
+                (*params, *roots),
             ).fetchall()
             self._promote(db, rows)
             return len(rows)

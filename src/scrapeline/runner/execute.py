@@ -33,7 +33,7 @@ from scrapeline.errors import (
     categorize,
 )
 from scrapeline.ledger.base import NewItem, RecordRow
-from scrapeline.model import Item
+from scrapeline.model import Item, Key
 from scrapeline.pipeline import Pipeline, Stage, as_records
 from scrapeline.secrets import redact
 
@@ -240,10 +240,11 @@ _KEY_RANGE = range(-(2**63), 2**63)
 """What an int key may be: a SQLite integer. A larger one would be stored as a float."""
 
 
-def storable_item(item: Item, kind: str) -> NewItem:
-    """The item as the ledger stores it. Raises ValidationError, naming the key and
-    the field, for what the ledger could not store: a key past 64 bits, data that is
-    not JSON (a parsed HTML node, Decimal, bytes, ...)."""
+def storable_item(item: Item, kind: str, parent: tuple[str, Key] | None = None) -> NewItem:
+    """The item as the ledger stores it (``parent`` unless it names its own). Raises
+    ValidationError, naming the key and the field, for what the ledger could not
+    store: a key past 64 bits, data that is not JSON (a parsed HTML node, Decimal,
+    bytes, ...)."""
     if not isinstance(item, Item):
         raise ValidationError(f"discovery must yield Item objects, not {type(item).__name__}")
     if isinstance(item.key, int) and item.key not in _KEY_RANGE:
@@ -261,7 +262,7 @@ def storable_item(item: Item, kind: str) -> NewItem:
         key=item.key,
         data=item.data,
         date=item.date,
-        parent=item.parent,
+        parent=item.parent or parent,
     )
 
 

@@ -37,9 +37,9 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from scrapeline import events as ev
@@ -47,8 +47,9 @@ from scrapeline.context import Fetch
 from scrapeline.errors import Category, DiskFull, LedgerError, RunHalted
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Ledger, RunReport, RunStatus, Task
-from scrapeline.model import Item
-from scrapeline.pipeline import Pipeline
+from scrapeline.model import Item, Key
+from scrapeline.pipeline import Discovery, Pipeline
+from scrapeline.runner.claimed import Claimed
 from scrapeline.runner.commit import Committer
 from scrapeline.runner.execute import Deadlines, Executed, describe, execute, storable_item
 from scrapeline.runner.policies import FailureStreaks, claim_size
@@ -85,6 +86,9 @@ class RunOptions:
     """Walk the listings first. Off to only work through what the ledger holds."""
     stages: tuple[str, ...] | None = None
     """Only run these stages (None: all)."""
+    only: tuple[tuple[str, Key], ...] = ()
+    """Only the work of these items and their descendants (``--only KIND:KEY``): their
+    stages and listings; the top-level listings are not walked."""
 
     def public(self) -> dict[str, Any]:
         """What is stored with the run (config values are the user's; kept out)."""
@@ -96,6 +100,7 @@ class RunOptions:
             "force_rescrape": self.force_rescrape,
             "max_consecutive_failures": self.max_consecutive_failures,
             "item_timeout": self.item_timeout,
+            **({"only": [list(ref) for ref in self.only]} if self.only else {}),
         }
 
 
@@ -189,7 +194,7 @@ class Runner:
         """Hidden from every failure message and halt reason (ledger, events)."""
         self.owner = f"{os.getpid()}-{id(self):x}"
         self.state = RunState()
-        self._queue: deque[Task] = deque()
+        self._queue = Claimed(pipeline.claim_order())
         self._in_flight: dict[int, Task] = {}
         self._wake = asyncio.Event()
         self._failures = FailureStreaks(options.max_consecutive_failures)
@@ -199,6 +204,15 @@ class Runner:
         self._discovery_errors: list[str] = []
         self._workers: list[asyncio.Task[None]] = []
         self._discovery: asyncio.Task[None] | None = None
+        self._walk_options = WalkOptions(
+            start=options.start,
+            end=options.end,
+            full=options.full,
+            rescrape=options.force_rescrape,
+            config=options.config,
+        )
+        self._given_back: list[Task] = []
+        """Listing tasks cut short by a stop: released with the other leftovers."""
         self._disk_full: DiskFull | None = None
         """The full disk that halted the run, if one did."""
         # claim ahead: refill the queue while half a claim is left, so workers never wait
@@ -211,7 +225,8 @@ class Runner:
             queue,
             run_id=run_id,
             owner=self.owner,
-            versions={name: s.version for name, s in pipeline.stages.items()},
+            versions={name: s.version for name, s in pipeline.stages.items()}
+            | dict.fromkeys(pipeline.listings, 1),
             emit=self._emit,
             every=options.commit_every,
             interval=options.commit_interval,
@@ -371,17 +386,13 @@ class Runner:
     # -- discovery -------------------------------------------------------------------
 
     async def _discover_all(self) -> None:
-        """Walk every listing, while the workers already take the items it finds."""
+        """Walk every top-level listing, while the workers already take the items it
+        finds (listings per parent item are tasks: :meth:`_walk_task`)."""
         opts = self.options
-        walk = WalkOptions(
-            start=opts.start,
-            end=opts.end,
-            full=opts.full,
-            rescrape=opts.force_rescrape,
-            config=opts.config,
-        )
+        walk = self._walk_options
+        top = self.pipeline.top_listings if opts.discover and not opts.only else []
         try:
-            for discovery in self.pipeline.discoveries if opts.discover else ():
+            for discovery in top:
                 if not self.state.running:
                     break
                 try:
@@ -407,11 +418,11 @@ class Runner:
 
     def _page_stored(self, kind: str, new: int) -> None:
         if new:
-            self._remaining += new * len(self.pipeline.stages_of(kind))
+            self._remaining += new * self.pipeline.tasks_of(kind)
             self._emit(ev.WorkQueued(remaining=self._remaining))
         self._wake.set()  # the feeder can claim this page's items now
 
-    def _discovery_failed(self, message: str) -> None:
+    def _discovery_failed(self, message: str, category: str = Category.ERROR) -> None:
         """A listing page (or a whole discovery) failed: the run will exit 1 with it."""
         message = redact(message, self._secrets)
         self._discovery_errors.append(message)
@@ -419,7 +430,30 @@ class Runner:
 
     # -- stage work ---------------------------------------------------------------------
 
+    async def _reopen(self) -> None:
+        """What this run does again: with ``--full`` every listing per parent (of the
+        ``--only`` items when given); with ``--force-rescrape`` and ``--only`` all the
+        work of those items; the stages and listings whose items are within their
+        refresh window."""
+        within = self.options.only or None
+        if self.options.force_rescrape:
+            for kind, key in self.options.only:  # the whole subtree, its listings too
+                await self.queue.rescrape(kind, [key])
+        if self.options.full and self.options.discover:
+            for name in self.pipeline.listings:
+                await self.queue.redo(name, within=within)
+        now = self.wall_clock()
+        for name in [*self.pipeline.stages, *self.pipeline.listings]:
+            window = self.pipeline.refresh_window(name)
+            if window is None or (self.options.stages and name not in self.options.stages):
+                continue
+            dated_from = datetime.fromtimestamp(now - window, UTC).date().isoformat()
+            count = await self.queue.refresh(name, dated_from=dated_from, seen_since=now - window)
+            if count:
+                log.info("refreshing %s: %d items within %s of now", name, count, _days(window))
+
     async def _work(self) -> None:
+        await self._reopen()
         self._remaining = await self.queue.pending_count()
         self._emit(ev.WorkQueued(remaining=self._remaining))
         workers = max(1, self.options.workers)
@@ -441,7 +475,7 @@ class Runner:
             # what it died of, if anything, was reported by _supervised
             await asyncio.gather(committer, return_exceptions=True)
             await self._commit()
-            leftovers = list(self._queue) + list(self._in_flight.values())
+            leftovers = [*self._queue, *self._in_flight.values(), *self._given_back]
             self._queue.clear()
             if leftovers:
                 await self.queue.release(leftovers, self.owner)
@@ -483,7 +517,12 @@ class Runner:
         while self.state.running:
             if len(self._queue) < low:
                 tasks = await self.queue.claim(
-                    self.owner, batch, self.wall_clock(), self.options.lease, self.options.stages
+                    self.owner,
+                    batch,
+                    self.wall_clock(),
+                    self.options.lease,
+                    self.options.stages,
+                    self.options.only or None,
                 )
                 if tasks:
                     self._queue.extend(tasks)
@@ -507,6 +546,7 @@ class Runner:
         key = id(me)
         queue = self._queue
         stages = self.pipeline.stages
+        listings = self.pipeline.listings
         item_timeout = self.options.item_timeout
         deadlines = self._deadlines
         while True:
@@ -522,7 +562,6 @@ class Runner:
             task = queue.popleft()
             if len(queue) == self._low_water:
                 self._wake.set()  # ask the feeder for more
-            stage = stages[task.stage]
             item = Item(
                 key=task.key,
                 kind=task.kind,
@@ -531,6 +570,19 @@ class Runner:
                 parent=task.parent,
             )
             self._in_flight[key] = task
+            listing = listings.get(task.stage)
+            if listing is not None:
+                try:
+                    walked = await self._walk_task(listing, item)
+                except asyncio.CancelledError:
+                    return
+                del self._in_flight[key]
+                if walked is None:
+                    self._given_back.append(task)  # cut short by a stop: resumed next run
+                    return
+                self._settle(task, walked)
+                continue
+            stage = stages[task.stage]
             try:
                 done = await execute(
                     self.pipeline,
@@ -551,6 +603,36 @@ class Runner:
                 return
             del self._in_flight[key]
             self._settle(task, done)
+
+    async def _walk_task(self, listing: Discovery, parent: Item) -> Executed | None:
+        """Walk ``parent``'s listing as one task: done when the walk ends, failed with
+        its page's error, None when a stop cut it short (its walk resumes next run)."""
+        failed: list[tuple[str, str]] = []
+        started = self.wall_clock()
+        clock = self.clock()
+        reason = await walk_listing(
+            listing,
+            queue=self.queue,
+            fetch=self.fetch,
+            options=self._walk_options,
+            run_id=self.run_id,
+            emit=self._emit,
+            stopping=lambda: not self.state.running,
+            on_page=functools.partial(self._page_stored, listing.kind),
+            on_halt=self._halt,
+            on_error=lambda message, category: failed.append((message, category)),
+            parent=parent,
+        )
+        if reason in ("interrupted", "halted"):
+            return None
+        duration = self.clock() - clock
+        if failed:
+            message, category = failed[0]
+            message = redact(message, self._secrets)
+            return Executed(
+                ok=False, started=started, duration=duration, category=category, message=message
+            )
+        return Executed(ok=True, started=started, duration=duration)
 
     def _settle(self, task: Task, done: Executed) -> None:
         full = self.commits.add(task, done)
@@ -591,6 +673,17 @@ class Runner:
             w.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _days(seconds: float) -> str:
+    """A refresh window for people: "7 days", "12 hours"."""
+    if seconds >= 86400 and seconds % 86400 == 0:
+        n, unit = int(seconds // 86400), "day"
+    elif seconds >= 3600:
+        n, unit = round(seconds / 3600), "hour"
+    else:
+        n, unit = max(1, round(seconds / 60)), "minute"
+    return f"{n} {unit}{'s' if n != 1 else ''}"
 
 
 def _summary(report: RunReport, code: int, reason: str | None, wall: float) -> dict[str, Any]:

@@ -31,9 +31,10 @@ from typing import Any, TypeAlias
 
 from scrapeline import events as ev
 from scrapeline.context import Context, Fetch
-from scrapeline.errors import HTTPError, LedgerError, RunHalted
+from scrapeline.errors import Category, HTTPError, LedgerError, RunHalted
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Walk
+from scrapeline.model import Item, Key
 from scrapeline.pipeline import Discovery
 from scrapeline.runner.execute import cancelled_by_us, describe, storable_item
 
@@ -161,31 +162,41 @@ async def walk_listing(
     stopping: Callable[[], bool],
     on_page: Callable[[int], None],
     on_halt: Callable[[str, BaseException], None],
-    on_error: Callable[[str], None],
+    on_error: Callable[[str, str], None],
+    parent: Item | None = None,
 ) -> str:
     """Walk ``d``'s listing from the start offset; return why it stopped.
 
+    With ``parent`` it is that item's listing (``discover(on=...)``): the discovery
+    sees the item as ``ctx.item``, what it finds gets it as parent, and the walk is
+    kept under :meth:`~scrapeline.pipeline.Discovery.walk_name`. ``--start``/``--end``
+    bound only top-level listings.
+
     ``on_page(new)`` after each stored page (its items are claimable now);
     ``on_halt(reason, error)`` when the run must stop (LedgerError, RunHalted);
-    ``on_error(message)`` when a page failed (the run will exit 1). The walk's
-    progress is saved after each page, so a walk cut short is resumed by the next
-    run. The run's own cancellation propagates."""
+    ``on_error(message, category)`` when a page failed. The walk's progress is saved
+    after each page, so a walk cut short is resumed by the next run. The run's own
+    cancellation propagates."""
     numbered = d.pages.numbered
-    furthest = stored_position(await queue.walk(d.name), numbered=numbered)
+    ref = None if parent is None else (d.on or parent.kind or "", parent.key)
+    name = d.walk_name(ref)
+    furthest = stored_position(await queue.walk(name), numbered=numbered)
     position: Position = d.pages.first
-    if numbered and options.start is not None:
+    bounded = parent is None
+    if numbered and bounded and options.start is not None:
         position = options.start
+    end = options.end if bounded else None
     pages = new_total = fetched = 0
     walked: set[Position] = set()
     full = options.full or options.rescrape
     config = options.config if options.config is not None else {}
     while True:
-        stop = before_page(position=position, end=options.end, stopping=stopping())
+        stop = before_page(position=position, end=end, stopping=stopping())
         if stop is not None:
             break
-        ctx = Context(fetch=fetch, config=config, run_id=run_id, expect=d.expect)
+        ctx = Context(fetch=fetch, config=config, run_id=run_id, expect=d.expect, item=parent)
         try:
-            batch = [storable_item(it, d.kind) async for it in d.fn(ctx, position)]
+            batch = [storable_item(it, d.kind, ref) async for it in d.fn(ctx, position)]
         except (RunHalted, LedgerError) as exc:
             on_halt(str(exc), exc)
             stop = Stop(reason="halted")
@@ -197,20 +208,21 @@ async def walk_listing(
             ended = after_error(status=status, position=position, first=fetched == 0)
             if ended is not None:
                 log.info(
-                    "discovery %s: HTTP %s at %s, the end of the listing", d.name, status, position
+                    "discovery %s: HTTP %s at %s, the end of the listing", name, status, position
                 )
                 stop = ended
                 break
             category, text = describe(exc)
-            on_error(f"{d.name} at {label(d.pages.style, position)} ({category}): {text}")
+            on_error(f"{where(d, ref, position)} ({category}): {text}", category)
             stop = Stop(reason="error")
             break
         fetched += 1
         walked.add(position)
         if numbered and ctx.said_next is not None:
             on_error(
-                f"{d.name} at {label(d.pages.style, position)}: ctx.next_page() is for "
-                f"listings by cursor or next link: declare pages=cursors()"
+                f"{where(d, ref, position)}: ctx.next_page() is for "
+                f"listings by cursor or next link: declare pages=cursors()",
+                Category.ERROR,
             )
             stop = Stop(reason="error")
             break
@@ -224,9 +236,9 @@ async def walk_listing(
                 stop = Stop(reason="halted")
                 break
             except Exception as exc:
-                log.error("discovery %s could not store its page", d.name, exc_info=exc)
+                log.error("discovery %s could not store its page", name, exc_info=exc)
                 category, text = describe(exc)
-                on_error(f"{d.name} at {label(d.pages.style, position)} ({category}): {text}")
+                on_error(f"{where(d, ref, position)} ({category}): {text}", category)
                 stop = Stop(reason="error")
                 break
             on_page(new)
@@ -234,7 +246,7 @@ async def walk_listing(
             new_total += new
             emit(
                 ev.PageDiscovered(
-                    discovery=d.name, position=position, keys=keys, new=new, style=d.pages.style
+                    discovery=name, position=position, keys=keys, new=new, style=d.pages.style
                 )
             )
         following: Position
@@ -254,7 +266,7 @@ async def walk_listing(
         if isinstance(step, JumpTo):
             log.info(
                 "discovery %s: resuming a cut-short walk at %s",
-                d.name,
+                name,
                 label(d.pages.style, step.position),
             )
             position, furthest = step.position, None
@@ -263,7 +275,7 @@ async def walk_listing(
             # a listing that points back to a page already walked would go round forever
             log.warning(
                 "discovery %s: %s was walked already, the end of the listing",
-                d.name,
+                name,
                 label(d.pages.style, step.next),
             )
             stop = Stop(reason="end of listing", finished=True, next_position=step.next)
@@ -271,10 +283,11 @@ async def walk_listing(
         position = step.next
         if position == furthest:
             furthest = None  # reached where the cut-short walk got to
-        await queue.save_walk(stored_walk(d.name, resume_point(position, furthest), finished=False))
+        await queue.save_walk(stored_walk(name, resume_point(position, furthest), finished=False))
     if stop.finished:
-        await queue.save_walk(stored_walk(d.name, stop.next_position, finished=True))
-    emit(ev.DiscoveryFinished(discovery=d.name, pages=pages, new=new_total, reason=stop.reason))
+        await queue.save_walk(stored_walk(name, stop.next_position, finished=True))
+    if parent is None:  # a listing per parent is reported as its task, like a stage
+        emit(ev.DiscoveryFinished(discovery=name, pages=pages, new=new_total, reason=stop.reason))
     return stop.reason
 
 
@@ -290,6 +303,12 @@ def stored_walk(name: str, position: Position, *, finished: bool) -> Walk:
     if isinstance(position, int):
         return Walk(name=name, next_position=position, finished=finished)
     return Walk(name=name, next_position=0, finished=finished, cursor=position)
+
+
+def where(d: Discovery, parent: tuple[str, Key] | None, position: Position) -> str:
+    """A failed page, in its message: "results at 200", "events of season 2019 at page 3"."""
+    listing = d.name if parent is None else f"{d.name} of {parent[0]} {parent[1]}"
+    return f"{listing} at {label(d.pages.style, position)}"
 
 
 def label(style: str, position: Position) -> str:

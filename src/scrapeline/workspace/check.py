@@ -9,7 +9,9 @@ One sample per step, fetched live, before a long run finds out the hard way::
 
 What it does, in order:
 
-1. Each discovery fetches its first listing page (``pages.first``, or ``start``).
+1. Each top-level discovery fetches its first listing page (``pages.first``, or
+   ``start``); a listing per parent (``discover(on=...)``) fetches its first page
+   for a sample parent, once one is found.
    The items on it are the samples of their kind, the **last** one first: on a
    listing sorted newest first, that is the oldest, the most likely to be complete
    (played, with its stats pages).
@@ -104,7 +106,7 @@ class StepCheck:
     """``"discovery"`` or ``"stage"``."""
     kind: str
     item: Key | None = None
-    """The sample item's key (None for a discovery)."""
+    """The sample item's key: for a listing per parent its parent's, None at the top."""
     position: int | None = None
     """The listing position fetched (None for a stage)."""
     fetches: tuple[FetchCheck, ...] = ()
@@ -230,6 +232,14 @@ class _RecordingFetch:
         )
 
 
+def _kind_of(step: Stage | Discovery) -> str:
+    """The kind a step runs on: a stage's, or a listing's parent kind."""
+    if isinstance(step, Discovery):
+        assert step.on is not None
+        return step.on
+    return step.kind
+
+
 def _describe(error: BaseException) -> str:
     category, message = categorize(error)
     return f"{category}: {message}"
@@ -284,23 +294,35 @@ class _Checker:
 
     async def run(self, start: int | None) -> list[StepCheck]:
         steps: list[StepCheck] = []
-        for discovery in self.pipeline.discoveries:
-            step, items = await self._discover(discovery, start)
-            steps.append(step)
-            for item in reversed(items):
-                self._add(item)
-        todo = list(self.pipeline.stages.values())
+        for discovery in self.pipeline.top_listings:
+            steps.append(await self._walk_first(discovery, start, None))
+        todo: list[Stage | Discovery] = [*self.pipeline.stages.values()]
+        todo += self.pipeline.listings.values()
         while todo:
-            stage = next((s for s in todo if self.found.get(s.kind)), None)
-            if stage is None:
+            step = next((s for s in todo if self.found.get(_kind_of(s))), None)
+            if step is None:
                 break
-            todo.remove(stage)
-            steps.extend(await self._check_stage(stage))
+            todo.remove(step)
+            if isinstance(step, Discovery):  # a listing per parent: on a sample parent
+                steps.append(await self._walk_first(step, None, self.found[_kind_of(step)][0]))
+            else:
+                steps.extend(await self._check_stage(step))
         steps.extend(
-            StepCheck(name=s.name, step="stage", kind=s.kind, skipped=self._no_sample(s.kind))
+            StepCheck(
+                name=s.name,
+                step="stage" if isinstance(s, Stage) else "discovery",
+                kind=_kind_of(s),
+                skipped=self._no_sample(_kind_of(s)),
+            )
             for s in todo
         )
         return steps
+
+    async def _walk_first(self, d: Discovery, start: int | None, parent: Item | None) -> StepCheck:
+        step, items = await self._discover(d, start, parent)
+        for item in reversed(items):
+            self._add(item)
+        return step
 
     def _no_sample(self, kind: str) -> str:
         emitters = [s.name for s in self.pipeline.stages.values() if kind in s.produces]
@@ -331,10 +353,12 @@ class _Checker:
                 break  # a broken sample is reported as it is, not hidden by the next one
         return steps
 
-    async def _discover(self, d: Discovery, start: int | None) -> tuple[StepCheck, list[Item]]:
+    async def _discover(
+        self, d: Discovery, start: int | None, parent: Item | None = None
+    ) -> tuple[StepCheck, list[Item]]:
         position = d.pages.first if start is None else start
         fetch = _RecordingFetch(self.client)
-        ctx = Context(fetch=fetch, config=self.config, run_id=0, expect=d.expect)
+        ctx = Context(fetch=fetch, config=self.config, run_id=0, expect=d.expect, item=parent)
         items: list[Item] = []
         failure: tuple[str, str] | None = None
         try:
@@ -352,6 +376,7 @@ class _Checker:
                 name=d.name,
                 step="discovery",
                 kind=d.kind,
+                item=None if parent is None else parent.key,
                 position=position,
                 fetches=tuple(fetch.fetches),
                 category=failure[0] if failure else None,

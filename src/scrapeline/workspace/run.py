@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from scrapeline.errors import DiskFull, LedgerError
+from scrapeline.errors import ConfigError, DiskFull, LedgerError
 from scrapeline.events import EventBus, Log, Subscriber
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.settings import FetchSettings
 from scrapeline.ledger.base import Ledger, RunStatus
+from scrapeline.model import Key
 from scrapeline.observe.logfile import LogReporter
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner.run import Outcome, Runner, RunOptions
@@ -84,6 +85,8 @@ async def run(
     bus = EventBus([LogReporter(), *subscribers])
     with Workspace.open(data_dir or default_data_dir(pipeline)) as ws:
         ws.prepare(pipeline)
+        if options.only:
+            options = dataclasses.replace(options, only=only_items(ws.ledger, options.only))
         archive = ws.archive(settings) if fetch_options.archive else None
         client = FetchClient.from_settings(settings, archive=archive, on_event=bus.emit)
         return await run_on(
@@ -140,6 +143,26 @@ async def run_on(
             await client.close()
         finally:
             shutdown.restore()
+
+
+def only_items(ledger: Ledger, only: Sequence[tuple[str, Key]]) -> tuple[tuple[str, Key], ...]:
+    """``--only`` items as the ledger keys them: "2019" is the integer key 2019 when
+    the ledger has that, else the text. Raises ConfigError for one it does not have
+    (nothing is written: the run has not begun)."""
+    found: list[tuple[str, Key]] = []
+    for kind, key in only:
+        candidates: list[Key] = [key]
+        if isinstance(key, str) and key.lstrip("-").isdigit():
+            candidates.insert(0, int(key))
+        known = ledger.known(kind, candidates)
+        match = next((k for k in candidates if k in known), None)
+        if match is None:
+            raise ConfigError(
+                f"--only {kind}:{key}: the ledger has no {kind} {key!r}; "
+                "a run without --only finds it first"
+            )
+        found.append((kind, match))
+    return tuple(found)
 
 
 def _record_halt(ledger: Ledger, run_id: int, error: DiskFull) -> None:
