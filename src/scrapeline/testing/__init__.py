@@ -54,7 +54,8 @@ if TYPE_CHECKING:
     from scrapeline.testing.faults import Fault, Faults, decide
     from scrapeline.testing.football import Match, find_full_dataset, load_full, load_sample
     from scrapeline.testing.proxy import ForwardProxy
-    from scrapeline.testing.site import RehearsalSite, serve_forever, serve_in_thread
+    from scrapeline.testing.serving import serve_forever, serve_in_thread
+    from scrapeline.testing.site import RehearsalSite
     from scrapeline.testing.stage import StageFailure, StageResult, run_stage
 
 __all__ = [
@@ -86,8 +87,8 @@ _HOME = {
     "load_sample": "football",
     "ForwardProxy": "proxy",
     "RehearsalSite": "site",
-    "serve_forever": "site",
-    "serve_in_thread": "site",
+    "serve_forever": "serving",
+    "serve_in_thread": "serving",
     "StageFailure": "stage",
     "StageResult": "stage",
     "run_stage": "stage",
