@@ -1,9 +1,9 @@
 """What the rehearsal sites share: latency, faults as a client sees them, lifecycle, threads.
 
 :class:`LocalSite` is the base of :class:`~scrapeline.testing.site.RehearsalSite`
-(HTML pages) and of any other rehearsal site. It owns what must behave the same
-on all of them, so a test written against one site's faults reads the same
-against another:
+(HTML pages) and :class:`~scrapeline.testing.api.ApiSite` (a JSON API). It owns
+what must behave the same on both, so a test written against one site's faults
+reads the same against the other:
 
 - ``hits`` counts every request by its target (path and query as requested),
   faulted ones included; ``served`` counts only 200 answers.
@@ -22,10 +22,10 @@ test proxy) from synchronous code or from a shell.
 
 Example::
 
-    from scrapeline.testing import RehearsalSite, serve_in_thread
+    from scrapeline.testing import ApiSite, RehearsalSite, serve_in_thread
 
-    with serve_in_thread(RehearsalSite(latency=None)) as base_url:
-        ...  # scrape f"{base_url}/results"
+    with serve_in_thread(RehearsalSite(latency=None)) as html, serve_in_thread(ApiSite()) as api:
+        ...  # scrape f"{html}/results" and f"{api}/api/events"
 """
 
 from __future__ import annotations
