@@ -4,6 +4,8 @@ Public API for your own tests as well as scrapeline's:
 
 - :class:`RehearsalSite`, :func:`serve_in_thread`, :func:`serve_forever`: the
   site (aiohttp.web on 127.0.0.1, deterministic for a seed);
+- :class:`ApiSite`: the same matches as a JSON API (tournaments → seasons →
+  events, page numbers and cursors, ETags and 304s, publishing and corrections);
 - :class:`Faults`, :class:`Fault`, :func:`decide`: fault injection;
 - :class:`ForwardProxy`: an HTTP forward proxy (credentials, a broken mode) that
   :func:`serve_in_thread` runs too;
@@ -14,9 +16,9 @@ Public API for your own tests as well as scrapeline's:
 - :class:`FakeFetcher`: an in-process transport answering from a dict or a function;
 - :class:`MemoryLedger`: the in-memory ledger, held to the same contract as SQLite.
 
-Names are imported on first use, so ``python -m scrapeline.testing.site`` and
-``python -m scrapeline.testing.football`` run without importing themselves
-twice, and reading the data does not import aiohttp.
+Names are imported on first use, so ``python -m scrapeline.testing.site``,
+``python -m scrapeline.testing.api`` and ``python -m scrapeline.testing.football``
+run without importing themselves twice, and reading the data does not import aiohttp.
 
 Example::
 
@@ -51,13 +53,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scrapeline.fetch.transport import FakeFetcher
     from scrapeline.ledger.memory import MemoryLedger
+    from scrapeline.testing.api import ApiSite
     from scrapeline.testing.faults import Fault, Faults, decide
     from scrapeline.testing.football import Match, find_full_dataset, load_full, load_sample
     from scrapeline.testing.proxy import ForwardProxy
-    from scrapeline.testing.site import RehearsalSite, serve_forever, serve_in_thread
+    from scrapeline.testing.serving import serve_forever, serve_in_thread
+    from scrapeline.testing.site import RehearsalSite
     from scrapeline.testing.stage import StageFailure, StageResult, run_stage
 
 __all__ = [
+    "ApiSite",
     "FakeFetcher",
     "Fault",
     "Faults",
@@ -77,6 +82,7 @@ __all__ = [
 ]
 
 _HOME = {
+    "ApiSite": "api",
     "Fault": "faults",
     "Faults": "faults",
     "decide": "faults",
@@ -86,8 +92,8 @@ _HOME = {
     "load_sample": "football",
     "ForwardProxy": "proxy",
     "RehearsalSite": "site",
-    "serve_forever": "site",
-    "serve_in_thread": "site",
+    "serve_forever": "serving",
+    "serve_in_thread": "serving",
     "StageFailure": "stage",
     "StageResult": "stage",
     "run_stage": "stage",

@@ -51,23 +51,23 @@ Or, from a shell: ``python -m scrapeline.testing.site --port 8000``.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import concurrent.futures
 import html
 import json
 import re
-import signal
-import threading
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from typing import Protocol, Self
+from collections.abc import Sequence
 
 from aiohttp import web
 
-from scrapeline.testing.faults import Fault, Faults, decide, uniform
+from scrapeline.testing.faults import Fault, Faults
 from scrapeline.testing.football import Match, listing_key, load_full, load_sample
+from scrapeline.testing.serving import (
+    DEFAULT_LATENCY,
+    ErrorAnswers,
+    LocalSite,
+    fault_of,
+    serve_forever,
+    serve_in_thread,
+)
 
 __all__ = [
     "DEFAULT_LATENCY",
@@ -81,18 +81,11 @@ __all__ = [
     "serve_in_thread",
 ]
 
-DEFAULT_LATENCY = (0.03, 0.09)
-"""Seconds: a realistic spread for a small site, used unless ``latency`` is given."""
-
 DEFAULT_ROBOTS_TXT = "User-agent: *\nAllow: /\n"
 
 _HTML = "text/html"
 _CHARSET = "utf-8"
-_SHUTDOWN_TIMEOUT = 0.5  # seconds in-flight requests get when the site stops
-_THREAD_START_TIMEOUT = 30.0
 _OFFSET = re.compile(r"[0-9]+")
-_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_BROKEN_KEY = web.RequestKey("scrapeline_broken", bool)
 
 
 # -- pages ----------------------------------------------------------------------------
@@ -201,29 +194,17 @@ def _error_page(status: int, title: str) -> web.Response:
     return _page(_document(title, f"<h1>{_e(title)}</h1>\n"), status)
 
 
+_ANSWERS = ErrorAnswers(error=_error_page, blocked=lambda: _page(_BLOCKED_PAGE, 403))
+
+
 # -- the site --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Latency:
-    low: float
-    high: float
-
-    @classmethod
-    def parse(cls, latency: tuple[float, float] | float | None) -> _Latency | None:
-        if latency is None:
-            return None
-        low, high = latency if isinstance(latency, tuple) else (latency, latency)
-        if low < 0 or high < low:
-            raise ValueError(f"latency must be 0 <= low <= high, got {latency!r}")
-        return None if high == 0 else cls(low=low, high=high)
-
-    def delay(self, seed: int, target: str, nth: int) -> float:
-        return self.low + (self.high - self.low) * uniform(seed, target, nth, salt="latency")
-
-
-class RehearsalSite:
+class RehearsalSite(LocalSite):
     """A football-results website on 127.0.0.1 for rehearsing scrapes. See the module doc.
+
+    Counting, latency, faults and the lifecycle (``start``, ``stop``, ``url``,
+    ``async with``) are those of :class:`~scrapeline.testing.serving.LocalSite`.
 
     ``matches`` defaults to :func:`load_sample`; ids must be unique
     (:class:`ValueError` otherwise). ``latency`` is a ``(low, high)`` range in
@@ -250,21 +231,13 @@ class RehearsalSite:
             raise ValueError("page_size must be >= 1")
         if not 0 <= hidden_newest <= len(ordered):
             raise ValueError(f"hidden_newest must be between 0 and {len(ordered)}")
+        super().__init__(latency=latency, faults=faults, seed=seed, answers=_ANSWERS)
         self._ordered = ordered
         self._position = position
         self._hidden = hidden_newest
-        self._latency = _Latency.parse(latency)
         self.page_size = page_size
-        self.faults = faults or Faults()
-        self.seed = seed
         self.robots_txt = robots_txt
-        self.hits: Counter[str] = Counter()
-        """Requests per target (path and query as requested), faulted ones included."""
-        self.served: Counter[str] = Counter()
-        """200 answers per target."""
         self._listing_requests = 0
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
 
     # -- state a test can read or change ------------------------------------------------
 
@@ -291,107 +264,22 @@ class RehearsalSite:
         self._hidden -= revealed
         return revealed
 
-    @property
-    def url(self) -> str:
-        """Base URL, ``http://127.0.0.1:PORT``. Raises :class:`RuntimeError` if not started."""
-        if self._url is None:
-            raise RuntimeError("the rehearsal site is not running; call start() first")
-        return self._url
+    # -- request handling ---------------------------------------------------------------
 
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def app(self) -> web.Application:
-        """A fresh aiohttp application serving this site (for custom runners)."""
-        app = web.Application(middlewares=[self._middleware])
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._index)
         app.router.add_get("/robots.txt", self._robots)
         app.router.add_get("/results", self._listing)
         app.router.add_get(r"/matches/{id:\d+}", self._match)
         app.router.add_get(r"/matches/{id:\d+}/halves/{half}", self._half)
         app.router.add_get(r"/js/matches/{id:\d+}", self._js_match)
-        return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on ``host:port`` (0: any free port) and return the base URL."""
-        if self._runner is not None:
-            raise RuntimeError("the rehearsal site is already running")
-        runner = web.AppRunner(
-            self.app(),
-            access_log=None,
-            handler_cancellation=True,
-            shutdown_timeout=_SHUTDOWN_TIMEOUT,
-        )
-        await runner.setup()
-        try:
-            tcp = web.TCPSite(runner, host, port)
-            await tcp.start()
-            bound_port = runner.addresses[0][1]
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        shown_host = f"[{host}]" if ":" in host else host
-        self._url = f"http://{shown_host}:{bound_port}"
-        return self._url
-
-    async def stop(self) -> None:
-        """Stop listening and close connections. Idempotent."""
-        runner, self._runner, self._url = self._runner, None, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    # -- request handling ---------------------------------------------------------------
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
-        target = request.raw_path
-        nth = self.hits[target]
-        self.hits[target] += 1
+    def arrived(self, request: web.Request) -> None:
         if request.path == "/results":
             every = self.faults.new_results_every
             if every and self._listing_requests and self._listing_requests % every == 0:
                 self.reveal(1)
             self._listing_requests += 1
-        if self._latency is not None:
-            await asyncio.sleep(self._latency.delay(self.seed, target, nth))
-
-        fault = decide(self.faults, self.seed, target, nth)
-        if fault is Fault.FAILING_PATH:
-            return _error_page(500, "Internal Server Error")
-        if fault is Fault.SERVER_ERROR:
-            return _error_page(503, "Service Unavailable")
-        if fault is Fault.RATE_LIMIT:
-            limited = _error_page(429, "Too Many Requests")
-            limited.headers["Retry-After"] = str(self.faults.retry_after)
-            return limited
-        if fault is Fault.BLOCKED:
-            return _page(_BLOCKED_PAGE, 403)
-        if fault is Fault.DROP:
-            return self._drop(request)
-        if fault is Fault.SLOW:
-            await asyncio.sleep(self.faults.slow_seconds)
-        request[_BROKEN_KEY] = fault is Fault.BROKEN
-
-        response = await handler(request)
-        if response.status == 200:
-            self.served[target] += 1
-        return response
-
-    @staticmethod
-    def _drop(request: web.Request) -> web.StreamResponse:
-        # Closing the transport before anything is written makes the client see
-        # a disconnect (aiohttp: ServerDisconnectedError); the response returned
-        # to aiohttp afterwards goes nowhere.
-        if request.transport is not None:
-            request.transport.close()
-        return web.Response(status=499)
 
     def _visible(self, request: web.Request) -> Match:
         match_id = int(request.match_info["id"])
@@ -418,7 +306,7 @@ class RehearsalSite:
 
     async def _match(self, request: web.Request) -> web.StreamResponse:
         match = self._visible(request)
-        return _page(match_page(match, broken=request.get(_BROKEN_KEY, False)))
+        return _page(match_page(match, broken=fault_of(request) is Fault.BROKEN))
 
     async def _js_match(self, request: web.Request) -> web.StreamResponse:
         match = self._visible(request)
@@ -433,105 +321,6 @@ class RehearsalSite:
         if half not in ("1", "2") or match.halves is None:
             raise web.HTTPNotFound(text=f"match {match.id} has no half {half}")
         return _page(half_page(match, int(half)))
-
-
-# -- running it outside an event loop ---------------------------------------------------
-
-
-class Servable(Protocol):
-    """What :func:`serve_in_thread` runs: the site, or a :class:`ForwardProxy`."""
-
-    @property
-    def url(self) -> str: ...
-
-    async def start(self, host: str = ..., port: int = ...) -> str: ...
-
-    async def stop(self) -> None: ...
-
-
-@contextmanager
-def serve_in_thread(site: Servable, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Run ``site`` in a background thread with its own event loop; yield its base URL.
-
-    For synchronous code (the CLI demo, subprocess-based tests, benchmarks). Works for
-    anything :class:`Servable`: the rehearsal site, the test proxy.
-    Start-up errors (e.g. the port is taken) are raised here; on exit the site
-    is stopped and the thread joined.
-    """
-    ready: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = (
-        concurrent.futures.Future()
-    )
-    failures: list[BaseException] = []
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        try:
-            await site.start(host, port)
-        except BaseException as exc:
-            ready.set_exception(exc)
-            return
-        ready.set_result((asyncio.get_running_loop(), stop))
-        try:
-            await stop.wait()
-        finally:
-            await site.stop()
-
-    def main() -> None:
-        try:
-            asyncio.run(run())
-        except BaseException as exc:  # handed to the caller's thread on exit
-            failures.append(exc)
-
-    thread = threading.Thread(target=main, name="rehearsal-site", daemon=True)
-    thread.start()
-    try:
-        loop, stop = ready.result(timeout=_THREAD_START_TIMEOUT)
-    except BaseException:
-        thread.join(_THREAD_START_TIMEOUT)
-        raise
-    try:
-        yield site.url
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(_THREAD_START_TIMEOUT)
-        if failures:
-            raise failures[0]
-
-
-def serve_forever(
-    site: RehearsalSite,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    *,
-    on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve ``site`` until Ctrl+C (SIGINT) or SIGTERM, then stop it and return.
-
-    Prints nothing; ``on_ready`` receives the base URL once the site listens.
-    """
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        installed: list[signal.Signals] = []
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            # Not available off the main thread or on Windows: Ctrl+C then
-            # arrives as KeyboardInterrupt, handled below.
-            with suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, stop.set)
-                installed.append(signum)
-        try:
-            url = await site.start(host, port)
-            if on_ready is not None:
-                on_ready(url)
-            await stop.wait()
-        finally:
-            await site.stop()
-            for signum in installed:
-                loop.remove_signal_handler(signum)
-
-    with suppress(KeyboardInterrupt):
-        asyncio.run(run())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
