@@ -415,8 +415,8 @@ class Pipeline:
         """Declare a stage run once per item of kind ``on``.
 
         ``refresh="7d"`` runs the stage again, every run, on items whose ``date`` is
-        within seven days of now or that were first seen less than seven days ago
-        (results corrected after publication); those re-fetches are conditional, and
+        within seven days of now, or that have no date and were first seen less than
+        seven days ago (results corrected after publication); those re-fetches are conditional, and
         a page the site says is unchanged (304) keeps its records without a parse.
 
         Work is claimed depth first: an item's later stages and its children before

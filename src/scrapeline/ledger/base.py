@@ -296,8 +296,8 @@ class WorkQueue(Protocol):
     def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
         """DONE tasks of ``stage`` whose item is recent → PENDING (WAITING if a
         dependency is not done), flagged ``refresh``: items dated ``dated_from`` or
-        later (ISO text compares in date order), or first found by a run that
-        started at ``seen_since`` (Unix time) or later. Records stay until the task
+        later (ISO text compares in date order), and items with no date first found
+        by a run that started at ``seen_since`` (Unix time) or later. Records stay until the task
         completes again, as ``redo``. Returns how many tasks were reset."""
 
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:

@@ -227,8 +227,9 @@ class MemoryLedger:
         recent_runs = {r.id for r in self.runs_.values() if r.started_at >= seen_since}
 
         def recent(item: _Item) -> bool:
-            dated = item.date is not None and item.date >= dated_from
-            return dated or item.first_run in recent_runs
+            if item.date is not None:
+                return item.date >= dated_from
+            return item.first_run in recent_runs
 
         chosen = [
             t

@@ -400,7 +400,7 @@ class SqliteLedger:
                 "UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0, "
                 "category=NULL, message=NULL, redone=1, refresh=1 "
                 "WHERE stage=? AND status='done' AND item_id IN (SELECT id FROM items "
-                "WHERE kind=? AND (date>=? OR first_run IN (SELECT id FROM runs "
+                "WHERE kind=? AND (date>=? OR date IS NULL AND first_run IN (SELECT id FROM runs "
                 "WHERE started_at>=?))) RETURNING id, item_id, stage",
                 (stage, node.kind, dated_from, seen_since),
             ).fetchall()
