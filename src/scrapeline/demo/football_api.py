@@ -4,10 +4,10 @@ Runs against the rehearsal site's API mode (``python -m scrapeline.testing.api
 --port 8000``), or any API of the same shape:
 ``scrapeline run scrapeline.demo.football_api --base-url http://...``.
 
-    tournaments  (/api/tournaments?page=0,1,…)            →  tournament items
-    seasons      (/api/tournaments/T/seasons?page=0,…)    →  season items, one listing per tournament
-    events       (/api/seasons/S/events?page=0,…)         →  event items, one listing per season
-    detail       (/api/events/E)                          →  an `events` row
+    tournaments  /api/tournaments?page=0,1,…          →  tournament items
+    seasons      /api/tournaments/T/seasons?page=0,…  →  season items (a listing per tournament)
+    events       /api/seasons/S/events?page=0,…       →  event items (a listing per season)
+    detail       /api/events/E                        →  an `events` row
 
 Every listing is paged by page number from 0 and says ``hasNextPage``; the walk
 ends there (or at a 404 past the last page). Run it again tomorrow: the top
