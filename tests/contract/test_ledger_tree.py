@@ -139,6 +139,17 @@ def test_refresh_resets_done_tasks_of_recent_items_only(ledger: Ledger) -> None:
     assert ledger.refresh("detail", dated_from="2024-05-15", seen_since=4_000.0) == 0
 
 
+def test_refresh_within_a_subtree_leaves_the_rest(ledger: Ledger) -> None:
+    run = ledger.begin_run("p", {}, 0.0, 1)
+    ledger.add_items([NewItem(kind="tournament", key=1)], run)
+    ledger.add_items([season(2020), season(2019)], run)
+    ledger.add_items([event(7, 2020, "2024-05-20"), event(5, 2019, "2024-05-20")], run)
+    finish(ledger, ledger.claim("w", 100, 0.0, 60.0), run)
+    within = [("season", 2019)]
+    assert ledger.refresh("detail", dated_from="2024-05-01", seen_since=0.0, within=within) == 1
+    assert [(t.stage, t.key) for t in ledger.claim("w", 100, 0.0, 60.0)] == [("detail", 5)]
+
+
 def test_a_rescrape_is_not_a_refresh(ledger: Ledger) -> None:
     run = ledger.begin_run("p", {}, 0.0, 1)
     ledger.add_items([NewItem(kind="tournament", key=1)], run)

@@ -96,7 +96,14 @@ class AsyncWorkQueue(Protocol):
 
     async def redo(self, stage: str, *, within: Sequence[tuple[str, Key]] | None = None) -> int: ...
 
-    async def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int: ...
+    async def refresh(
+        self,
+        stage: str,
+        *,
+        dated_from: str,
+        seen_since: float,
+        within: Sequence[tuple[str, Key]] | None = None,
+    ) -> int: ...
 
     async def add_page(
         self, kind: str, items: Sequence[NewItem], run_id: int, *, rescrape: bool
@@ -165,10 +172,21 @@ class AsyncLedger:
     async def redo(self, stage: str, *, within: Sequence[tuple[str, Key]] | None = None) -> int:
         return await self.call(functools.partial(self.ledger.redo, stage, within=within))
 
-    async def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
+    async def refresh(
+        self,
+        stage: str,
+        *,
+        dated_from: str,
+        seen_since: float,
+        within: Sequence[tuple[str, Key]] | None = None,
+    ) -> int:
         return await self.call(
             functools.partial(
-                self.ledger.refresh, stage, dated_from=dated_from, seen_since=seen_since
+                self.ledger.refresh,
+                stage,
+                dated_from=dated_from,
+                seen_since=seen_since,
+                within=within,
             )
         )
 

@@ -293,8 +293,16 @@ class WorkQueue(Protocol):
         stages and the items' children are untouched. Returns how many tasks were
         reset."""
 
-    def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
-        """DONE tasks of ``stage`` whose item is recent → PENDING (WAITING if a
+    def refresh(
+        self,
+        stage: str,
+        *,
+        dated_from: str,
+        seen_since: float,
+        within: Sequence[tuple[str, Key]] | None = None,
+    ) -> int:
+        """DONE tasks of ``stage`` (of the items ``within`` names and their
+        descendants, when given) whose item is recent → PENDING (WAITING if a
         dependency is not done), flagged ``refresh``: items dated ``dated_from`` or
         later (ISO text compares in date order), and items with no date first found
         by a run that started at ``seen_since`` (Unix time) or later. Records stay until the task

@@ -223,7 +223,15 @@ class MemoryLedger:
         self._reset(chosen)
         return len(chosen)
 
-    def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
+    def refresh(
+        self,
+        stage: str,
+        *,
+        dated_from: str,
+        seen_since: float,
+        within: Sequence[tuple[str, Key]] | None = None,
+    ) -> int:
+        inside = None if within is None else self._subtree(within)
         recent_runs = {r.id for r in self.runs_.values() if r.started_at >= seen_since}
 
         def recent(item: _Item) -> bool:
@@ -234,7 +242,10 @@ class MemoryLedger:
         chosen = [
             t
             for t in self.tasks.values()
-            if t.stage == stage and t.status is Status.DONE and recent(self.items[t.item])
+            if t.stage == stage
+            and t.status is Status.DONE
+            and recent(self.items[t.item])
+            and (inside is None or t.item in inside)
         ]
         for t in chosen:
             t.redone, t.refresh = True, True

@@ -391,18 +391,26 @@ class SqliteLedger:
             self._promote(db, rows)
             return len(rows)
 
-    def refresh(self, stage: str, *, dated_from: str, seen_since: float) -> int:
+    def refresh(
+        self,
+        stage: str,
+        *,
+        dated_from: str,
+        seen_since: float,
+        within: Sequence[tuple[str, Key]] | None = None,
+    ) -> int:
         node = self.graph.stages.get(stage)
         if node is None:
             return 0
+        subtree, roots = _subtree(within)
         with self._tx() as db:
             rows = db.execute(
                 "UPDATE tasks SET status='waiting', owner=NULL, expires=NULL, attempts=0, "
                 "category=NULL, message=NULL, redone=1, refresh=1 "
                 "WHERE stage=? AND status='done' AND item_id IN (SELECT id FROM items "
                 "WHERE kind=? AND (date>=? OR date IS NULL AND first_run IN (SELECT id FROM runs "
-                "WHERE started_at>=?))) RETURNING id, item_id, stage",
-                (stage, node.kind, dated_from, seen_since),
+                f"WHERE started_at>=?))){subtree} RETURNING id, item_id, stage",
+                (stage, node.kind, dated_from, seen_since, *roots),
             ).fetchall()
             self._promote(db, rows)
             return len(rows)

@@ -448,7 +448,9 @@ class Runner:
             if window is None or (self.options.stages and name not in self.options.stages):
                 continue
             dated_from = datetime.fromtimestamp(now - window, UTC).date().isoformat()
-            count = await self.queue.refresh(name, dated_from=dated_from, seen_since=now - window)
+            count = await self.queue.refresh(
+                name, dated_from=dated_from, seen_since=now - window, within=within
+            )
             if count:
                 log.info("refreshing %s: %d items within %s of now", name, count, _days(window))
 
