@@ -42,6 +42,9 @@ through the same fixed steps, with state per host (created on first use):
    it is waited out (:func:`~scrapeline.fetch.retry.should_wait_out`) up to
    ``rate_limited_waits`` times, then the item fails as ``rate_limited``. The error
    finally raised carries ``attempts`` (every request sent), ``url`` and ``status``.
+   A request given up on for want of any answer (refused, reset, timed out) to a host
+   that answered nothing yet in this run raises :class:`HostUnreachable` instead (a
+   :class:`RunHalted`: the host is down from the start; :mod:`~scrapeline.fetch.down`).
 7. **Archive.** With an ``archive``, a 2xx response is handed to it (before the
    contract check, so that a page breaking it is kept too: a re-parse may still
    use it); :class:`~scrapeline.fetch.archive.Archive` writes it off the event loop.
@@ -52,6 +55,8 @@ What happens to a host — a retry scheduled, a pause after a 429, a slowdown an
 its recovery, a breaker opening or closing — goes to ``on_event`` as an event
 (:mod:`scrapeline.fetch.events`), which a run renders once for the console and the
 log file alike; with nobody listening, the client logs it itself under ``scrapeline.fetch``.
+Every request sent is counted per host (:meth:`FetchClient.requests_by_host`): the
+run's summary shows requests, retries, 429s, 5xx and unanswered requests per host.
 
 ::
 
@@ -101,6 +106,7 @@ from scrapeline.fetch.breaker import (
     release_trial,
 )
 from scrapeline.fetch.contract import Expect, check_contract
+from scrapeline.fetch.down import NO_ANSWER, HostUnreachable, down_from_start
 from scrapeline.fetch.events import (
     BreakerClosed,
     BreakerOpened,
@@ -114,7 +120,7 @@ from scrapeline.fetch.events import (
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY, split_authority
 from scrapeline.fetch.limits import Clock, HostLimiter, Politeness, Sleep
 from scrapeline.fetch.origins import authority_origin as _authority_origin
-from scrapeline.fetch.origins import declared_origins, host_name
+from scrapeline.fetch.origins import declared_origins, host_name, host_port
 from scrapeline.fetch.proxies import ProxyPool
 from scrapeline.fetch.response import Request, Response
 from scrapeline.fetch.retry import (
@@ -135,6 +141,7 @@ from scrapeline.fetch.status import (
     header,
     is_host_failure,
 )
+from scrapeline.fetch.tally import Tally
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher, HttpFetcher
 
 DEFAULT_HOST = "*"
@@ -263,6 +270,7 @@ class FetchClient:
         self._max_redirects = max_redirects
         self._markers = block_markers
         self._hosts: dict[str, _Host] = {}
+        self._tally = Tally()
         self._robots = robots
         # robots.txt groups name a crawler's product token: a browser-like User-Agent
         # would be matched as "mozilla", and the groups naming the bot ignored.
@@ -379,7 +387,8 @@ class FetchClient:
 
         Raises a :class:`FetchError` (HostNotAllowed, NetworkError, FetchTimeout,
         HTTPError, RateLimited, Blocked, ContractError) for this item, or
-        :class:`HostDown` when the host is given up on (the run should halt).
+        :class:`HostDown` when the host is given up on, or :class:`HostUnreachable`
+        when it never answered (the run should halt).
         """
         target = self._absolute(url)
         first_host = self._host_for(target)  # refuse an undeclared host before anything else
@@ -405,6 +414,11 @@ class FetchClient:
             except FetchError as error:
                 error.attempts = attempt + waits
                 if not should_retry(error, attempt, self._retry):
+                    where = error.url or target
+                    if down_from_start(error, responses=self._tally.of(where).responses):
+                        raise HostUnreachable(
+                            host_port(where), error, attempts=error.attempts
+                        ) from error
                     raise
                 delay = retry_delay(error, attempt, self._retry, self._rng)
                 await self._before_retry(error, attempt + waits, delay, target, stage, item_key)
@@ -439,6 +453,12 @@ class FetchClient:
                     )
                 )
             return response
+
+    def requests_by_host(self) -> dict[str, dict[str, int]]:
+        """What was sent to each ``host:port`` so far and what came back: requests
+        (every attempt, redirect hop and robots.txt), retries, 429s, 5xx answers and
+        requests with no answer (:mod:`~scrapeline.fetch.tally`)."""
+        return self._tally.by_host()
 
     async def close(self) -> None:
         """Close the fetcher (idempotent)."""
@@ -557,6 +577,7 @@ class FetchClient:
         """One request to one host: breaker, limiter, transport, status."""
         is_trial = await self._admit(host)
         limiter = host.limiter
+        sent = self._tally.of(request.url)
         try:
             started = await limiter.acquire()
             try:
@@ -569,12 +590,14 @@ class FetchClient:
                 self._set_breaker(host, release_trial(host.breaker))
             raise
         except FetchError as error:
+            sent.failed(answered=error.category not in NO_ANSWER)
             self._settle(host, error)
             raise
         except BaseException:
             if is_trial:  # cancelled: let another request be the trial
                 self._set_breaker(host, release_trial(host.breaker))
             raise
+        sent.answered(response.status)
         # The wall clock only matters for a Retry-After date; skip the call otherwise.
         now = self._wall_clock() if response.status == 429 else _NOT_NEEDED
         problem = classify(response, now=now, markers=self._markers, wanted=wanted)
@@ -802,6 +825,7 @@ class FetchClient:
         stage: str | None,
         item_key: str | None,
     ) -> None:
+        self._tally.of(error.url or url).retries += 1
         reason = f"{error.category}: {error.message}"
         self._tell(
             RetryScheduled(
