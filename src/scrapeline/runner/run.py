@@ -173,6 +173,7 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         secrets: Sequence[str] = (),
+        summary_extra: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.queue = queue
@@ -187,6 +188,10 @@ class Runner:
         self.wall_clock = wall_clock
         self._secrets = tuple(secrets)
         """Hidden from every failure message and halt reason (ledger, events)."""
+        self._summary_extra = summary_extra
+        """What the caller adds to the summary stored with the run, asked once as the
+        run ends (the composition root: requests per host). JSON-able values; a key
+        the runner sets itself (``exit_code``, ``reason``, ``done``, …) is kept as is."""
         self.owner = f"{os.getpid()}-{id(self):x}"
         self.state = RunState()
         self._queue: deque[Task] = deque()
@@ -278,7 +283,7 @@ class Runner:
         else:
             status, code = RunStatus.DONE, EXIT_OK
         wall = self.clock() - self._started
-        summary = _summary(report, code, reason, wall)
+        summary = _summary(report, code, reason, wall, self._extra())
         ended = self.wall_clock()
         await self.queue.end_run(self.run_id, status, ended, summary)
         report = _ended_report(report, status, ended, summary)
@@ -310,6 +315,7 @@ class Runner:
         )
         log.error("%s", reason)
         run_id, owner, status = self.run_id, self.owner, RunStatus.INTERRUPTED
+        extra = self._extra()  # the loop is blocked: nothing changes it meanwhile
 
         def wind_up(ledger: Ledger) -> RunReport:
             now = self.wall_clock()
@@ -318,7 +324,7 @@ class Runner:
             ledger.release(held, owner)
             report = ledger.report(run_id)
             wall = self.clock() - self._started
-            summary = _summary(report, EXIT_INTERRUPTED, reason, wall)
+            summary = _summary(report, EXIT_INTERRUPTED, reason, wall, extra)
             ended = self.wall_clock()
             ledger.end_run(run_id, status, ended, summary)
             return _ended_report(report, status, ended, summary)
@@ -334,6 +340,17 @@ class Runner:
             )
         )
         return EXIT_INTERRUPTED
+
+    def _extra(self) -> Mapping[str, Any]:
+        """The caller's part of the summary; nothing when there is none, or when it
+        fails (a report is no reason not to record how the run ended)."""
+        if self._summary_extra is None:
+            return {}
+        try:
+            return dict(self._summary_extra())
+        except Exception:
+            log.exception("the summary's extra part could not be computed; left out")
+            return {}
 
     # -- stopping ------------------------------------------------------------------
 
@@ -593,10 +610,17 @@ class Runner:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _summary(report: RunReport, code: int, reason: str | None, wall: float) -> dict[str, Any]:
+def _summary(
+    report: RunReport,
+    code: int,
+    reason: str | None,
+    wall: float,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     failed = sum(c.get("failed", 0) for c in report.counts.values())
     summary: dict[str, Any] = {"exit_code": code, "reason": reason, "wall": round(wall, 3)}
     summary |= {"done": sum(report.done_this_run.values()), "failed": failed}
+    summary |= {key: value for key, value in (extra or {}).items() if key not in summary}
     return summary
 
 
