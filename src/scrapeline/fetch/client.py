@@ -141,7 +141,7 @@ from scrapeline.fetch.status import (
     header,
     is_host_failure,
 )
-from scrapeline.fetch.tally import Tally
+from scrapeline.fetch.tally import HostRequests, Tally
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher, HttpFetcher
 
 DEFAULT_HOST = "*"
@@ -256,7 +256,7 @@ class FetchClient:
             origins |= declared_origins(self._origin.rpartition("@")[2])
         self._allowed = frozenset(allowed)
         self._origins = frozenset(origins)
-        self._by_authority: dict[str, _Host] = {}
+        self._by_authority: dict[str, tuple[_Host, HostRequests]] = {}
         self._default_politeness, self._politeness = self._split_politeness(politeness)
         self._retry = retry or RetryPolicy()
         self._breaker_policy = breaker or BreakerPolicy()
@@ -391,7 +391,8 @@ class FetchClient:
         when it never answered (the run should halt).
         """
         target = self._absolute(url)
-        first_host = self._host_for(target)  # refuse an undeclared host before anything else
+        # refuse an undeclared host before anything else
+        first_host, first_sent = self._host_for(target)
         sent_headers = dict(headers) if headers else {}
         wanted = expect.status if expect is not None else frozenset()
         attempt = 0  # attempts used up: a 429 uses none
@@ -400,7 +401,7 @@ class FetchClient:
             attempt += 1
             try:
                 response, host = await self._follow(
-                    first_host, target, sent_headers, stage, item_key, wanted
+                    first_host, first_sent, target, sent_headers, stage, item_key, wanted
                 )
             except RateLimited as error:
                 waits += 1
@@ -492,15 +493,18 @@ class FetchClient:
             raise HostNotAllowed(f"relative URL {url!r} needs a base_url", url=url)
         raise HostNotAllowed(f"cannot fetch {scheme!r} URLs, only http and https", url=absolute)
 
-    def _host_for(self, url: str, *, redirected_from: str | None = None) -> _Host:
-        """The state of ``url``'s host, once its origin passed the allow-list.
+    def _host_for(
+        self, url: str, *, redirected_from: str | None = None
+    ) -> tuple[_Host, HostRequests]:
+        """The state of ``url``'s host, once its origin passed the allow-list, and the
+        counts of what is sent to its authority.
 
         Remembered per authority (``"http://host:port"``): one dict lookup per request."""
         parts = split_authority(url)
         authority = parts[0] if parts is not None else url
-        host = self._by_authority.get(authority)
-        if host is not None:
-            return host
+        known = self._by_authority.get(authority)
+        if known is not None:
+            return known
         origin = _authority_origin(authority)
         name = origin[1] if origin is not None else hostname(url)
         how = f"redirected from {redirected_from} to" if redirected_from else "refusing"
@@ -523,9 +527,10 @@ class FetchClient:
         host = self._hosts.get(name)
         if host is None:
             host = self._new_host(name)
+        known = (host, self._tally.at(authority))
         if len(self._by_authority) < _MAX_AUTHORITIES:
-            self._by_authority[authority] = host
-        return host
+            self._by_authority[authority] = known
+        return known
 
     def _new_host(self, name: str) -> _Host:
         limiter = HostLimiter(
@@ -548,6 +553,7 @@ class FetchClient:
     async def _follow(
         self,
         host: _Host,
+        sent: HostRequests,
         url: str,
         headers: dict[str, str],
         stage: str | None,
@@ -556,15 +562,16 @@ class FetchClient:
         *,
         robots: bool = True,
     ) -> tuple[Response, _Host]:
-        """Send, following redirects hop by hop (each hop through every step)."""
+        """Send, following redirects hop by hop (each hop through every step), each
+        request counted in ``sent`` (its authority's counts)."""
         previous: str | None = None
         for _ in range(self._max_redirects + 1):
             if previous is not None:
-                host = self._host_for(url, redirected_from=previous)
+                host, sent = self._host_for(url, redirected_from=previous)
             if robots and self._robots:
                 await self._check_robots(host, url)
             request = Request(url=url, headers=headers, stage=stage, item_key=item_key)
-            response = await self._send(host, request, wanted)
+            response = await self._send(host, sent, request, wanted)
             if response.status not in REDIRECT_STATUSES or response.status in wanted:
                 return response, host
             location = header(response.headers, "Location")
@@ -573,11 +580,13 @@ class FetchClient:
             previous, url = url, self._absolute(location, base=url)
         raise NetworkError(f"more than {self._max_redirects} redirects", url=url, retryable=False)
 
-    async def _send(self, host: _Host, request: Request, wanted: Set[int]) -> Response:
-        """One request to one host: breaker, limiter, transport, status."""
+    async def _send(
+        self, host: _Host, sent: HostRequests, request: Request, wanted: Set[int]
+    ) -> Response:
+        """One request to one host: breaker, limiter, transport, status; counted in
+        ``sent`` once it was answered or failed."""
         is_trial = await self._admit(host)
         limiter = host.limiter
-        sent = self._tally.of(request.url)
         try:
             started = await limiter.acquire()
             try:
@@ -692,7 +701,14 @@ class FetchClient:
             target = robots_url(url)
             try:
                 response, _ = await self._follow(
-                    host, target, {}, None, None, _ROBOTS_ANSWERS, robots=False
+                    host,
+                    self._tally.of(target),
+                    target,
+                    {},
+                    None,
+                    None,
+                    _ROBOTS_ANSWERS,
+                    robots=False,
                 )
             except HostNotAllowed as error:
                 self._log.warning(

@@ -1,8 +1,9 @@
 """What a fetch client sent to each host in a run, and what came back, as counts.
 
 The client adds to one :class:`HostRequests` per authority (``scheme://host:port``, as
-the request URL has it) on every request it sends: a few integer additions, nothing
-more, so counting costs the crawl nothing it would notice. :meth:`Tally.by_host` gives
+the request URL has it) on every request it sends: a few integer additions on counts
+it finds with the host's other state (one lookup it does anyway), so counting costs
+the crawl nothing it would notice. :meth:`Tally.by_host` gives
 them per ``host:port`` for the run's summary, without credentials or query strings.
 
 Every request that reached the wire counts: each attempt of a retried request, each
@@ -32,20 +33,11 @@ FIELDS = ("requests", "retries", "rate_limited", "server_errors", "network_error
 class HostRequests:
     """Counts for one authority. Mutable, and only ever added to."""
 
-    __slots__ = (
-        "network_errors",
-        "rate_limited",
-        "requests",
-        "responses",
-        "retries",
-        "server_errors",
-    )
+    __slots__ = ("network_errors", "rate_limited", "requests", "retries", "server_errors")
 
     def __init__(self) -> None:
         self.requests = 0
         """Requests sent: answered, or failed on the way (refused, reset, timed out)."""
-        self.responses = 0
-        """Requests that got an HTTP answer, whatever its status."""
         self.retries = 0
         """Requests sent again after a failure or a 429."""
         self.rate_limited = 0
@@ -55,21 +47,24 @@ class HostRequests:
         self.network_errors = 0
         """Requests that got no answer: refused, reset, dropped, timed out."""
 
+    @property
+    def responses(self) -> int:
+        """Requests that got an HTTP answer, whatever its status."""
+        return self.requests - self.network_errors
+
     def answered(self, status: int) -> None:
         self.requests += 1
-        self.responses += 1
-        if status >= 500:
-            self.server_errors += 1
-        elif status == 429:
-            self.rate_limited += 1
+        if status >= 429:
+            if status >= 500:
+                self.server_errors += 1
+            elif status == 429:
+                self.rate_limited += 1
 
     def failed(self, *, answered: bool) -> None:
         """The transport raised: no answer at all (refused, reset, timed out), or
         ``answered`` with a body it could not take (too large, undecodable)."""
         self.requests += 1
-        if answered:
-            self.responses += 1
-        else:
+        if not answered:
             self.network_errors += 1
 
     def counts(self) -> dict[str, int]:
@@ -87,7 +82,10 @@ class Tally:
     def of(self, url: str) -> HostRequests:
         """The counts of ``url``'s authority (created at its first request)."""
         parts = split_authority(url)
-        authority = parts[0] if parts is not None else url
+        return self.at(parts[0] if parts is not None else url)
+
+    def at(self, authority: str) -> HostRequests:
+        """The counts of ``authority`` (``"http://host:port"``, as a URL begins)."""
         counts = self._hosts.get(authority)
         if counts is None:
             counts = self._hosts[authority] = HostRequests()
