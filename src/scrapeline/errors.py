@@ -14,7 +14,9 @@ adapter that sees them, and kept as ``__cause__``.
     ├── LedgerError           the ledger could not be read or written (disk full, corrupt)
     │   └── DiskFull            no space left on the data dir's device; exit_code 3
     ├── ArchiveError          the raw archive could not be read or written
-    ├── RunHalted             the run stopped itself (breaker); exit_code 3
+    ├── RunHalted             the run stopped itself; exit_code 3 (HostDown: the
+    │                         breaker gave up on a host; HostUnreachable: a host down
+    │                         from the first request; BrowserUnavailable)
     └── ItemError             one item failed; carries category, retryable, url, host, status
         ├── FetchError
         │   ├── NetworkError        network      (retryable)

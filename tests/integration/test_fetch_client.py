@@ -319,6 +319,7 @@ async def test_timeouts_become_fetch_timeout(site: tuple[Site, str]) -> None:
     server, base = site
     retry = RetryPolicy(max_attempts=2, base_delay=0.01)
     async with client_for(base, retry=retry, fetcher=HttpFetcher(timeout=0.2)) as client:
+        await client.get("/ok")  # the host answered: a timeout now is this request's
         started = time.monotonic()
         with pytest.raises(FetchTimeout) as info:
             await client.get("/hang")
@@ -331,6 +332,7 @@ async def test_dropped_connections_become_network_errors(site: tuple[Site, str])
     server, base = site
     retry = RetryPolicy(max_attempts=3, base_delay=0.01)
     async with client_for(base, retry=retry) as client:
+        await client.get("/ok")  # the host answered: a dropped connection is this request's
         with pytest.raises(NetworkError) as info:
             await client.get("/drop")
     assert info.value.attempts == 3 and server.hits["/drop"] == 3

@@ -334,7 +334,7 @@ async def test_second_interrupt_cancels_in_flight_and_releases(
         ledger.close()
 
 
-async def test_unreachable_site_fails_discovery_cleanly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_site_down_from_the_first_request_halts_the_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import socket
 
     with socket.socket() as s:  # a port nobody listens on
@@ -348,6 +348,7 @@ async def test_unreachable_site_fails_discovery_cleanly(tmp_path) -> None:  # ty
         fetch_options=FetchOptions(base_url=f"http://127.0.0.1:{port}"),
         subscribers=[recorder],
     )
-    assert outcome.exit_code == 1
-    assert "discovery failed" in (outcome.reason or "")
-    assert "network" in (outcome.reason or "") or "connect" in (outcome.reason or "").lower()
+    # not "discovery failed" (exit 1), as if the pipeline were wrong: the site is down
+    assert outcome.exit_code == 3 and outcome.status is RunStatus.HALTED
+    assert (outcome.reason or "").startswith(f"127.0.0.1:{port} is down: connection refused (")
+    assert [e.reason for e in recorder.of(ev.RunHalted)] == [outcome.reason]

@@ -28,6 +28,7 @@ def make_report(
     categories: Mapping[str, int] | None = None,
     failures: Sequence[FailedTask] = (),
     items_settled: int = 0,
+    stored: Mapping[str, object] | None = None,
 ) -> RunReport:
     run = RunInfo(
         id=12,
@@ -37,7 +38,7 @@ def make_report(
         status=status,
         pid=4242,
         options={},
-        summary={},
+        summary=stored or {},
     )
     return RunReport(
         run=run,
@@ -301,3 +302,58 @@ def test_summary_dict_is_json_and_complete() -> None:
         "attempts": 1,
     }
     assert data["failures_left_out"] == 0
+
+
+HOSTS = {
+    "stats.example.org:443": {"requests": 1200, "retries": 0, "rate_limited": 0},
+    "127.0.0.1:8000": {
+        "requests": 20774,
+        "retries": 12,
+        "rate_limited": 3,
+        "server_errors": 9,
+        "network_errors": 0,
+    },
+}
+
+
+def test_render_shows_a_line_per_host_the_run_stored() -> None:
+    lines = render(make_report(stored={"exit_code": 0, "hosts": HOSTS})).splitlines()
+    shown = [line for line in lines if "requests" in line]
+    assert shown == [
+        "127.0.0.1:8000  requests 20,774  retries 12  429s 3  5xx 9",
+        "stats.example.org:443  requests 1,200  retries 0  429s 0  5xx 0",
+    ]
+
+
+def test_a_host_with_unanswered_requests_says_how_many() -> None:
+    stored = {"hosts": {"127.0.0.1:9": {"requests": 4, "retries": 3, "network_errors": 4}}}
+    assert (
+        "127.0.0.1:9  requests 4  retries 3  429s 0  5xx 0  no answer 4"
+        in render(make_report(stored=stored)).splitlines()
+    )
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [{}, {"hosts": None}, {"hosts": "127.0.0.1"}, {"hosts": {"h:80": 3}}],
+    ids=["older-run", "none", "not-a-mapping", "counts-not-a-mapping"],
+)
+def test_a_run_that_stored_no_usable_host_counts_shows_none(stored: Mapping[str, object]) -> None:
+    summary = summarize(make_report(stored=stored), wall=1.0, reason=None, exit_code=0)
+    assert summary.hosts == ()
+    assert "requests" not in render(make_report(stored=stored))
+    assert summary_dict(summary)["hosts"] == {}
+
+
+def test_summary_dict_keeps_the_host_counts_as_stored() -> None:
+    summary = summarize(make_report(stored={"hosts": HOSTS}), wall=1.0, reason=None, exit_code=0)
+    data = json.loads(json.dumps(summary_dict(summary)))
+    assert list(data["hosts"]) == ["127.0.0.1:8000", "stats.example.org:443"]
+    assert data["hosts"]["127.0.0.1:8000"] == HOSTS["127.0.0.1:8000"]
+    assert data["hosts"]["stats.example.org:443"] == {
+        "requests": 1200,
+        "retries": 0,
+        "rate_limited": 0,
+        "server_errors": 0,
+        "network_errors": 0,
+    }

@@ -10,7 +10,7 @@ import scrapeline.runner.policies as policies
 from scrapeline.runner.policies import FailureStreaks, claim_size
 
 BAN = "likely banned or site down"
-LAYOUT = "consecutive contract failures: the site's layout may have changed"
+LAYOUT = "the site's layout may have changed: 3 responses in a row broke the contract of"
 
 # (stage, category or None for a success, message)
 Outcome = tuple[str, str | None, str]
@@ -38,7 +38,12 @@ def failed(category: str, stage: str = "overview", message: str = "boom") -> Out
             f"3 consecutive failures: {BAN}",
             id="outage-across-stages",
         ),
-        pytest.param([failed("contract")] * 3, f"3 {LAYOUT}", id="contract"),
+        pytest.param([failed("contract")] * 3, f"{LAYOUT} stage overview", id="contract"),
+        pytest.param(
+            [failed("contract"), failed("contract", stage="stats"), failed("contract")],
+            f"{LAYOUT} stages overview, stats",
+            id="contract-names-every-stage-in-the-streak",
+        ),
         pytest.param(
             [failed("parse", message="no h1"), failed("validation"), failed("error")],
             "stage overview failed 3 items in a row: a bug in the stage? first error: no h1",
@@ -61,8 +66,8 @@ def failed(category: str, stage: str = "overview", message: str = "boom") -> Out
             id="any-success-ends-a-layout-streak",
         ),
         pytest.param(
-            [failed("contract"), ok()] + [failed("contract")] * 3,
-            f"3 {LAYOUT}",
+            [failed("contract"), ok()] + [failed("contract", stage="stats")] * 3,
+            f"{LAYOUT} stage stats",
             id="a-layout-streak-starts-again-after-a-success",
         ),
         pytest.param(
@@ -104,6 +109,17 @@ def test_a_streak_halts_with_its_family_s_reason(
     said = [policy.record(stage=s, category=c, message=m) for s, c, m in outcomes]
     assert said[:-1] == [None] * (len(said) - 1)  # nothing halts before the last outcome
     assert said[-1] == reason
+
+
+def test_a_run_that_keeps_hitting_layout_changes_never_reads_as_an_outage() -> None:
+    policy = FailureStreaks(limit=3)
+    said = [
+        policy.record(stage=stage, category="contract", message="no h1")
+        for stage in ("overview", "stats") * 20
+    ]
+    reasons = [r for r in said if r is not None]
+    assert reasons and all(r.startswith("the site's layout may have changed: ") for r in reasons)
+    assert not any(BAN in r for r in reasons)
 
 
 def test_limit_zero_never_halts() -> None:

@@ -1,5 +1,8 @@
 """``scrapeline status`` and ``scrapeline runs``: what the ledger holds, read-only.
 
+Both say what a run sent to each host, a line each under the table (``runs``) or the
+last run (``status``): ``127.0.0.1:8000  requests 20,774  retries 12  429s 3  5xx 9``.
+
 A task the ledger calls ``running`` is leased by a run, which claims tasks ahead in
 batches: most of them wait in that run's queue and have not started. The CLI calls
 them ``claimed`` (table and ``--json``), never running.
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -73,6 +76,19 @@ def status(pipeline: PipelineArg, data_dir: DataDirOpt = None, json: JsonOpt = F
         out.print(
             f"last run: {last['id']} {last['status']} (started {last['started']})", markup=False
         )
+        for line in host_lines(last):
+            out.print(f"  {line}", markup=False, soft_wrap=True)
+
+
+def host_lines(run: Mapping[str, Any]) -> list[str]:
+    """What a run (as ``runs --json`` has it) sent to each host, a line per host:
+
+    >>> host_lines({"hosts": {"127.0.0.1:8000": {"requests": 20774, "retries": 12}}})
+    ['127.0.0.1:8000  requests 20,774  retries 12  429s 0  5xx 0']
+    """
+    from scrapeline.observe.summary import host_line, host_rows
+
+    return [host_line(row) for row in host_rows(run)]
 
 
 RUN_COLUMNS = ("id", "started", "ended", "status", "done", "failed", "reason")
@@ -100,4 +116,9 @@ def runs(
         table.add_column(col)
     for r in recent:
         table.add_row(*("" if r[c] is None else str(r[c]) for c in RUN_COLUMNS))
-    console().print(table)
+    out = console()
+    out.print(table)
+    # a line per host under the table: a cell would wrap it past reading
+    for r in recent:
+        for line in host_lines(r):
+            out.print(f"run {r['id']}  {line}", markup=False, soft_wrap=True)

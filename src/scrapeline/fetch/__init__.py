@@ -15,6 +15,8 @@ Modules, one concept each:
 - ``limits``    Politeness and HostLimiter: rate, delay, concurrency, pauses
 - ``retry``     RetryPolicy, full-jitter backoff, Retry-After (pure)
 - ``breaker``   the per-host circuit breaker and HostDown (pure)
+- ``down``      a host down from the first request: HostUnreachable (pure rule)
+- ``tally``     requests, retries, 429s, 5xx and unanswered requests per host:port
 - ``status``    what a response amounts to: ok, 4xx/5xx, 429, blocked (pure)
 - ``contract``  Expect and check_contract (pure)
 - ``events``    what the client reports to subscribers

@@ -42,6 +42,9 @@ through the same fixed steps, with state per host (created on first use):
    it is waited out (:func:`~scrapeline.fetch.retry.should_wait_out`) up to
    ``rate_limited_waits`` times, then the item fails as ``rate_limited``. The error
    finally raised carries ``attempts`` (every request sent), ``url`` and ``status``.
+   A request given up on for want of any answer (refused, reset, timed out) to a host
+   that answered nothing yet in this run raises :class:`HostUnreachable` instead (a
+   :class:`RunHalted`: the host is down from the start; :mod:`~scrapeline.fetch.down`).
 7. **Archive.** With an ``archive``, a 2xx response is handed to it (before the
    contract check, so that a page breaking it is kept too: a re-parse may still
    use it); :class:`~scrapeline.fetch.archive.Archive` writes it off the event loop.
@@ -52,6 +55,8 @@ What happens to a host — a retry scheduled, a pause after a 429, a slowdown an
 its recovery, a breaker opening or closing — goes to ``on_event`` as an event
 (:mod:`scrapeline.fetch.events`), which a run renders once for the console and the
 log file alike; with nobody listening, the client logs it itself under ``scrapeline.fetch``.
+Every request sent is counted per host (:meth:`FetchClient.requests_by_host`): the
+run's summary shows requests, retries, 429s, 5xx and unanswered requests per host.
 
 ::
 
@@ -101,6 +106,7 @@ from scrapeline.fetch.breaker import (
     release_trial,
 )
 from scrapeline.fetch.contract import Expect, check_contract
+from scrapeline.fetch.down import NO_ANSWER, HostUnreachable, down_from_start
 from scrapeline.fetch.events import (
     BreakerClosed,
     BreakerOpened,
@@ -114,7 +120,7 @@ from scrapeline.fetch.events import (
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY, split_authority
 from scrapeline.fetch.limits import Clock, HostLimiter, Politeness, Sleep
 from scrapeline.fetch.origins import authority_origin as _authority_origin
-from scrapeline.fetch.origins import declared_origins, host_name
+from scrapeline.fetch.origins import declared_origins, host_name, host_port
 from scrapeline.fetch.proxies import ProxyPool
 from scrapeline.fetch.response import Request, Response
 from scrapeline.fetch.retry import (
@@ -135,6 +141,7 @@ from scrapeline.fetch.status import (
     header,
     is_host_failure,
 )
+from scrapeline.fetch.tally import HostRequests, Tally
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher, HttpFetcher
 
 DEFAULT_HOST = "*"
@@ -249,7 +256,7 @@ class FetchClient:
             origins |= declared_origins(self._origin.rpartition("@")[2])
         self._allowed = frozenset(allowed)
         self._origins = frozenset(origins)
-        self._by_authority: dict[str, _Host] = {}
+        self._by_authority: dict[str, tuple[_Host, HostRequests]] = {}
         self._default_politeness, self._politeness = self._split_politeness(politeness)
         self._retry = retry or RetryPolicy()
         self._breaker_policy = breaker or BreakerPolicy()
@@ -263,6 +270,7 @@ class FetchClient:
         self._max_redirects = max_redirects
         self._markers = block_markers
         self._hosts: dict[str, _Host] = {}
+        self._tally = Tally()
         self._robots = robots
         # robots.txt groups name a crawler's product token: a browser-like User-Agent
         # would be matched as "mozilla", and the groups naming the bot ignored.
@@ -379,10 +387,12 @@ class FetchClient:
 
         Raises a :class:`FetchError` (HostNotAllowed, NetworkError, FetchTimeout,
         HTTPError, RateLimited, Blocked, ContractError) for this item, or
-        :class:`HostDown` when the host is given up on (the run should halt).
+        :class:`HostDown` when the host is given up on, or :class:`HostUnreachable`
+        when it never answered (the run should halt).
         """
         target = self._absolute(url)
-        first_host = self._host_for(target)  # refuse an undeclared host before anything else
+        # refuse an undeclared host before anything else
+        first_host, first_sent = self._host_for(target)
         sent_headers = dict(headers) if headers else {}
         wanted = expect.status if expect is not None else frozenset()
         attempt = 0  # attempts used up: a 429 uses none
@@ -391,7 +401,7 @@ class FetchClient:
             attempt += 1
             try:
                 response, host = await self._follow(
-                    first_host, target, sent_headers, stage, item_key, wanted
+                    first_host, first_sent, target, sent_headers, stage, item_key, wanted
                 )
             except RateLimited as error:
                 waits += 1
@@ -405,6 +415,11 @@ class FetchClient:
             except FetchError as error:
                 error.attempts = attempt + waits
                 if not should_retry(error, attempt, self._retry):
+                    where = error.url or target
+                    if down_from_start(error, responses=self._tally.of(where).responses):
+                        raise HostUnreachable(
+                            host_port(where), error, attempts=error.attempts
+                        ) from error
                     raise
                 delay = retry_delay(error, attempt, self._retry, self._rng)
                 await self._before_retry(error, attempt + waits, delay, target, stage, item_key)
@@ -440,6 +455,12 @@ class FetchClient:
                 )
             return response
 
+    def requests_by_host(self) -> dict[str, dict[str, int]]:
+        """What was sent to each ``host:port`` so far and what came back: requests
+        (every attempt, redirect hop and robots.txt), retries, 429s, 5xx answers and
+        requests with no answer (:mod:`~scrapeline.fetch.tally`)."""
+        return self._tally.by_host()
+
     async def close(self) -> None:
         """Close the fetcher (idempotent)."""
         await self._fetcher.close()
@@ -472,15 +493,18 @@ class FetchClient:
             raise HostNotAllowed(f"relative URL {url!r} needs a base_url", url=url)
         raise HostNotAllowed(f"cannot fetch {scheme!r} URLs, only http and https", url=absolute)
 
-    def _host_for(self, url: str, *, redirected_from: str | None = None) -> _Host:
-        """The state of ``url``'s host, once its origin passed the allow-list.
+    def _host_for(
+        self, url: str, *, redirected_from: str | None = None
+    ) -> tuple[_Host, HostRequests]:
+        """The state of ``url``'s host, once its origin passed the allow-list, and the
+        counts of what is sent to its authority.
 
         Remembered per authority (``"http://host:port"``): one dict lookup per request."""
         parts = split_authority(url)
         authority = parts[0] if parts is not None else url
-        host = self._by_authority.get(authority)
-        if host is not None:
-            return host
+        known = self._by_authority.get(authority)
+        if known is not None:
+            return known
         origin = _authority_origin(authority)
         name = origin[1] if origin is not None else hostname(url)
         how = f"redirected from {redirected_from} to" if redirected_from else "refusing"
@@ -503,9 +527,10 @@ class FetchClient:
         host = self._hosts.get(name)
         if host is None:
             host = self._new_host(name)
+        known = (host, self._tally.at(authority))
         if len(self._by_authority) < _MAX_AUTHORITIES:
-            self._by_authority[authority] = host
-        return host
+            self._by_authority[authority] = known
+        return known
 
     def _new_host(self, name: str) -> _Host:
         limiter = HostLimiter(
@@ -528,6 +553,7 @@ class FetchClient:
     async def _follow(
         self,
         host: _Host,
+        sent: HostRequests,
         url: str,
         headers: dict[str, str],
         stage: str | None,
@@ -536,15 +562,16 @@ class FetchClient:
         *,
         robots: bool = True,
     ) -> tuple[Response, _Host]:
-        """Send, following redirects hop by hop (each hop through every step)."""
+        """Send, following redirects hop by hop (each hop through every step), each
+        request counted in ``sent`` (its authority's counts)."""
         previous: str | None = None
         for _ in range(self._max_redirects + 1):
             if previous is not None:
-                host = self._host_for(url, redirected_from=previous)
+                host, sent = self._host_for(url, redirected_from=previous)
             if robots and self._robots:
                 await self._check_robots(host, url)
             request = Request(url=url, headers=headers, stage=stage, item_key=item_key)
-            response = await self._send(host, request, wanted)
+            response = await self._send(host, sent, request, wanted)
             if response.status not in REDIRECT_STATUSES or response.status in wanted:
                 return response, host
             location = header(response.headers, "Location")
@@ -553,8 +580,11 @@ class FetchClient:
             previous, url = url, self._absolute(location, base=url)
         raise NetworkError(f"more than {self._max_redirects} redirects", url=url, retryable=False)
 
-    async def _send(self, host: _Host, request: Request, wanted: Set[int]) -> Response:
-        """One request to one host: breaker, limiter, transport, status."""
+    async def _send(
+        self, host: _Host, sent: HostRequests, request: Request, wanted: Set[int]
+    ) -> Response:
+        """One request to one host: breaker, limiter, transport, status; counted in
+        ``sent`` once it was answered or failed."""
         is_trial = await self._admit(host)
         limiter = host.limiter
         try:
@@ -569,12 +599,14 @@ class FetchClient:
                 self._set_breaker(host, release_trial(host.breaker))
             raise
         except FetchError as error:
+            sent.failed(answered=error.category not in NO_ANSWER)
             self._settle(host, error)
             raise
         except BaseException:
             if is_trial:  # cancelled: let another request be the trial
                 self._set_breaker(host, release_trial(host.breaker))
             raise
+        sent.answered(response.status)
         # The wall clock only matters for a Retry-After date; skip the call otherwise.
         now = self._wall_clock() if response.status == 429 else _NOT_NEEDED
         problem = classify(response, now=now, markers=self._markers, wanted=wanted)
@@ -669,7 +701,14 @@ class FetchClient:
             target = robots_url(url)
             try:
                 response, _ = await self._follow(
-                    host, target, {}, None, None, _ROBOTS_ANSWERS, robots=False
+                    host,
+                    self._tally.of(target),
+                    target,
+                    {},
+                    None,
+                    None,
+                    _ROBOTS_ANSWERS,
+                    robots=False,
                 )
             except HostNotAllowed as error:
                 self._log.warning(
@@ -802,6 +841,7 @@ class FetchClient:
         stage: str | None,
         item_key: str | None,
     ) -> None:
+        self._tally.of(error.url or url).retries += 1
         reason = f"{error.category}: {error.message}"
         self._tell(
             RetryScheduled(

@@ -75,3 +75,19 @@ def authority_origin(prefix: str) -> Origin | None:
 def show_origin(origin: Origin) -> str:
     """``("http", "h", 80)`` → ``"http://h:80"``."""
     return f"{origin[0]}://{origin[1]}:{origin[2]}"
+
+
+def host_port(url: str) -> str:
+    """Where a URL goes, as a person names it: ``host:port``, the port filled in from
+    the scheme, without credentials, path or query (IPv6 hosts in brackets).
+
+    >>> host_port("http://u:secret@Example.org/x?key=1"), host_port("https://[::1]:8443/")
+    ('example.org:80', '[::1]:8443')
+    >>> host_port("ftp://example.org/file")
+    'example.org'
+    """
+    origin = authority_origin(url)
+    if origin is None:
+        return urlsplit(url).hostname or "?"
+    name = f"[{origin[1]}]" if ":" in origin[1] else origin[1]
+    return f"{name}:{origin[2]}"

@@ -1,8 +1,10 @@
-"""The end-of-run summary: what a run did, per stage, with timings and failures.
+"""The end-of-run summary: what a run did, per stage, with timings and failures, and
+what it sent to each host.
 
 Built from a :class:`~scrapeline.ledger.base.RunReport`, which the ledger reads
-back from its own tables; nothing here counts events. :func:`summarize` is
-pure, :func:`render_summary` draws it for a terminal, :func:`summary_dict`
+back from its own tables; nothing here counts events. The per-host counts are the
+ones the run stored with its summary (``hosts``), so ``runs`` shows them later too.
+:func:`summarize` is pure, :func:`render_summary` draws it for a terminal, :func:`summary_dict`
 gives the JSON form (``--json``, and stored with the run).
 
     report = ledger.report(run_id)
@@ -69,6 +71,21 @@ class CategoryCount:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HostRow:
+    """What a run sent to one ``host:port`` and what came back (every attempt counts)."""
+
+    host: str
+    requests: int
+    retries: int
+    rate_limited: int
+    """429 answers."""
+    server_errors: int
+    """5xx answers."""
+    network_errors: int
+    """Requests that got no answer: refused, reset, dropped, timed out."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
     """Everything the end-of-run summary shows, as plain values.
 
@@ -99,6 +116,8 @@ class Summary:
     failures: tuple[FailedTask, ...]
     """At most :data:`FAILURES_SHOWN` failed items."""
     failures_left_out: int
+    hosts: tuple[HostRow, ...] = ()
+    """Per host, in host order: what the run's fetch client stored with its summary."""
 
 
 def summarize(
@@ -154,7 +173,61 @@ def summarize(
         # the ledger lists a bounded number of failures; the categories count them all
         failures_left_out=max(len(report.failures), sum(report.categories.values()))
         - len(failures),
+        hosts=host_rows(report.run.summary),
     )
+
+
+def host_rows(stored: Mapping[str, Any]) -> tuple[HostRow, ...]:
+    """The per-host counts a run stored with its summary (``{"hosts": {...}}``), in
+    host order; none for a run that stored none (an older run, a re-parse).
+
+    >>> [(row.host, row.requests, row.retries, row.rate_limited)
+    ...  for row in host_rows({"hosts": {"h:80": {"requests": 3, "retries": 1}}})]
+    [('h:80', 3, 1, 0)]
+    """
+    hosts = stored.get("hosts")
+    if not isinstance(hosts, Mapping):
+        return ()
+    rows = []
+    for host, counts in sorted(hosts.items()):
+        if not isinstance(counts, Mapping):
+            continue
+
+        def count(name: str, counts: Mapping[str, Any] = counts) -> int:
+            value = counts.get(name, 0)
+            return value if isinstance(value, int) else 0
+
+        rows.append(
+            HostRow(
+                host=str(host),
+                requests=count("requests"),
+                retries=count("retries"),
+                rate_limited=count("rate_limited"),
+                server_errors=count("server_errors"),
+                network_errors=count("network_errors"),
+            )
+        )
+    return tuple(rows)
+
+
+def host_line(row: HostRow) -> str:
+    """One host as the summary, ``runs`` and ``status`` show it; requests that got no
+    answer only when there were some::
+
+    >>> host_line(HostRow(host="127.0.0.1:8000", requests=20774, retries=12,
+    ...                   rate_limited=3, server_errors=9, network_errors=0))
+    '127.0.0.1:8000  requests 20,774  retries 12  429s 3  5xx 9'
+    >>> host_line(HostRow(host="h:443", requests=4, retries=3,
+    ...                   rate_limited=0, server_errors=0, network_errors=4))
+    'h:443  requests 4  retries 3  429s 0  5xx 0  no answer 4'
+    """
+    line = (
+        f"{row.host}  requests {row.requests:,}  retries {row.retries:,}"
+        f"  429s {row.rate_limited:,}  5xx {row.server_errors:,}"
+    )
+    if row.network_errors:
+        line += f"  no answer {row.network_errors:,}"
+    return line
 
 
 def _rate(count: int, wall: float) -> float:
@@ -199,6 +272,8 @@ def render_summary(summary: Summary, console: Console) -> None:
     console.print(_headline(summary), soft_wrap=True)
     if summary.stages:
         console.print(_stage_table(summary))
+    for host in summary.hosts:
+        console.print(Text(host_line(host)), soft_wrap=True)
     if summary.categories:
         errors = " · ".join(f"{c.category} {c.count}" for c in summary.categories)
         console.print(Text(f"errors: {errors}"), soft_wrap=True)
@@ -316,4 +391,19 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
             for failure in summary.failures
         ],
         "failures_left_out": summary.failures_left_out,
+        "hosts": hosts_dict(summary.hosts),
+    }
+
+
+def hosts_dict(rows: Iterable[HostRow]) -> dict[str, dict[str, int]]:
+    """Per-host counts as JSON-able values, the form a run stores them in."""
+    return {
+        row.host: {
+            "requests": row.requests,
+            "retries": row.retries,
+            "rate_limited": row.rate_limited,
+            "server_errors": row.server_errors,
+            "network_errors": row.network_errors,
+        }
+        for row in rows
     }

@@ -38,6 +38,8 @@ too_large, bad_encoding, archive_miss) are about one item: they neither count no
 class _Streak:
     length: int = 0
     first_error: str = ""
+    stages: dict[str, None] = field(default_factory=dict)
+    """The stages whose outcomes make up the streak, in the order they joined it."""
 
 
 @dataclass(slots=True)
@@ -54,6 +56,8 @@ class FailureStreaks:
     - A failure adds to its family's streak only: a parse error between two
       timeouts neither breaks nor lengthens the outage streak.
     - ``limit`` 0 turns the check off.
+    - A layout streak names the stage (or stages) whose responses broke their contract;
+      it never reads as an outage ("likely banned or site down").
 
     >>> policy = FailureStreaks(limit=2)
     >>> policy.record(stage="overview", category="parse", message="no h1")
@@ -87,17 +91,33 @@ class FailureStreaks:
         if not streak.length:
             streak.first_error = message
         streak.length += 1
+        streak.stages[stage] = None
         if not self.limit or streak.length < self.limit:
             return None
         n = streak.length
         if family is Family.OUTAGE:
             return f"{n} consecutive failures: likely banned or site down"
         if family is Family.LAYOUT:
-            return f"{n} consecutive contract failures: the site's layout may have changed"
+            return layout_reason(n, tuple(streak.stages))
         return (
             f"stage {stage} failed {n} items in a row: a bug in the stage? "
             f"first error: {streak.first_error}"
         )
+
+
+def layout_reason(responses: int, stages: tuple[str, ...]) -> str:
+    """Why a streak of contract failures halts a run, naming the stage(s) it hit.
+
+    >>> layout_reason(3, ("overview",))
+    "the site's layout may have changed: 3 responses in a row broke the contract of stage overview"
+    >>> layout_reason(4, ("overview", "stats")).partition(": ")[2]
+    '4 responses in a row broke the contract of stages overview, stats'
+    """
+    which = f"stage {stages[0]}" if len(stages) == 1 else f"stages {', '.join(stages)}"
+    return (
+        f"the site's layout may have changed: {responses} responses in a row "
+        f"broke the contract of {which}"
+    )
 
 
 def claim_size(workers: int) -> int:

@@ -178,6 +178,7 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         secrets: Sequence[str] = (),
+        summary_extra: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.queue = queue
@@ -192,6 +193,10 @@ class Runner:
         self.wall_clock = wall_clock
         self._secrets = tuple(secrets)
         """Hidden from every failure message and halt reason (ledger, events)."""
+        self._summary_extra = summary_extra
+        """What the caller adds to the summary stored with the run, asked once as the
+        run ends (the composition root: requests per host). JSON-able values; a key
+        the runner sets itself (``exit_code``, ``reason``, ``done``, …) is kept as is."""
         self.owner = f"{os.getpid()}-{id(self):x}"
         self.state = RunState()
         self._queue = Claimed(pipeline.claim_order())
@@ -293,7 +298,7 @@ class Runner:
         else:
             status, code = RunStatus.DONE, EXIT_OK
         wall = self.clock() - self._started
-        summary = _summary(report, code, reason, wall)
+        summary = _summary(report, code, reason, wall, self._extra())
         ended = self.wall_clock()
         await self.queue.end_run(self.run_id, status, ended, summary)
         report = _ended_report(report, status, ended, summary)
@@ -325,6 +330,7 @@ class Runner:
         )
         log.error("%s", reason)
         run_id, owner, status = self.run_id, self.owner, RunStatus.INTERRUPTED
+        extra = self._extra()  # the loop is blocked: nothing changes it meanwhile
 
         def wind_up(ledger: Ledger) -> RunReport:
             now = self.wall_clock()
@@ -333,7 +339,7 @@ class Runner:
             ledger.release(held, owner)
             report = ledger.report(run_id)
             wall = self.clock() - self._started
-            summary = _summary(report, EXIT_INTERRUPTED, reason, wall)
+            summary = _summary(report, EXIT_INTERRUPTED, reason, wall, extra)
             ended = self.wall_clock()
             ledger.end_run(run_id, status, ended, summary)
             return _ended_report(report, status, ended, summary)
@@ -349,6 +355,17 @@ class Runner:
             )
         )
         return EXIT_INTERRUPTED
+
+    def _extra(self) -> Mapping[str, Any]:
+        """The caller's part of the summary; nothing when there is none, or when it
+        fails (a report is no reason not to record how the run ended)."""
+        if self._summary_extra is None:
+            return {}
+        try:
+            return dict(self._summary_extra())
+        except Exception:
+            log.exception("the summary's extra part could not be computed; left out")
+            return {}
 
     # -- stopping ------------------------------------------------------------------
 
@@ -518,17 +535,7 @@ class Runner:
         low = self._low_water
         while self.state.running:
             if len(self._queue) < low:
-                tasks = await self.queue.claim(
-                    self.owner,
-                    batch,
-                    self.wall_clock(),
-                    self.options.lease,
-                    self.options.stages,
-                    self.options.only or None,
-                )
-                if tasks:
-                    self._queue.extend(tasks)
-                    self._wake.set()
+                if await self._claim(batch):
                     continue
                 if self._idle():
                     return  # nothing claimable, and nothing running could make more
@@ -541,6 +548,22 @@ class Runner:
             if not self.state.running:  # a halt while we claimed: its wake-up was just cleared
                 break
             await self._wake.wait()
+
+    async def _claim(self, limit: int) -> bool:
+        """Lease up to ``limit`` more tasks into the queue; False when none was claimable."""
+        tasks = await self.queue.claim(
+            self.owner,
+            limit,
+            self.wall_clock(),
+            self.options.lease,
+            self.options.stages,
+            self.options.only or None,
+        )
+        if not tasks:
+            return False
+        self._queue.extend(tasks)
+        self._wake.set()
+        return True
 
     async def _worker(self) -> None:
         me = asyncio.current_task()
@@ -583,6 +606,10 @@ class Runner:
                     self._given_back.append(task)  # cut short by a stop: resumed next run
                     return
                 self._settle(task, walked)
+                if self.state.running:
+                    # what the listing found is deeper than what waits in the queue:
+                    # claim it now, so it goes first (depth first), not after the queue
+                    await self._claim(claim_size(self.options.workers))
                 continue
             stage = stages[task.stage]
             try:
@@ -688,10 +715,17 @@ def _days(seconds: float) -> str:
     return f"{n} {unit}{'s' if n != 1 else ''}"
 
 
-def _summary(report: RunReport, code: int, reason: str | None, wall: float) -> dict[str, Any]:
+def _summary(
+    report: RunReport,
+    code: int,
+    reason: str | None,
+    wall: float,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     failed = sum(c.get("failed", 0) for c in report.counts.values())
     summary: dict[str, Any] = {"exit_code": code, "reason": reason, "wall": round(wall, 3)}
     summary |= {"done": sum(report.done_this_run.values()), "failed": failed}
+    summary |= {key: value for key, value in (extra or {}).items() if key not in summary}
     return summary
 
 

@@ -54,6 +54,7 @@ from scrapeline.errors import (
 )
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.contract import Expect, check_contract, contract_problems
+from scrapeline.fetch.down import HostUnreachable
 from scrapeline.fetch.response import Response
 from scrapeline.model import Item, Key
 from scrapeline.pipeline import Discovery, Pipeline, Stage
@@ -205,6 +206,9 @@ class _RecordingFetch:
             raise
         except ItemError as error:
             self._note(url, error.url, error.status, declared, error=_describe(error))
+            raise
+        except HostUnreachable as error:  # down from the first request: say how
+            self._note(url, None, None, declared, error=f"{error.error.category}: {error}")
             raise
         except ScrapelineError as error:  # HostDown: the host is given up on
             self._note(url, None, None, declared, error=str(error))

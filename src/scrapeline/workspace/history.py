@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapeline.ledger.base import RunInfo
+from scrapeline.observe.summary import host_rows, hosts_dict
 from scrapeline.pipeline import Pipeline
 from scrapeline.workspace.opened import Workspace
 
@@ -40,7 +41,8 @@ def runs(pipeline: Pipeline, data_dir: Path, limit: int = 20) -> list[dict[str, 
 
 
 def run_summary(run: RunInfo) -> dict[str, Any]:
-    """One run as ``runs`` and ``status`` show it, times in local ISO form."""
+    """One run as ``runs`` and ``status`` show it, times in local ISO form; ``hosts``
+    is what it sent to each ``host:port`` (empty for a run that stored nothing)."""
 
     def iso(ts: float | None) -> str | None:
         return None if ts is None else datetime.fromtimestamp(ts).isoformat(timespec="seconds")
@@ -56,6 +58,7 @@ def run_summary(run: RunInfo) -> dict[str, Any]:
         "failed": run.summary.get("failed"),
         "exit_code": run.summary.get("exit_code"),
         "reason": run.summary.get("reason"),
+        "hosts": hosts_dict(host_rows(run.summary)),
     }
 
 

@@ -14,9 +14,10 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from scrapeline.errors import ConfigError, DiskFull, LedgerError
 from scrapeline.events import EventBus, Log, Subscriber
@@ -73,8 +74,10 @@ async def run(
     """Run ``pipeline`` once on ``data_dir`` (default ``data/<name>``).
 
     Events go to ``subscribers`` and to the run's log file: the runner's and the
-    fetch layer's alike. Raises DataDirBusy when another run holds the data dir,
-    ConfigError/PipelineError before anything is written."""
+    fetch layer's alike. The summary stored with the run says what was sent to each
+    host (``hosts``: requests, retries, 429s, 5xx, requests with no answer). Raises
+    DataDirBusy when another run holds the data dir, ConfigError/PipelineError before
+    anything is written."""
     options = options or RunOptions()
     fetch_options = fetch_options or FetchOptions()
     settings = fetch_settings(pipeline, fetch_options)
@@ -90,7 +93,14 @@ async def run(
         archive = ws.archive(settings) if fetch_options.archive else None
         client = FetchClient.from_settings(settings, archive=archive, on_event=bus.emit)
         return await run_on(
-            ws, pipeline, client, options, bus=bus, shutdown=shutdown, secrets=secrets
+            ws,
+            pipeline,
+            client,
+            options,
+            bus=bus,
+            shutdown=shutdown,
+            secrets=secrets,
+            summary_extra=lambda: {"hosts": client.requests_by_host()},
         )
 
 
@@ -104,9 +114,12 @@ async def run_on(
     shutdown: Shutdown,
     secrets: tuple[str, ...],
     announce: str | None = None,
+    summary_extra: Callable[[], Mapping[str, Any]] | None = None,
 ) -> Outcome:
     """Begin a run on the prepared workspace ``ws`` and run it to its end with
     ``client``, which is closed on every exit path (``announce`` is logged first).
+    ``summary_extra`` adds to the summary stored with the run (a run over the network
+    adds what it sent to each host, ``{"hosts": {"127.0.0.1:8000": {"requests": …}}}``).
 
     Signals are the run's from before it begins until the client is closed. On a
     full disk the run is recorded as halted, if the ledger can still take that row."""
@@ -128,6 +141,7 @@ async def run_on(
             data_dir=str(ws.path),
             log_path=str(begun.log_path),
             secrets=secrets,
+            summary_extra=summary_extra,
         )
         return await runner.run()
     except DiskFull as exc:
