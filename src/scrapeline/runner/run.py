@@ -216,6 +216,10 @@ class Runner:
             rescrape=options.force_rescrape,
             config=options.config,
         )
+        self._walking: dict[int, Task] = {}
+        """Listing tasks being walked, by task id."""
+        self._walks: set[asyncio.Task[None]] = set()
+        self._walk_slots = asyncio.Semaphore(max(1, options.workers))
         self._given_back: list[Task] = []
         """Listing tasks cut short by a stop: released with the other leftovers."""
         self._disk_full: DiskFull | None = None
@@ -318,7 +322,7 @@ class Runner:
         ledger's writer thread (idle while the loop is stuck). Returns the exit code."""
         if not self._ended.acquire(blocking=False):
             return EXIT_INTERRUPTED  # the loop got there first; it is closing down
-        stuck = _snapshot(lambda: list(self._in_flight.values()))
+        stuck = _snapshot(lambda: [*self._in_flight.values(), *self._walking.values()])
         held = _snapshot(lambda: [*self._queue, *stuck])
         completions = _snapshot(lambda: list(self.commits.completions))
         failures = _snapshot(lambda: list(self.commits.failures))
@@ -387,7 +391,7 @@ class Runner:
         if forced:
             if self._discovery is not None:
                 self._discovery.cancel()
-            for worker in self._workers:
+            for worker in [*self._workers, *self._walks]:
                 worker.cancel()
 
     def _halt(self, reason: str, cause: BaseException | None = None) -> None:
@@ -488,13 +492,14 @@ class Runner:
         finally:
             self.state = self.state.close()
             self._wake.set()
-            await self._stop_workers([self._discovery])
+            await self._stop_workers([self._discovery, *self._walks])
             self._deadlines.close()
             committer.cancel()
             # what it died of, if anything, was reported by _supervised
             await asyncio.gather(committer, return_exceptions=True)
             await self._commit()
-            leftovers = [*self._queue, *self._in_flight.values(), *self._given_back]
+            leftovers = [*self._queue, *self._in_flight.values(), *self._walking.values()]
+            leftovers += self._given_back
             self._queue.clear()
             if leftovers:
                 await self.queue.release(leftovers, self.owner)
@@ -523,6 +528,7 @@ class Runner:
         discovering = self._discovery is not None and not self._discovery.done()
         return not (
             self._in_flight
+            or self._walking
             or self._queue
             or len(self.commits)
             or self.commits.committing
@@ -594,23 +600,17 @@ class Runner:
                 date=task.date,
                 parent=task.parent,
             )
-            self._in_flight[key] = task
             listing = listings.get(task.stage)
             if listing is not None:
-                try:
-                    walked = await self._walk_task(listing, item)
-                except asyncio.CancelledError:
-                    return
-                del self._in_flight[key]
-                if walked is None:
-                    self._given_back.append(task)  # cut short by a stop: resumed next run
-                    return
-                self._settle(task, walked)
-                if self.state.running:
-                    # what the listing found is deeper than what waits in the queue:
-                    # claim it now, so it goes first (depth first), not after the queue
-                    await self._claim(claim_size(self.options.workers))
+                # a walk goes page after page: in the background, so the workers take
+                # what it finds as it finds it (at most ``workers`` walks at once)
+                await self._walk_slots.acquire()
+                self._walking[task.id] = task
+                walk = self._supervised(self._walk(listing, task, item), "a listing")
+                self._walks.add(walk)
+                walk.add_done_callback(self._walks.discard)
                 continue
+            self._in_flight[key] = task
             stage = stages[task.stage]
             try:
                 done = await execute(
@@ -632,6 +632,24 @@ class Runner:
                 return
             del self._in_flight[key]
             self._settle(task, done)
+
+    async def _walk(self, listing: Discovery, task: Task, parent: Item) -> None:
+        """Walk one listing per parent as its task, then settle it."""
+        try:
+            walked = await self._walk_task(listing, parent)
+        except asyncio.CancelledError:
+            return  # left in _walking: released after the workers stop
+        finally:
+            self._walk_slots.release()
+        del self._walking[task.id]
+        if walked is None:
+            self._given_back.append(task)  # cut short by a stop: resumed next run
+            return
+        self._settle(task, walked)
+        if self.state.running:
+            # what the listing found is deeper than what waits in the queue: claim it
+            # now, so it goes first (depth first), not after the queue
+            await self._claim(claim_size(self.options.workers))
 
     async def _walk_task(self, listing: Discovery, parent: Item) -> Executed | None:
         """Walk ``parent``'s listing as one task: done when the walk ends, failed with
