@@ -121,8 +121,7 @@ def test_an_item_found_again_is_merged(
     task = overview_of(ledger)
     assert (dict(task.data), task.date) == (data, date)
     assert ledger.changes(second) == [
-        ItemChange(run_id=second, kind="match", key=1, field=f, old=o, new=n)
-        for f, o, n in changed
+        ItemChange(run_id=second, kind="match", key=1, field=f, old=o, new=n) for f, o, n in changed
     ]
     assert ledger.report(second).items_changed == len(changed)
     assert ledger.changes(first) == [] and ledger.report(first).items_changed == 0
