@@ -6,6 +6,14 @@
         ctx.log.debug("parsed %s", item.key)
         return Record("matches", {"match_id": item.key})
 
+A stage can hand small values to the stages that run after it on the same item
+(those declared ``after=`` it): ``ctx.hand_on(economy_url=url)``. When the stage
+succeeds they are merged into the item's data, in the transaction that marks it
+done, so a later stage reads ``item.data["economy_url"]``; a stage that fails
+hands on nothing. They are the pipeline's own values, so they are not counted as
+changes of the item (an item found again by a listing or an emit is merged the
+same way, and each value that changes is recorded, counted and logged).
+
 A discovery tells the walk where its listing goes: ``ctx.last_page()`` when the
 response says this page is the last, ``ctx.next_page(cursor_or_url)`` over
 ``pages=cursors()``.
@@ -27,6 +35,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
+
+import orjson
 
 from scrapeline.errors import ValidationError
 from scrapeline.fetch.contract import Expect
@@ -60,6 +70,7 @@ class Context:
         "config",
         "emits",
         "expect",
+        "handed",
         "item",
         "log",
         "run_id",
@@ -88,6 +99,8 @@ class Context:
         self.expect = expect
         """The declared contract of the stage or discovery, applied to every fetch."""
         self.children: list[Item] = []
+        self.handed: dict[str, Any] = {}
+        """What the stage handed on (:meth:`hand_on`), for the item's later stages."""
         self.log = log
         self.said_last = False
         """A discovery called :meth:`last_page`: the listing ends with this page."""
@@ -153,6 +166,31 @@ class Context:
                 )
             item = Item(key=item.key, kind=self.emits, data=item.data, date=item.date)
         self.children.append(item)
+
+    def hand_on(self, **values: Any) -> None:
+        """Hand values on to the stages that run after this one on the same item:
+        ``ctx.hand_on(performance_url=url, economy_url=url2)``.
+
+        When the stage succeeds they are merged into the item's data, in the same
+        transaction as its done mark: a later stage (``after=`` this one) reads
+        ``item.data["performance_url"]``. A failed stage hands on nothing. A value
+        given again replaces the one handed before; None hands nothing on (it never
+        erases a value the item has). Raises TypeError, at the call, for a value
+        that is not JSON (text, numbers, bools, None, lists and dicts of them), and
+        ValidationError in a discovery, whose items carry their data themselves."""
+        if self.stage is None:
+            raise ValidationError(
+                "hand_on() is for stages: a discovery gives its items their data in Item(data=...)"
+            )
+        for name, value in values.items():
+            try:
+                orjson.dumps(value)
+            except TypeError as exc:
+                raise TypeError(
+                    f"hand_on({name}=...) takes JSON values (text, numbers, bools, None, "
+                    f"lists and dicts of them), not {type(value).__name__}: {exc}"
+                ) from None
+        self.handed.update(values)
 
     def last_page(self) -> None:
         """In a discovery: this page is the listing's last (``hasNextPage: false``,

@@ -73,6 +73,8 @@ RESERVED_TABLES: frozenset[str] = frozenset(
         "walks",
         "stages",
         "tables",
+        "item_changes",
+        "item_changes_run",
     }
 )
 """Names (lower case) the ledger uses for its own tables and indexes; a declared table

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -357,3 +358,22 @@ def test_summary_dict_keeps_the_host_counts_as_stored() -> None:
         "server_errors": 0,
         "network_errors": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("changed", "line"),
+    [
+        (0, None),
+        (1, "1 item value changed since they were last seen (the run log lists them)"),
+        (37, "37 item values changed since they were last seen (the run log lists them)"),
+    ],
+)
+def test_values_changed_by_the_run_are_counted_when_there_are_any(
+    changed: int, line: str | None
+) -> None:
+    report = dataclasses.replace(FOOTBALL, items_changed=changed)
+    summary = summarize(report, wall=192.0, reason=None, exit_code=3)
+    assert summary.items_changed == changed
+    assert summary_dict(summary)["items_changed"] == changed
+    shown = [text for text in render(report).splitlines() if "changed" in text]
+    assert shown == ([] if line is None else [line])

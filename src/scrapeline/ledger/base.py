@@ -35,6 +35,14 @@ Contract (what every backend guarantees)
       item, or stages of an ancestor item of the dependency's kind.
     * A child item's parent is the one it names; a child naming none, emitted by
       a completion, has the completed task's item as parent.
+    * An item found again (a listing page, a stage's child) is merged into the one
+      stored, never replaces it (:mod:`scrapeline.ledger.merge` has the rules): new
+      keys are added, a None never erases a value, a given date replaces the old
+      one, a parent once set is kept. Each value it changes is an
+      :class:`ItemChange`, recorded with the run in the same transaction, counted
+      by ``report`` and logged once; identical data change and record nothing.
+    * A completion's ``handed`` values are merged into its item's data with its
+      DONE mark (the stages after it see them); they are no changes.
     * Each declared record table (``adopt_tables``) can be read as a view of the
       same name (``SELECT * FROM matches``) from then on, before any completion.
     * Ledger methods are synchronous and called from one thread at a time (the
@@ -149,6 +157,22 @@ class Completion:
     duration: float = 0.0
     version: int = 1
     """The stage's parser version; the task and its records remember it."""
+    handed: Mapping[str, Any] | None = None
+    """What the stage handed on (``ctx.hand_on``): merged into its item's data in
+    the completion's transaction, for the item's later stages; not counted as changes."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemChange:
+    """One value of an item that a later sighting changed: which item, which field
+    of its data, the value before and after (as JSON values), and the run."""
+
+    run_id: int
+    kind: str
+    key: Key
+    field: str
+    old: Any
+    new: Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,7 +231,8 @@ class RunReport:
     ``items_settled`` is how many distinct items (kind, key) had at least one
     task settled, done or failed, by this run: what a user counts, where the
     attempts count one per item and stage. ``items_total`` is every item the
-    ledger holds.
+    ledger holds. ``items_changed`` counts the item values this run changed
+    (:class:`ItemChange`).
     """
 
     run: RunInfo
@@ -219,6 +244,7 @@ class RunReport:
     failures: Sequence[FailedTask]
     items_settled: int
     items_total: int
+    items_changed: int = 0
 
 
 def settled_once(
@@ -312,7 +338,10 @@ class WorkQueue(Protocol):
         """The subset of keys already in the ledger for that kind."""
 
     def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
-        """Upsert items and create their tasks. Returns how many were new."""
+        """Upsert items and create their tasks. Returns how many were new.
+
+        An item already stored is merged (see the module docstring), each value it
+        changes recorded as an :class:`ItemChange` of ``run_id``."""
 
     def claim(
         self,
@@ -404,6 +433,9 @@ class RunHistory(Protocol):
 
     def items_per_kind(self) -> dict[str, int]:
         """How many items the ledger holds of each kind, in kind order."""
+
+    def changes(self, run_id: int) -> list[ItemChange]:
+        """The item values that run changed, in the order they were recorded."""
 
 
 class Ledger(WorkQueue, RunHistory, Protocol):

@@ -22,6 +22,7 @@ from scrapeline.ledger.base import (
     Completion,
     FailedTask,
     Failure,
+    ItemChange,
     NewItem,
     RunInfo,
     RunReport,
@@ -33,6 +34,7 @@ from scrapeline.ledger.base import (
     key_changed,
     record_key,
 )
+from scrapeline.ledger.merge import log_changes, merge_data
 from scrapeline.model import Graph, Key
 
 ItemRef = tuple[str, Key]
@@ -106,6 +108,7 @@ class MemoryLedger:
         self.attempts: list[_Attempt] = []
         self.walks: dict[str, Walk] = {}
         self.keys: dict[str, tuple[str, ...]] = {}
+        self.item_changes: list[ItemChange] = []
         self.prepared = False
 
     # -- set-up ----------------------------------------------------------------
@@ -268,6 +271,14 @@ class MemoryLedger:
         return {k for k in keys if (kind, k) in self.items}
 
     def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
+        changes: list[ItemChange] = []
+        new = self._add(items, run_id, changes)
+        log_changes(changes)
+        return new
+
+    def _add(self, items: Sequence[NewItem], run_id: int, changes: list[ItemChange]) -> int:
+        """Upsert items, merging those already held; their changes are recorded and
+        added to ``changes``. Returns how many were new."""
         new = 0
         for it in items:
             ref = (it.kind, it.key)
@@ -280,7 +291,21 @@ class MemoryLedger:
                 if it.parent is not None and it.parent in self.items:
                     self.items[it.parent].children.append(ref)
             else:
-                existing.data, existing.date = dict(it.data), it.date
+                merged, found = merge_data(existing.data, it.data)
+                if merged is not None:
+                    existing.data = merged
+                changed = [
+                    ItemChange(run_id=run_id, kind=it.kind, key=it.key, field=f, old=o, new=n)
+                    for f, o, n in found
+                ]
+                self.item_changes += changed
+                changes += changed
+                if it.date is not None:
+                    existing.date = it.date
+                if existing.parent is None and it.parent is not None:
+                    existing.parent = it.parent  # a parent once set is kept
+                    if it.parent in self.items:
+                        self.items[it.parent].children.append(ref)
             self._ensure_tasks(ref)
         return new
 
@@ -347,8 +372,10 @@ class MemoryLedger:
                     raise LedgerError(f"record for table {r.table!r} lacks its key {key}") from exc
             for ch in c.children:
                 orjson.dumps(dict(ch.data))
+            orjson.dumps(dict(c.handed or {}))
             staged.append((c, rows))
         results = []
+        changes: list[ItemChange] = []
         for c, rows in staged:
             t = self.tasks.get(c.task.id)
             if t is None or t.status is not Status.RUNNING or t.owner != c.owner:
@@ -363,10 +390,17 @@ class MemoryLedger:
                 t.redone = False
             for table, pk, data in rows:
                 self.tables.setdefault(table, {})[pk] = _Record(data, t.item, t.stage, run_id)
-            self.add_items([replace(ch, parent=ch.parent or t.item) for ch in c.children], run_id)
+            if c.handed:  # the pipeline's own values: merged, not counted as changes
+                item = self.items[t.item]
+                merged, _ = merge_data(item.data, copy.deepcopy(dict(c.handed)))
+                if merged is not None:
+                    item.data = merged
+            children = [replace(ch, parent=ch.parent or t.item) for ch in c.children]
+            self._add(children, run_id, changes)
             self._unblock(t)
             self.attempts.append(_Attempt(run_id, t.stage, t.item, True, c.duration, None))
             results.append(True)
+        log_changes(changes)
         return results
 
     def fail(self, failures: Sequence[Failure], run_id: int, now: float) -> list[bool]:
@@ -451,7 +485,11 @@ class MemoryLedger:
             failures=failures,
             items_settled=len(settled),
             items_total=len(self.items),
+            items_changed=sum(1 for c in self.item_changes if c.run_id == run_id),
         )
+
+    def changes(self, run_id: int) -> list[ItemChange]:
+        return [c for c in self.item_changes if c.run_id == run_id]
 
     def records(self, table: str) -> Iterator[dict[str, Any]]:
         rows = self.tables.get(table, {})

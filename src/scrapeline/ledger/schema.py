@@ -122,6 +122,20 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE tasks ADD COLUMN refresh INTEGER NOT NULL DEFAULT 0;
     """,
+    # 9: the item values a run changed when it found an item again (old and new as
+    # JSON text), read per run: merged items keep a trace of what they were.
+    """
+    CREATE TABLE item_changes(
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        key NOT NULL,
+        field TEXT NOT NULL,
+        old TEXT NOT NULL,
+        new TEXT NOT NULL
+    );
+    CREATE INDEX item_changes_run ON item_changes(run_id);
+    """,
 )
 
 

@@ -38,6 +38,7 @@ from scrapeline.ledger.base import (
     Completion,
     FailedTask,
     Failure,
+    ItemChange,
     NewItem,
     RecordRow,
     RunInfo,
@@ -51,6 +52,7 @@ from scrapeline.ledger.base import (
     record_key,
     settled_once,
 )
+from scrapeline.ledger.merge import log_changes, merge_data
 from scrapeline.ledger.schema import migrate
 from scrapeline.model import Graph, Key
 
@@ -58,6 +60,8 @@ _CHUNK = 500
 _FAILURES_LISTED = 1000
 _REDONE_SINCE = 6
 """The schema version that flags tasks redone (a read-only ledger may be older)."""
+_CHANGES_SINCE = 9
+"""The schema version that records item changes."""
 _DEEPEST = 1000
 """How far up an item's parents readiness looks: a bound, should parents ever loop."""
 
@@ -74,6 +78,10 @@ def _array(values: Any) -> str:
     """A batch as one JSON array parameter, for ``json_each(?)``."""
     return orjson.dumps(values).decode()
 
+
+_NOT_STORED = ""
+"""What ``_merged`` reads for an item the ledger does not hold: stored data are
+never empty text."""
 
 _REKEY_BATCH = 5000
 """Records re-keyed per trip from SQLite to Python (bounds the memory it takes)."""
@@ -449,8 +457,11 @@ class SqliteLedger:
         return set(orjson.loads(found))
 
     def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
+        changes: list[ItemChange] = []
         with self._tx() as db:
-            return self._upsert_items(db, [(it, None, None) for it in items], run_id)
+            new = self._upsert_items(db, [(it, None, None) for it in items], run_id, changes)
+        log_changes(changes)
+        return new
 
     def claim(
         self,
@@ -517,6 +528,7 @@ class SqliteLedger:
     def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
         if not completions:
             return []
+        changes: list[ItemChange] = []
         with self._tx() as db:
             held, redone = self._holding(db, completions)
             settles = settled_once([(c.task.id, c.owner) for c in completions], held)
@@ -560,12 +572,39 @@ class SqliteLedger:
                     ),
                 )
             self._unblock(db, [(item_of[c.task.id], c.task.stage) for c in ok])
+            handed = [(item_of[c.task.id], c.handed) for c in ok if c.handed]
+            if handed:
+                self._hand_on(db, handed)
             children = [
                 _emitted(child, c.task, item_of[c.task.id]) for c in ok for child in c.children
             ]
             if children:
-                self._upsert_items(db, children, run_id)
-            return settles
+                self._upsert_items(db, children, run_id, changes)
+        log_changes(changes)
+        return settles
+
+    @staticmethod
+    def _hand_on(db: sqlite3.Connection, handed: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        """Merge what completions handed on into their items' data (item id, values),
+        in the caller's transaction: one read and one write for the batch."""
+        (found,) = db.execute(
+            "SELECT json_group_array(json_array(id, data)) FROM items "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (_array(sorted({item_id for item_id, _ in handed})),),
+        ).fetchone()
+        data = {item_id: _loads(text) for item_id, text in orjson.loads(found)}
+        written: dict[int, str] = {}
+        for item_id, values in handed:
+            merged, _ = merge_data(data[item_id], values)
+            if merged is not None:
+                data[item_id] = merged
+                written[item_id] = _dumps(merged)
+        if written:
+            db.execute(
+                "UPDATE items SET data=j.value->>1 FROM json_each(?) AS j "
+                "WHERE items.id=j.value->>0",
+                (_array(list(written.items())),),
+            )
 
     @staticmethod
     def _holding(
@@ -697,7 +736,35 @@ class SqliteLedger:
                 (run_id,),
             )[0][0],
             items_total=self._read("SELECT count(*) FROM items")[0][0],
+            items_changed=self._read("SELECT count(*) FROM item_changes WHERE run_id=?", (run_id,))[
+                0
+            ][0]
+            if self._version() >= _CHANGES_SINCE
+            else 0,
         )
+
+    def changes(self, run_id: int) -> list[ItemChange]:
+        if self._version() < _CHANGES_SINCE:
+            return []
+        return [
+            ItemChange(
+                run_id=rid,
+                kind=kind,
+                key=key,
+                field=name,
+                old=orjson.loads(old),
+                new=orjson.loads(new),
+            )
+            for rid, kind, key, name, old, new in self._read(
+                "SELECT run_id, kind, key, field, old, new FROM item_changes "
+                "WHERE run_id=? ORDER BY id",
+                (run_id,),
+            )
+        ]
+
+    def _version(self) -> int:
+        """The schema version of the file (a ledger opened read-only may be older)."""
+        return int(self._read("PRAGMA user_version")[0][0])
 
     def records(self, table: str) -> Iterator[dict[str, Any]]:
         for (data,) in self._read("SELECT data FROM records WHERE tbl=? ORDER BY pk", (table,)):
@@ -927,61 +994,137 @@ class SqliteLedger:
         db: sqlite3.Connection,
         rows: Sequence[tuple[NewItem, int | None, str | None]],
         run_id: int,
+        changes: list[ItemChange],
     ) -> int:
         """Upsert items and create their missing tasks, in a few statements per batch.
 
         ``rows`` holds (item, parent item id or None, the parent's stage that just
         finished or None); the id and stage are given only for a child of the
-        completion that emitted it. A task's first status is
-        :func:`readiness.first_status` where the graph decides it, else it is read
-        (``_promote``). Returns how many items were new.
+        completion that emitted it. An item already stored is merged into it
+        (:func:`merge_data`), the values it changes recorded and added to
+        ``changes``. A task's first status is :func:`readiness.first_status` where
+        the graph decides it, else it is read (``_promote``), as it is for the
+        waiting tasks of a stored item that gains its parent now. Returns how many
+        items were new.
         """
         nul = _has_nul([it.key for it, _, _ in rows]) or _has_nul(
             [it.parent[1] for it, _, _ in rows if it.parent]
         )
-        new = self._count_new(db, [it for it, _, _ in rows])
-        self._write_items(db, rows, run_id, nul)
+        data, new, changed, adopted = self._merged(db, rows, run_id, nul)
+        self._write_items(db, rows, data, run_id, nul)
+        if changed:
+            db.executemany(
+                "INSERT INTO item_changes(run_id, kind, key, field, old, new) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, c.kind, c.key, c.field, _dumps(c.old), _dumps(c.new)) for c in changed],
+            )
+            changes += changed
         tasks, unsure = self._plan_tasks(rows)
         self._write_tasks(db, tasks, nul)
+        unsure += [
+            (kind, key, node.name) for kind, key in adopted for node in self.graph.stages_of(kind)
+        ]
         self._promote_new(db, unsure, nul)
         return new
 
-    def _count_new(self, db: sqlite3.Connection, items: Sequence[NewItem]) -> int:
-        by_kind: dict[str, list[Key]] = {}
-        for it in items:
-            by_kind.setdefault(it.kind, []).append(it.key)
-        existing = {kind: self._known(db, kind, keys) for kind, keys in by_kind.items()}
-        return len({(it.kind, it.key) for it in items if it.key not in existing[it.kind]})
+    def _merged(
+        self,
+        db: sqlite3.Connection,
+        rows: Sequence[tuple[NewItem, int | None, str | None]],
+        run_id: int,
+        nul: bool,
+    ) -> tuple[list[str], int, list[ItemChange], list[tuple[str, Key]]]:
+        """Each item's data as it is to be written (JSON text), merged into what is
+        stored or into what the batch gave before it; how many items are new; the
+        values changed; and the stored items with no parent that are given one. The
+        stored items are read in one statement."""
+        state, orphans = self._stored(db, [it for it, _, _ in rows], nul)
+        out: list[str] = []
+        new = 0
+        changed: list[ItemChange] = []
+        adopted: list[tuple[str, Key]] = []
+        for it, pid, _ in rows:
+            ref = (it.kind, it.key)
+            text = state.get(ref, _NOT_STORED)
+            if orphans and ref in orphans and (pid is not None or it.parent is not None):
+                orphans.discard(ref)
+                adopted.append(ref)
+            if text is _NOT_STORED:
+                new += 1
+                text = _dumps(dict(it.data))
+            elif it.data:
+                merged, found = merge_data(_loads(text), it.data)
+                if merged is not None:
+                    text = _dumps(merged)
+                changed += [
+                    ItemChange(run_id=run_id, kind=it.kind, key=it.key, field=f, old=old, new=value)
+                    for f, old, value in found
+                ]
+            state[ref] = text
+            out.append(text)
+        return out, new, changed, adopted
+
+    @staticmethod
+    def _stored(
+        db: sqlite3.Connection, items: Sequence[NewItem], nul: bool
+    ) -> tuple[dict[tuple[str, Key], str], set[tuple[str, Key]]]:
+        """The stored data (JSON text) of those items the ledger holds, and which of
+        them have no parent."""
+        refs = list(dict.fromkeys((it.kind, it.key) for it in items))
+        if nul:  # SQLite's JSON reader cuts a str at a NUL: bind them instead
+            rows = []
+            for kind, key in refs:
+                rows += db.execute(
+                    "SELECT kind, key, data, parent_id IS NULL FROM items WHERE kind=? AND key=?",
+                    (kind, key),
+                ).fetchall()
+        else:
+            (found,) = db.execute(
+                "SELECT json_group_array(json_array(i.kind, i.key, i.data, i.parent_id IS NULL)) "
+                "FROM json_each(?) AS j "
+                "CROSS JOIN items i ON i.kind=j.value->>0 AND i.key=j.value->>1",
+                (_array(refs),),
+            ).fetchone()
+            rows = orjson.loads(found)
+        data = {(kind, key): text or "{}" for kind, key, text, _ in rows}
+        return data, {(kind, key) for kind, key, _, orphan in rows if orphan}
 
     @staticmethod
     def _write_items(
         db: sqlite3.Connection,
         rows: Sequence[tuple[NewItem, int | None, str | None]],
+        data: Sequence[str],
         run_id: int,
         nul: bool,
     ) -> None:
-        """Upsert the items: data and date replaced, a parent kept once it is set."""
+        """Upsert the items with their merged ``data``: a date given replaces the
+        stored one, a parent is kept once it is set; a row that changes nothing is
+        not written."""
         values = [
-            (it.kind, it.key, _dumps(dict(it.data)), it.date, pid, *(it.parent or (None, None)))
-            for it, pid, _ in rows
+            (it.kind, it.key, text, it.date, pid, *(it.parent or (None, None)))
+            for (it, pid, _), text in zip(rows, data, strict=True)
         ]
+        upsert = (
+            "ON CONFLICT(kind, key) DO UPDATE SET data=excluded.data, "
+            "date=coalesce(excluded.date, items.date), "
+            "parent_id=coalesce(items.parent_id, excluded.parent_id) "
+            "WHERE items.data IS NOT excluded.data OR excluded.date IS NOT items.date "
+            "AND excluded.date IS NOT NULL "
+            "OR items.parent_id IS NULL AND excluded.parent_id IS NOT NULL"
+        )
         if not nul and all(pid is not None or it.parent is None for it, pid, _ in rows):
             # parents known by id (or none): the whole batch in one statement
             db.execute(
                 "INSERT INTO items(kind, key, data, date, parent_id, first_run) "
                 "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, ? "
-                "FROM json_each(?) WHERE true "
-                "ON CONFLICT(kind, key) DO UPDATE SET data=excluded.data, date=excluded.date, "
-                "parent_id=coalesce(items.parent_id, excluded.parent_id)",
+                f"FROM json_each(?) WHERE true {upsert}",
                 (run_id, _array([v[:5] for v in values])),
             )
             return
         # a parent named by key may be in this very batch, or a key holds a NUL
         db.executemany(
             "INSERT INTO items(kind, key, data, date, parent_id, first_run) VALUES "
-            "(?, ?, ?, ?, coalesce(?, (SELECT id FROM items WHERE kind=? AND key=?)), ?) "
-            "ON CONFLICT(kind, key) DO UPDATE SET data=excluded.data, date=excluded.date, "
-            "parent_id=coalesce(items.parent_id, excluded.parent_id)",
+            f"(?, ?, ?, ?, coalesce(?, (SELECT id FROM items WHERE kind=? AND key=?)), ?) {upsert}",
             [(*v, run_id) for v in values],
         )
 

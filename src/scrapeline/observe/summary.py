@@ -118,6 +118,9 @@ class Summary:
     failures_left_out: int
     hosts: tuple[HostRow, ...] = ()
     """Per host, in host order: what the run's fetch client stored with its summary."""
+    items_changed: int = 0
+    """Values of items already in the ledger that this run changed when it found
+    them again (a corrected score in a listing): the ledger's ``items_changed``."""
 
 
 def summarize(
@@ -174,6 +177,7 @@ def summarize(
         failures_left_out=max(len(report.failures), sum(report.categories.values()))
         - len(failures),
         hosts=host_rows(report.run.summary),
+        items_changed=report.items_changed,
     )
 
 
@@ -274,6 +278,8 @@ def render_summary(summary: Summary, console: Console) -> None:
         console.print(_stage_table(summary))
     for host in summary.hosts:
         console.print(Text(host_line(host)), soft_wrap=True)
+    if summary.items_changed:
+        console.print(Text(changed_line(summary.items_changed)), soft_wrap=True)
     if summary.categories:
         errors = " · ".join(f"{c.category} {c.count}" for c in summary.categories)
         console.print(Text(f"errors: {errors}"), soft_wrap=True)
@@ -300,6 +306,12 @@ def headline(summary: Summary) -> str:
         f" · {summary.tasks_per_second:.1f} tasks/s"
         f" · exit {summary.exit_code}"
     )
+
+
+def changed_line(count: int) -> str:
+    """ "3 item values changed since they were last seen (the run log lists them)"."""
+    values = "item value" if count == 1 else "item values"
+    return f"{count} {values} changed since they were last seen (the run log lists them)"
 
 
 def _plural(count: int, noun: str) -> str:
@@ -392,6 +404,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         ],
         "failures_left_out": summary.failures_left_out,
         "hosts": hosts_dict(summary.hosts),
+        "items_changed": summary.items_changed,
     }
 
 

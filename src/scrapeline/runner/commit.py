@@ -73,6 +73,7 @@ class Committer:
                     started=done.started,
                     duration=done.duration,
                     version=self._versions[task.stage],
+                    handed=done.handed,
                 )
             )
         else:

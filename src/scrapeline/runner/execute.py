@@ -57,6 +57,9 @@ class Executed:
     """One line, secrets redacted; empty when ``ok``."""
     error: BaseException | None = None
     """What the stage raised, for a caller that wants more than the message."""
+    handed: dict[str, Any] | None = None
+    """What the stage handed on (``ctx.hand_on``); None when it handed nothing on
+    or failed."""
 
 
 class Deadlines:
@@ -201,7 +204,12 @@ async def execute(
             raise
         return failed(exc, started, secrets=secrets, clock=clock, what=(stage.name, item))
     return Executed(
-        ok=True, started=started, duration=clock() - started, records=records, children=children
+        ok=True,
+        started=started,
+        duration=clock() - started,
+        records=records,
+        children=children,
+        handed=ctx.handed or None,
     )
 
 

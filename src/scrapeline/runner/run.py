@@ -743,6 +743,7 @@ def _summary(
     failed = sum(c.get("failed", 0) for c in report.counts.values())
     summary: dict[str, Any] = {"exit_code": code, "reason": reason, "wall": round(wall, 3)}
     summary |= {"done": sum(report.done_this_run.values()), "failed": failed}
+    summary["items_changed"] = report.items_changed
     summary |= {key: value for key, value in (extra or {}).items() if key not in summary}
     return summary
 
