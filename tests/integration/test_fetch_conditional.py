@@ -4,11 +4,9 @@ go out only when asked for, and a 304 is answered from the archive."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from scrapeline.errors import ContractError
 from scrapeline.fetch.archive import Archive
@@ -16,76 +14,16 @@ from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.contract import Expect
 from scrapeline.fetch.events import Fetched, FetchEvent
 from scrapeline.fetch.retry import RetryPolicy
-from tests.servers import serve
-
-LAST_MODIFIED = "Wed, 01 May 2024 10:00:00 GMT"
-
-
-@dataclass
-class Site:
-    """Pages with versions: ``/etag/NAME`` sends an ETag, ``/dated/NAME`` only a
-    Last-Modified, ``/plain/NAME`` neither; each answers 304 to its own validators.
-    ``/always-304`` answers 304 to anything. Every request's validators are noted."""
-
-    version: dict[str, int] = field(default_factory=dict)
-    received: list[tuple[str, str | None, str | None]] = field(default_factory=list)
-
-    def body(self, name: str) -> str:
-        return f"<h1>{name} v{self.version.get(name, 1)}</h1>"
-
-    def app(self) -> web.Application:
-        async def etag(request: web.Request) -> web.StreamResponse:
-            name = self.note(request)
-            tag = f'"{name}-v{self.version.get(name, 1)}"'
-            if request.headers.get("If-None-Match") == tag:
-                return web.Response(status=304, headers={"ETag": tag})
-            return web.Response(
-                text=self.body(name), content_type="text/html", headers={"ETag": tag}
-            )
-
-        async def dated(request: web.Request) -> web.StreamResponse:
-            name = self.note(request)
-            if request.headers.get("If-Modified-Since") == LAST_MODIFIED:
-                return web.Response(status=304)
-            return web.Response(
-                text=self.body(name),
-                content_type="text/html",
-                headers={"Last-Modified": LAST_MODIFIED},
-            )
-
-        async def plain(request: web.Request) -> web.StreamResponse:
-            name = self.note(request)
-            return web.Response(text=self.body(name), content_type="text/html")
-
-        async def always_304(request: web.Request) -> web.StreamResponse:
-            self.note(request)
-            return web.Response(status=304)
-
-        app = web.Application()
-        app.router.add_get("/etag/{name}", etag)
-        app.router.add_get("/dated/{name}", dated)
-        app.router.add_get("/plain/{name}", plain)
-        app.router.add_get("/always-304", always_304)
-        return app
-
-    def note(self, request: web.Request) -> str:
-        self.received.append(
-            (
-                request.path,
-                request.headers.get("If-None-Match"),
-                request.headers.get("If-Modified-Since"),
-            )
-        )
-        return request.match_info.get("name", "")
+from tests.servers import LAST_MODIFIED, ConditionalSite, serve
 
 
 @pytest.fixture
-def site() -> Site:
-    return Site()
+def site() -> ConditionalSite:
+    return ConditionalSite()
 
 
 @pytest.fixture
-async def url(site: Site) -> AsyncIterator[str]:
+async def url(site: ConditionalSite) -> AsyncIterator[str]:
     async with serve(site.app()) as base:
         yield base
 
@@ -104,7 +42,7 @@ def client_for(url: str, archive: Archive | None, events: list[FetchEvent]) -> F
 
 
 async def test_a_304_to_the_archived_etag_returns_the_archived_page_marked_unchanged(
-    url: str, site: Site, archive: Archive
+    url: str, site: ConditionalSite, archive: Archive
 ) -> None:
     events: list[FetchEvent] = []
     async with client_for(url, archive, events) as client:
@@ -123,7 +61,7 @@ async def test_a_304_to_the_archived_etag_returns_the_archived_page_marked_uncha
 
 
 async def test_a_last_modified_page_is_asked_if_modified_since(
-    url: str, site: Site, archive: Archive
+    url: str, site: ConditionalSite, archive: Archive
 ) -> None:
     async with client_for(url, archive, []) as client:
         await client.get("/dated/b", conditional=True)
@@ -134,7 +72,7 @@ async def test_a_last_modified_page_is_asked_if_modified_since(
 
 
 async def test_a_changed_page_gets_a_200_that_becomes_the_archives_latest(
-    url: str, site: Site, archive: Archive
+    url: str, site: ConditionalSite, archive: Archive
 ) -> None:
     async with client_for(url, archive, []) as client:
         await client.get("/etag/c", conditional=True)
@@ -152,7 +90,7 @@ async def test_a_changed_page_gets_a_200_that_becomes_the_archives_latest(
 
 
 async def test_validators_go_out_only_when_the_request_is_conditional(
-    url: str, site: Site, archive: Archive
+    url: str, site: ConditionalSite, archive: Archive
 ) -> None:
     async with client_for(url, archive, []) as client:
         await client.get("/etag/d")
@@ -173,7 +111,7 @@ async def test_validators_go_out_only_when_the_request_is_conditional(
 
 
 async def test_without_an_archive_a_conditional_get_is_a_plain_request(
-    url: str, site: Site
+    url: str, site: ConditionalSite
 ) -> None:
     async with client_for(url, None, []) as client:
         await client.get("/etag/f", conditional=True)
@@ -183,7 +121,7 @@ async def test_without_an_archive_a_conditional_get_is_a_plain_request(
 
 
 async def test_the_archived_page_of_the_same_item_is_the_one_asked_about(
-    url: str, site: Site, archive: Archive
+    url: str, site: ConditionalSite, archive: Archive
 ) -> None:
     async with client_for(url, archive, []) as client:
         await client.get("/etag/g", item_key="1")
@@ -198,7 +136,7 @@ async def test_the_archived_page_of_the_same_item_is_the_one_asked_about(
 
 
 async def test_a_304_that_was_not_asked_for_is_what_it_was(
-    url: str, site: Site, archive: Archive
+    url: str, site: ConditionalSite, archive: Archive
 ) -> None:
     async with client_for(url, archive, []) as client:
         plain = await client.get("/always-304")
