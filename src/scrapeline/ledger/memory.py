@@ -91,6 +91,8 @@ class _Attempt:
     ok: bool
     duration: float
     category: str | None
+    refresh: bool = False
+    unchanged: bool = False
 
 
 class MemoryLedger:
@@ -355,17 +357,34 @@ class MemoryLedger:
                 results.append(False)
                 continue
             t.status, t.owner, t.category, t.message = Status.DONE, None, None, None
-            t.version = c.version
-            if t.redone:  # its output is replaced as a whole
-                for records in self.tables.values():
-                    for pk in [pk for pk, r in records.items() if self._wrote(t, r)]:
-                        del records[pk]
+            if c.unchanged:  # nothing replaced; the version its records were parsed by stays
+                if t.version is None:
+                    t.version = c.version
                 t.redone = False
-            for table, pk, data in rows:
-                self.tables.setdefault(table, {})[pk] = _Record(data, t.item, t.stage, run_id)
-            self.add_items([replace(ch, parent=ch.parent or t.item) for ch in c.children], run_id)
+            else:
+                t.version = c.version
+                if t.redone:  # its output is replaced as a whole
+                    for records in self.tables.values():
+                        for pk in [pk for pk, r in records.items() if self._wrote(t, r)]:
+                            del records[pk]
+                    t.redone = False
+                for table, pk, data in rows:
+                    self.tables.setdefault(table, {})[pk] = _Record(data, t.item, t.stage, run_id)
+                children = [replace(ch, parent=ch.parent or t.item) for ch in c.children]
+                self.add_items(children, run_id)
             self._unblock(t)
-            self.attempts.append(_Attempt(run_id, t.stage, t.item, True, c.duration, None))
+            self.attempts.append(
+                _Attempt(
+                    run_id,
+                    t.stage,
+                    t.item,
+                    True,
+                    c.duration,
+                    None,
+                    refresh=c.refresh or c.unchanged,
+                    unchanged=c.unchanged,
+                )
+            )
             results.append(True)
         return results
 
@@ -418,10 +437,13 @@ class MemoryLedger:
         failed: dict[str, int] = {}
         durations: dict[str, list[float]] = {}
         settled: set[ItemRef] = set()
+        refreshed = [0, 0]  # unchanged, changed
         for a in self.attempts:
             if a.run_id != run_id:
                 continue
             settled.add(a.item)
+            if a.refresh:
+                refreshed[0 if a.unchanged else 1] += 1
             bucket = done if a.ok else failed
             bucket[a.stage] = bucket.get(a.stage, 0) + 1
             durations.setdefault(a.stage, []).append(a.duration)
@@ -451,6 +473,8 @@ class MemoryLedger:
             failures=failures,
             items_settled=len(settled),
             items_total=len(self.items),
+            refreshed_unchanged=refreshed[0],
+            refreshed_changed=refreshed[1],
         )
 
     def records(self, table: str) -> Iterator[dict[str, Any]]:

@@ -122,6 +122,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE tasks ADD COLUMN refresh INTEGER NOT NULL DEFAULT 0;
     """,
+    # 9: whether a successful attempt ran for a refresh, and whether the site said
+    # the page was unchanged (its earlier records kept): what the summary counts.
+    """
+    ALTER TABLE attempts ADD COLUMN refresh INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN unchanged INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -118,6 +118,16 @@ class Summary:
     failures_left_out: int
     hosts: tuple[HostRow, ...] = ()
     """Per host, in host order: what the run's fetch client stored with its summary."""
+    refreshed_unchanged: int = 0
+    """Tasks run again for a refresh that the site said were unchanged (nothing
+    parsed, their records kept)."""
+    refreshed_changed: int = 0
+    """Tasks run again for a refresh and parsed anew."""
+
+    @property
+    def refreshed(self) -> int:
+        """Tasks this run settled as done because they were within a refresh window."""
+        return self.refreshed_unchanged + self.refreshed_changed
 
 
 def summarize(
@@ -174,6 +184,8 @@ def summarize(
         failures_left_out=max(len(report.failures), sum(report.categories.values()))
         - len(failures),
         hosts=host_rows(report.run.summary),
+        refreshed_unchanged=report.refreshed_unchanged,
+        refreshed_changed=report.refreshed_changed,
     )
 
 
@@ -272,6 +284,8 @@ def render_summary(summary: Summary, console: Console) -> None:
     console.print(_headline(summary), soft_wrap=True)
     if summary.stages:
         console.print(_stage_table(summary))
+    if summary.refreshed:
+        console.print(Text(refreshed_line(summary)), soft_wrap=True)
     for host in summary.hosts:
         console.print(Text(host_line(host)), soft_wrap=True)
     if summary.categories:
@@ -299,6 +313,15 @@ def headline(summary: Summary) -> str:
         f" · {_plural(summary.settled, 'task')} settled"
         f" · {summary.tasks_per_second:.1f} tasks/s"
         f" · exit {summary.exit_code}"
+    )
+
+
+def refreshed_line(summary: Summary) -> str:
+    """ "refreshed 12: 9 unchanged, 3 changed": the tasks run again for a refresh,
+    those the site said had not changed and those parsed anew."""
+    return (
+        f"refreshed {summary.refreshed}: {summary.refreshed_unchanged} unchanged, "
+        f"{summary.refreshed_changed} changed"
     )
 
 
@@ -392,6 +415,10 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         ],
         "failures_left_out": summary.failures_left_out,
         "hosts": hosts_dict(summary.hosts),
+        "refreshed": {
+            "unchanged": summary.refreshed_unchanged,
+            "changed": summary.refreshed_changed,
+        },
     }
 
 

@@ -73,6 +73,8 @@ class Committer:
                     started=done.started,
                     duration=done.duration,
                     version=self._versions[task.stage],
+                    refresh=done.refresh,
+                    unchanged=done.unchanged,
                 )
             )
         else:
