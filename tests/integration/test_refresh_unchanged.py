@@ -11,6 +11,7 @@ import pytest
 
 from scrapeline import Context, Item, Pipeline, Record
 from scrapeline import events as ev
+from scrapeline.demo.football_api import pipe as api
 from scrapeline.errors import Unchanged
 from scrapeline.fetch.archive import Archive
 from scrapeline.fetch.client import FetchClient
@@ -20,6 +21,7 @@ from scrapeline.ledger.base import NewItem
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.runner.commit import Committer
 from scrapeline.runner.execute import Executed, execute
+from scrapeline.testing import ApiSite, serve_in_thread
 from tests.servers import ConditionalSite, serve
 
 
@@ -232,3 +234,39 @@ async def test_a_stage_that_catches_the_signal_still_ends_unchanged(
     assert [type(exc) for exc in caught] == [Unchanged]
     for outcome in done:
         assert (outcome.ok, outcome.unchanged, outcome.records) == (True, True, [])
+
+
+async def test_the_api_examples_detail_is_parsed_again_only_when_the_api_changed_it(
+    tmp_path: Path,
+) -> None:
+    site = ApiSite(latency=None)
+    kept, corrected = [m for m in site.expected() if m.ft is not None][:2]
+    assert corrected.ft is not None
+    detail = api.stages["detail"]
+    with serve_in_thread(site) as url, Archive(tmp_path / "archive") as archive:
+        async with client(url, archive) as fetch:
+            for m in (kept, corrected):
+                item = Item(key=m.id, kind="event")
+                assert (await execute(api, detail, item, fetch=fetch, timeout=None)).ok
+            archive.flush()
+            site.correct(corrected.id, home=corrected.ft[0] + 3, away=corrected.ft[1])
+            again = {
+                m.id: await execute(
+                    api,
+                    detail,
+                    Item(key=m.id, kind="event"),
+                    fetch=fetch,
+                    timeout=None,
+                    refresh=True,
+                )
+                for m in (kept, corrected)
+            }
+    assert site.not_modified == {f"/api/events/{kept.id}": 1}
+    assert (again[kept.id].ok, again[kept.id].unchanged, again[kept.id].records) == (
+        True,
+        True,
+        [],
+    )
+    changed = again[corrected.id]
+    assert changed.ok and not changed.unchanged
+    assert f'"home_score":{corrected.ft[0] + 3}' in changed.records[0].json
