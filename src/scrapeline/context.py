@@ -21,6 +21,13 @@ response says this page is the last, ``ctx.next_page(cursor_or_url)`` over
 The context is the stage's only door to the network (``fetch``), so politeness,
 retries, the breaker and the archive hold for every request.
 
+A stage run again for a refresh gets a context with ``refresh=True``: each of its
+fetches is conditional (the archive's ETag and Last-Modified go with it), and when
+the first one is answered 304 Not Modified, ``ctx.fetch`` raises
+:class:`~scrapeline.errors.Unchanged`: nothing new to parse, the item keeps what its
+earlier run stored. A later fetch answered 304 returns the archived response
+(``response.unchanged``): the first page changed, so the stage parses on.
+
 Blocking code (a synchronous library, ``time.sleep``, heavy parsing) goes through
 ``await ctx.run_sync(fn, *args)``: it runs in a thread, so the event loop keeps
 serving the other items, ``--item-timeout`` and Ctrl+C apply to the awaiting item.
@@ -38,7 +45,7 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from scrapeline.errors import ValidationError
+from scrapeline.errors import Unchanged, ValidationError
 from scrapeline.fetch.contract import Expect
 from scrapeline.fetch.response import Response
 from scrapeline.model import Item, Key
@@ -58,6 +65,7 @@ class Fetch(Protocol):
         item_key: str | None = None,
         expect: Any = None,
         headers: Mapping[str, str] | None = None,
+        conditional: bool = False,
     ) -> Response: ...
 
 
@@ -70,13 +78,16 @@ class Context:
         "config",
         "emits",
         "expect",
+        "fetches",
         "handed",
         "item",
         "log",
+        "refresh",
         "run_id",
         "said_last",
         "said_next",
         "stage",
+        "unchanged",
     )
 
     def __init__(
@@ -89,6 +100,7 @@ class Context:
         item: Item | None = None,
         emits: str | None = None,
         expect: Expect | None = None,
+        refresh: bool = False,
     ) -> None:
         self._fetch = fetch
         self.config = config
@@ -106,6 +118,12 @@ class Context:
         """A discovery called :meth:`last_page`: the listing ends with this page."""
         self.said_next: str | None = None
         """Where the discovery said the next page is (:meth:`next_page`)."""
+        self.refresh = refresh
+        """The stage runs again for a refresh: every fetch is conditional."""
+        self.fetches = 0
+        """Fetches started so far."""
+        self.unchanged = False
+        """The first fetch was answered unchanged (and raised :class:`Unchanged`)."""
 
     async def fetch(
         self,
@@ -119,15 +137,24 @@ class Context:
         The response must meet ``expect``, or else the contract the stage (or
         discovery) declared; ``expect=Expect()`` checks only for a 200.
         Raises a FetchError subclass once retries are exhausted or for a
-        non-retryable answer (404, 403, a broken contract: ContractError)."""
+        non-retryable answer (404, 403, a broken contract: ContractError). With
+        ``refresh``, raises :class:`Unchanged` when this is the stage's first fetch
+        and the site answered that the page has not changed (see the module doc)."""
         key = None if self.item is None else str(self.item.key)
-        return await self._fetch.get(
-            url,
-            stage=self.stage,
-            item_key=key,
-            expect=self.expect if expect is None else expect,
-            headers=headers,
+        expect = self.expect if expect is None else expect
+        self.fetches += 1
+        if not self.refresh:
+            return await self._fetch.get(
+                url, stage=self.stage, item_key=key, expect=expect, headers=headers
+            )
+        first = self.fetches == 1
+        response = await self._fetch.get(
+            url, stage=self.stage, item_key=key, expect=expect, headers=headers, conditional=True
         )
+        if first and response.unchanged:
+            self.unchanged = True
+            raise Unchanged(response.url)
+        return response
 
     def emit(
         self,

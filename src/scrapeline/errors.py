@@ -35,6 +35,9 @@ adapter that sees them, and kept as ``__cause__``.
         ├── ParseError              parse
         ├── ValidationError         validation
         └── ItemTimeout             timeout      (the whole item took longer than --item-timeout)
+
+Not an error, and outside the tree: :class:`Unchanged` (a ``BaseException``), the
+signal by which a refreshed stage's first fetch says the site's page has not changed.
 """
 
 from __future__ import annotations
@@ -253,6 +256,22 @@ class ValidationError(ItemError):
 
 class ItemTimeout(ItemError):
     category = Category.TIMEOUT
+
+
+class Unchanged(BaseException):
+    """Not an error: the first fetch of a stage run again for a refresh was answered
+    ``304 Not Modified``, so there is nothing new to parse.
+
+    ``ctx.fetch`` raises it and the runner catches it: the task is done as
+    *unchanged*, keeping the records and children of its earlier completion. It
+    derives from ``BaseException`` so that a stage's ``except Exception`` lets it
+    through; a stage that catches it anyway changes nothing: once its first fetch
+    said unchanged, the item is unchanged whatever the stage returns or raises next
+    (a halt of the run or its cancellation excepted)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"not modified since it was archived: {url}")
+        self.url = url
 
 
 # Exceptions a stage raises while picking a page apart: a missing key, a number that

@@ -103,6 +103,9 @@ async def test_the_example_scrapes_the_api_and_tomorrows_run_catches_up(tmp_path
         + len(recent)  # details of events within the refresh window, conditionally
     )
     assert sum(site.hits.values()) == expected_requests, site.hits
+    # every refreshed detail was asked conditionally: all but the corrected one unchanged
+    assert corrected.id in recent
+    assert sum(site.not_modified.values()) == len(recent) - 1
     assert expected_requests < first_run / 2
     assert site.hits[f"/api/seasons/{newest_season}/events?page=1"] == 1
     assert not any("/seasons?" in target for target in site.hits)  # no season listing again

@@ -377,3 +377,28 @@ def test_values_changed_by_the_run_are_counted_when_there_are_any(
     assert summary_dict(summary)["items_changed"] == changed
     shown = [text for text in render(report).splitlines() if "changed" in text]
     assert shown == ([] if line is None else [line])
+
+
+@pytest.mark.parametrize(
+    ("unchanged", "changed", "line"),
+    [
+        (9, 3, "refreshed 12: 9 unchanged, 3 changed"),
+        (0, 1, "refreshed 1: 0 unchanged, 1 changed"),
+        (2, 0, "refreshed 2: 2 unchanged, 0 changed"),
+        (0, 0, None),
+    ],
+)
+def test_a_run_that_refreshed_says_how_many_pages_had_changed(
+    unchanged: int, changed: int, line: str | None
+) -> None:
+    report = dataclasses.replace(
+        make_report(counts={"detail": {"done": 12}}, done_this_run={"detail": 12}),
+        refreshed_unchanged=unchanged,
+        refreshed_changed=changed,
+    )
+    lines = render(report).splitlines()
+    refreshed = [text for text in lines if text.startswith("refreshed")]
+    assert refreshed == ([line] if line else [])
+    summary = summarize(report, wall=1.0, reason=None, exit_code=0)
+    data = json.loads(json.dumps(summary_dict(summary)))
+    assert data["refreshed"] == {"unchanged": unchanged, "changed": changed}

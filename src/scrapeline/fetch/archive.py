@@ -4,6 +4,8 @@
     archive.store(response, url="http://127.0.0.1:8000/matches/1", stage="overview", item_key="1")
     archive.flush()
     page = archive.latest("http://127.0.0.1:8000/matches/1", item_key="1")  # Response | None
+    known = archive.validators("http://127.0.0.1:8000/matches/1", item_key="1")
+    # known.request_headers() == {"If-None-Match": '"v1"'}: what a conditional GET sends
     archive.close()
 
 Layout: one SQLite file (WAL) under the data dir, ``archive/archive.db``, with
@@ -126,6 +128,35 @@ class Entry:
     stage: str | None
     item_key: str | None
     run_id: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Validators:
+    """What a conditional request for a URL sends, and what answers its 304: the
+    latest stored response's ETag and Last-Modified, with the rest of that response
+    but its body (read by :meth:`Archive.response` only when the site says it is
+    unchanged).
+
+    >>> v = Validators(etag='"v1"', last_modified=None, sha256="00", status=200, headers={})
+    >>> v.request_headers()
+    {'If-None-Match': '"v1"'}
+    """
+
+    etag: str | None
+    last_modified: str | None
+    sha256: str
+    """Of the stored body, in hex."""
+    status: int
+    headers: Mapping[str, str]
+
+    def request_headers(self) -> dict[str, str]:
+        """``If-None-Match`` and ``If-Modified-Since``, for the validators there are."""
+        sent: dict[str, str] = {}
+        if self.etag:
+            sent["If-None-Match"] = self.etag
+        if self.last_modified:
+            sent["If-Modified-Since"] = self.last_modified
+        return sent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -331,6 +362,50 @@ class Archive:
         status, headers, sha, data = rows[0]
         return Response(
             url=url, status=status, headers=orjson.loads(headers), body=_decompress(sha, data)
+        )
+
+    def validators(self, url: str, *, item_key: str | None = None) -> Validators | None:
+        """The ETag and Last-Modified of the response :meth:`latest` would give, or
+        None when there is none or it has neither.
+
+        Cheap enough for the event loop's thread before every conditional request:
+        one SELECT on the URL index, the body left unread. Responses still queued for
+        the writer are not seen (a plain request then goes out)."""
+        rows = self._read(
+            "SELECT status, headers, sha256 FROM entries WHERE url=? "
+            "ORDER BY coalesce(item_key = ?, 0) DESC, fetched_at DESC, id DESC LIMIT 1",
+            (self._public(url), item_key),
+        )
+        if not rows:
+            return None
+        status, text, sha = rows[0]
+        headers: dict[str, str] = orjson.loads(text)
+        etag = last_modified = None
+        for name, value in headers.items():
+            lowered = name.lower()
+            if lowered == "etag":
+                etag = value
+            elif lowered == "last-modified":
+                last_modified = value
+        if etag is None and last_modified is None:
+            return None
+        return Validators(
+            etag=etag, last_modified=last_modified, sha256=sha.hex(), status=status, headers=headers
+        )
+
+    def response(self, validators: Validators, *, url: str) -> Response | None:
+        """The stored response ``validators`` were read from, as :meth:`latest` gives
+        it (``url`` as its URL); None when its body is no longer stored (pruned
+        meanwhile). Raises ArchiveError when the body is damaged."""
+        key = bytes.fromhex(validators.sha256)
+        rows = self._read("SELECT data FROM bodies WHERE sha256=?", (key,))
+        if not rows:
+            return None
+        return Response(
+            url=url,
+            status=validators.status,
+            headers=dict(validators.headers),
+            body=_decompress(key, rows[0][0]),
         )
 
     def entries(

@@ -48,6 +48,11 @@ through the same fixed steps, with state per host (created on first use):
 7. **Archive.** With an ``archive``, a 2xx response is handed to it (before the
    contract check, so that a page breaking it is kept too: a re-parse may still
    use it); :class:`~scrapeline.fetch.archive.Archive` writes it off the event loop.
+   A ``conditional`` request first asks the archive for the URL's validators and
+   sends them (``If-None-Match``, ``If-Modified-Since``); a ``304 Not Modified``
+   to it is answered from the archive: the stored response, marked ``unchanged``,
+   not stored again. A 304 to a request that sent no validators (nothing archived,
+   or no archive) is handed back as it came, like any 3xx that is not a redirect.
 8. **Contract.** With ``expect``, :func:`check_contract` runs on the usable response;
    a :class:`ContractError` is not retried.
 
@@ -82,10 +87,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from scrapeline.errors import (
+    ArchiveError,
     ConfigError,
     FetchError,
     HostNotAllowed,
@@ -144,6 +150,9 @@ from scrapeline.fetch.status import (
 from scrapeline.fetch.tally import HostRequests, Tally
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher, HttpFetcher
 
+if TYPE_CHECKING:
+    from scrapeline.fetch.archive import Validators
+
 DEFAULT_HOST = "*"
 """Key of a ``politeness`` mapping that applies to declared hosts not named in it."""
 
@@ -173,6 +182,10 @@ class ResponseArchive(Protocol):
         item_key: str | None = None,
         request_headers: Mapping[str, str] | None = None,
     ) -> None: ...
+
+    def validators(self, url: str, *, item_key: str | None = None) -> Validators | None: ...
+
+    def response(self, validators: Validators, *, url: str) -> Response | None: ...
 
 
 class _Host:
@@ -382,8 +395,13 @@ class FetchClient:
         item_key: str | None = None,
         expect: Expect | None = None,
         headers: Mapping[str, str] | None = None,
+        conditional: bool = False,
     ) -> Response:
         """GET ``url`` politely, retrying transient failures; see the module docstring.
+
+        With ``conditional``, the validators of the response archived for ``url``
+        (for ``item_key`` first) go with the request, and a 304 returns that archived
+        response with ``unchanged=True``; see step 7.
 
         Raises a :class:`FetchError` (HostNotAllowed, NetworkError, FetchTimeout,
         HTTPError, RateLimited, Blocked, ContractError) for this item, or
@@ -394,6 +412,11 @@ class FetchClient:
         # refuse an undeclared host before anything else
         first_host, first_sent = self._host_for(target)
         sent_headers = dict(headers) if headers else {}
+        known = None
+        if conditional and self._archive is not None:
+            known = self._archive.validators(target, item_key=item_key)
+        # the caller's own headers win over the archive's validators
+        request_headers = {**known.request_headers(), **sent_headers} if known else sent_headers
         wanted = expect.status if expect is not None else frozenset()
         attempt = 0  # attempts used up: a 429 uses none
         waits = 0  # 429s waited out
@@ -401,7 +424,7 @@ class FetchClient:
             attempt += 1
             try:
                 response, host = await self._follow(
-                    first_host, first_sent, target, sent_headers, stage, item_key, wanted
+                    first_host, first_sent, target, request_headers, stage, item_key, wanted
                 )
             except RateLimited as error:
                 waits += 1
@@ -426,7 +449,14 @@ class FetchClient:
                 continue
             attempt += waits
             response.attempts = attempt
-            if self._archive is not None and 200 <= response.status < 300:
+            received = response
+            if known is not None and response.status == 304:
+                response = self._unchanged(known, response)
+            if (
+                self._archive is not None
+                and 200 <= response.status < 300
+                and not response.unchanged
+            ):
                 self._archive.store(
                     response,
                     url=target,
@@ -443,12 +473,12 @@ class FetchClient:
             if self._on_event is not None:
                 self._on_event(
                     Fetched(
-                        url=response.url,
+                        url=received.url,
                         host=host.name,
-                        status=response.status,
-                        elapsed=response.elapsed,
+                        status=received.status,
+                        elapsed=received.elapsed,
                         attempts=attempt,
-                        size=len(response.body),
+                        size=len(received.body),
                         stage=stage,
                         item_key=item_key,
                     )
@@ -460,6 +490,22 @@ class FetchClient:
         (every attempt, redirect hop and robots.txt), retries, 429s, 5xx answers and
         requests with no answer (:mod:`~scrapeline.fetch.tally`)."""
         return self._tally.by_host()
+
+    def _unchanged(self, known: Validators, received: Response) -> Response:
+        """The archived response a 304 to a conditional request refers to, marked
+        unchanged; ``received`` as it came when that body cannot be served."""
+        assert self._archive is not None
+        try:
+            archived = self._archive.response(known, url=received.url)
+        except ArchiveError as exc:
+            self._log.warning("%s: answered 304, but %s", received.url, exc)
+            return received
+        if archived is None:
+            return received
+        archived.elapsed = received.elapsed
+        archived.attempts = received.attempts
+        archived.unchanged = True
+        return archived
 
     async def close(self) -> None:
         """Close the fetcher (idempotent)."""

@@ -54,7 +54,11 @@ class Request:
 
 @dataclass(kw_only=True, eq=False)
 class Response:
-    """A response as the stage sees it. Parsing happens on first use, once."""
+    """A response as the stage sees it. Parsing happens on first use, once.
+
+    ``unchanged`` is True when the site answered a conditional request with 304 Not
+    Modified: this is then the archived response it referred to (its status, headers
+    and body as stored), not a new one."""
 
     url: str
     status: int
@@ -62,6 +66,7 @@ class Response:
     body: bytes
     elapsed: float = 0.0
     attempts: int = 1
+    unchanged: bool = False
 
     @cached_property
     def text(self) -> str:

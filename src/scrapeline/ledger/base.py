@@ -25,6 +25,10 @@ Contract (what every backend guarantees)
       them. Completing it replaces its output as a whole: records the (item,
       stage) wrote before and did not write this time are removed in the same
       transaction as the new ones and the DONE mark.
+    * An *unchanged* completion (a refresh the site answered 304 Not Modified)
+      marks its task DONE and replaces nothing: the records and children of its
+      earlier completion stay as they are, and so does the parser version the task
+      had (a page parsed by an older version is still re-parsed by ``reparse``).
     * ``claim`` hands a PENDING task to exactly one owner, with a lease. A task
       whose lease expired may be claimed again. ``complete``/``fail``/``release``
       only act on a task still RUNNING under that owner; otherwise they return
@@ -160,6 +164,12 @@ class Completion:
     handed: Mapping[str, Any] | None = None
     """What the stage handed on (``ctx.hand_on``): merged into its item's data in
     the completion's transaction, for the item's later stages; not counted as changes."""
+    refresh: bool = False
+    """The task ran again for a refresh (its item is within its refresh window)."""
+    unchanged: bool = False
+    """A refresh whose first fetch the site answered 304 Not Modified: nothing was
+    parsed. It carries no records or children (any given are ignored); see
+    :meth:`WorkQueue.complete` for what it keeps."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,6 +255,11 @@ class RunReport:
     items_settled: int
     items_total: int
     items_changed: int = 0
+    refreshed_unchanged: int = 0
+    """This run's completions of tasks run again for a refresh that the site said
+    were unchanged (their earlier records kept)."""
+    refreshed_changed: int = 0
+    """This run's other completions of tasks run again for a refresh: parsed anew."""
 
 
 def settled_once(
@@ -361,10 +376,13 @@ class WorkQueue(Protocol):
     def complete(self, completions: Sequence[Completion], run_id: int, now: float) -> list[bool]:
         """Settle tasks as DONE, each with its records and children atomically.
 
-        A task done before (reset by ``rescrape`` or ``redo``) has its output
-        replaced: the records its earlier completion wrote are removed, in the
-        same transaction, unless this completion writes them again. A first
-        completion only adds."""
+        A task done before (reset by ``rescrape``, ``redo`` or ``refresh``) has its
+        output replaced: the records its earlier completion wrote are removed, in
+        the same transaction, unless this completion writes them again. A first
+        completion only adds. An ``unchanged`` completion writes no records or
+        children and removes none; the task keeps the version it had (the
+        completion's when it had none). ``report`` counts the ``refresh``
+        completions, unchanged and changed."""
 
     def fail(self, failures: Sequence[Failure], run_id: int, now: float) -> list[bool]:
         """Settle tasks as FAILED with a category and message.

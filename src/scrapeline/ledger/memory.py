@@ -93,6 +93,8 @@ class _Attempt:
     ok: bool
     duration: float
     category: str | None
+    refresh: bool = False
+    unchanged: bool = False
 
 
 class MemoryLedger:
@@ -382,23 +384,39 @@ class MemoryLedger:
                 results.append(False)
                 continue
             t.status, t.owner, t.category, t.message = Status.DONE, None, None, None
-            t.version = c.version
-            if t.redone:  # its output is replaced as a whole
-                for records in self.tables.values():
-                    for pk in [pk for pk, r in records.items() if self._wrote(t, r)]:
-                        del records[pk]
+            if c.unchanged:  # nothing replaced; the version its records were parsed by stays
+                if t.version is None:
+                    t.version = c.version
                 t.redone = False
-            for table, pk, data in rows:
-                self.tables.setdefault(table, {})[pk] = _Record(data, t.item, t.stage, run_id)
-            if c.handed:  # the pipeline's own values: merged, not counted as changes
-                item = self.items[t.item]
-                merged, _ = merge_data(item.data, copy.deepcopy(dict(c.handed)))
-                if merged is not None:
-                    item.data = merged
-            children = [replace(ch, parent=ch.parent or t.item) for ch in c.children]
-            self._add(children, run_id, changes)
+            else:
+                t.version = c.version
+                if t.redone:  # its output is replaced as a whole
+                    for records in self.tables.values():
+                        for pk in [pk for pk, r in records.items() if self._wrote(t, r)]:
+                            del records[pk]
+                    t.redone = False
+                for table, pk, data in rows:
+                    self.tables.setdefault(table, {})[pk] = _Record(data, t.item, t.stage, run_id)
+                if c.handed:  # the pipeline's own values: merged, not counted as changes
+                    item = self.items[t.item]
+                    merged, _ = merge_data(item.data, copy.deepcopy(dict(c.handed)))
+                    if merged is not None:
+                        item.data = merged
+                children = [replace(ch, parent=ch.parent or t.item) for ch in c.children]
+                self._add(children, run_id, changes)
             self._unblock(t)
-            self.attempts.append(_Attempt(run_id, t.stage, t.item, True, c.duration, None))
+            self.attempts.append(
+                _Attempt(
+                    run_id,
+                    t.stage,
+                    t.item,
+                    True,
+                    c.duration,
+                    None,
+                    refresh=c.refresh or c.unchanged,
+                    unchanged=c.unchanged,
+                )
+            )
             results.append(True)
         log_changes(changes)
         return results
@@ -452,10 +470,13 @@ class MemoryLedger:
         failed: dict[str, int] = {}
         durations: dict[str, list[float]] = {}
         settled: set[ItemRef] = set()
+        refreshed = [0, 0]  # unchanged, changed
         for a in self.attempts:
             if a.run_id != run_id:
                 continue
             settled.add(a.item)
+            if a.refresh:
+                refreshed[0 if a.unchanged else 1] += 1
             bucket = done if a.ok else failed
             bucket[a.stage] = bucket.get(a.stage, 0) + 1
             durations.setdefault(a.stage, []).append(a.duration)
@@ -486,6 +507,8 @@ class MemoryLedger:
             items_settled=len(settled),
             items_total=len(self.items),
             items_changed=sum(1 for c in self.item_changes if c.run_id == run_id),
+            refreshed_unchanged=refreshed[0],
+            refreshed_changed=refreshed[1],
         )
 
     def changes(self, run_id: int) -> list[ItemChange]:

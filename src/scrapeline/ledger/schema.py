@@ -136,6 +136,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX item_changes_run ON item_changes(run_id);
     """,
+    # 10: whether a successful attempt ran for a refresh, and whether the site said
+    # the page was unchanged (its earlier records kept): what the summary counts.
+    """
+    ALTER TABLE attempts ADD COLUMN refresh INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE attempts ADD COLUMN unchanged INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -62,6 +62,8 @@ _REDONE_SINCE = 6
 """The schema version that flags tasks redone (a read-only ledger may be older)."""
 _CHANGES_SINCE = 9
 """The schema version that records item changes."""
+_REFRESH_COUNTED_SINCE = 10
+"""The schema version whose attempts say whether they were refreshes."""
 _DEEPEST = 1000
 """How far up an item's parents readiness looks: a bound, should parents ever loop."""
 
@@ -534,21 +536,24 @@ class SqliteLedger:
             settles = settled_once([(c.task.id, c.owner) for c in completions], held)
             ok = [c for c, yes in zip(completions, settles, strict=True) if yes]
             item_of = {tid: item_id for (tid, _), item_id in held.items()}
-            by_version: dict[int, list[int]] = {}
+            changed = [c for c in ok if not c.unchanged]
+            by_version: dict[tuple[int, bool], list[int]] = {}
             for c in ok:
-                by_version.setdefault(c.version, []).append(c.task.id)
-            for version, ids in by_version.items():
+                by_version.setdefault((c.version, c.unchanged), []).append(c.task.id)
+            for (version, unchanged), ids in by_version.items():
+                # an unchanged task keeps the version its records were parsed by
                 db.execute(
                     "UPDATE tasks SET status='done', owner=NULL, expires=NULL, "
-                    "category=NULL, message=NULL, version=? "
-                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    "category=NULL, message=NULL, "
+                    + ("version=coalesce(version, ?), redone=0 " if unchanged else "version=? ")
+                    + "WHERE id IN (SELECT value FROM json_each(?))",
                     (version, _array(ids)),
                 )
             if redone:
-                self._replace(db, [c for c in ok if c.task.id in redone], item_of)
+                self._replace(db, [c for c in changed if c.task.id in redone], item_of)
             rows = [
                 (r.table, self._pk(r), item_of[c.task.id], c.task.stage, c.version, run_id, r.json)
-                for c in ok
+                for c in changed
                 for r in c.records
             ]
             if rows:
@@ -561,14 +566,27 @@ class SqliteLedger:
                     (_array(rows),),
                 )
                 if self._unseen:
-                    self._widen_views(db, [r for c in ok for r in c.records])
+                    self._widen_views(db, [r for c in changed for r in c.records])
             if ok:
                 db.execute(
-                    "INSERT INTO attempts(run_id, task_id, stage, ok, duration, started) "
-                    "SELECT ?, value->>0, value->>1, 1, value->>2, value->>3 FROM json_each(?)",
+                    "INSERT INTO attempts(run_id, task_id, stage, ok, duration, started, "
+                    "refresh, unchanged) SELECT ?, value->>0, value->>1, 1, value->>2, "
+                    "value->>3, value->>4, value->>5 FROM json_each(?)",
                     (
                         run_id,
-                        _array([(c.task.id, c.task.stage, c.duration, c.started) for c in ok]),
+                        _array(
+                            [
+                                (
+                                    c.task.id,
+                                    c.task.stage,
+                                    c.duration,
+                                    c.started,
+                                    int(c.refresh or c.unchanged),
+                                    int(c.unchanged),
+                                )
+                                for c in ok
+                            ]
+                        ),
                     ),
                 )
             self._unblock(db, [(item_of[c.task.id], c.task.stage) for c in ok])
@@ -576,7 +594,7 @@ class SqliteLedger:
             if handed:
                 self._hand_on(db, handed)
             children = [
-                _emitted(child, c.task, item_of[c.task.id]) for c in ok for child in c.children
+                _emitted(child, c.task, item_of[c.task.id]) for c in changed for child in c.children
             ]
             if children:
                 self._upsert_items(db, children, run_id, changes)
@@ -701,12 +719,18 @@ class SqliteLedger:
         done: dict[str, int] = {}
         failed: dict[str, int] = {}
         durations: dict[str, list[float]] = {}
-        for stage, ok, duration in self._read(
-            "SELECT stage, ok, duration FROM attempts WHERE run_id=?", (run_id,)
+        refreshed = [0, 0]  # unchanged, changed
+        # a ledger opened read-only may predate the attempts' refresh columns
+        marked = int(self._read("PRAGMA user_version")[0][0]) >= _REFRESH_COUNTED_SINCE
+        columns = "refresh, unchanged" if marked else "0, 0"
+        for stage, ok, duration, refresh, unchanged in self._read(
+            f"SELECT stage, ok, duration, {columns} FROM attempts WHERE run_id=?", (run_id,)
         ):
             bucket = done if ok else failed
             bucket[stage] = bucket.get(stage, 0) + 1
             durations.setdefault(stage, []).append(duration)
+            if refresh:
+                refreshed[0 if unchanged else 1] += 1
         categories = {
             cat or "error": n
             for cat, n in self._read(
@@ -741,6 +765,8 @@ class SqliteLedger:
             ][0]
             if self._version() >= _CHANGES_SINCE
             else 0,
+            refreshed_unchanged=refreshed[0],
+            refreshed_changed=refreshed[1],
         )
 
     def changes(self, run_id: int) -> list[ItemChange]:

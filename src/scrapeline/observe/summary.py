@@ -121,6 +121,16 @@ class Summary:
     items_changed: int = 0
     """Values of items already in the ledger that this run changed when it found
     them again (a corrected score in a listing): the ledger's ``items_changed``."""
+    refreshed_unchanged: int = 0
+    """Tasks run again for a refresh that the site said were unchanged (nothing
+    parsed, their records kept)."""
+    refreshed_changed: int = 0
+    """Tasks run again for a refresh and parsed anew."""
+
+    @property
+    def refreshed(self) -> int:
+        """Tasks this run settled as done because they were within a refresh window."""
+        return self.refreshed_unchanged + self.refreshed_changed
 
 
 def summarize(
@@ -178,6 +188,8 @@ def summarize(
         - len(failures),
         hosts=host_rows(report.run.summary),
         items_changed=report.items_changed,
+        refreshed_unchanged=report.refreshed_unchanged,
+        refreshed_changed=report.refreshed_changed,
     )
 
 
@@ -276,6 +288,8 @@ def render_summary(summary: Summary, console: Console) -> None:
     console.print(_headline(summary), soft_wrap=True)
     if summary.stages:
         console.print(_stage_table(summary))
+    if summary.refreshed:
+        console.print(Text(refreshed_line(summary)), soft_wrap=True)
     for host in summary.hosts:
         console.print(Text(host_line(host)), soft_wrap=True)
     if summary.items_changed:
@@ -312,6 +326,15 @@ def changed_line(count: int) -> str:
     """ "3 item values changed since they were last seen (the run log lists them)"."""
     values = "item value" if count == 1 else "item values"
     return f"{count} {values} changed since they were last seen (the run log lists them)"
+
+
+def refreshed_line(summary: Summary) -> str:
+    """ "refreshed 12: 9 unchanged, 3 changed": the tasks run again for a refresh,
+    those the site said had not changed and those parsed anew."""
+    return (
+        f"refreshed {summary.refreshed}: {summary.refreshed_unchanged} unchanged, "
+        f"{summary.refreshed_changed} changed"
+    )
 
 
 def _plural(count: int, noun: str) -> str:
@@ -405,6 +428,10 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "failures_left_out": summary.failures_left_out,
         "hosts": hosts_dict(summary.hosts),
         "items_changed": summary.items_changed,
+        "refreshed": {
+            "unchanged": summary.refreshed_unchanged,
+            "changed": summary.refreshed_changed,
+        },
     }
 
 

@@ -74,6 +74,8 @@ class Committer:
                     duration=done.duration,
                     version=self._versions[task.stage],
                     handed=done.handed,
+                    refresh=done.refresh,
+                    unchanged=done.unchanged,
                 )
             )
         else:

@@ -60,6 +60,12 @@ class Executed:
     handed: dict[str, Any] | None = None
     """What the stage handed on (``ctx.hand_on``); None when it handed nothing on
     or failed."""
+    refresh: bool = False
+    """The stage ran again for a refresh (its fetches were conditional)."""
+    unchanged: bool = False
+    """Done as unchanged: the refresh's first fetch was answered 304 Not Modified, so
+    nothing was parsed (no records, no children) and the ledger keeps what the task's
+    earlier completion stored."""
 
 
 class Deadlines:
@@ -149,8 +155,16 @@ async def execute(
     secrets: Sequence[str] = (),
     clock: Callable[[], float] = time.monotonic,
     deadlines: Deadlines | None = None,
+    refresh: bool = False,
 ) -> Executed:
     """Run ``stage`` on ``item`` within ``timeout`` seconds (None: no limit).
+
+    ``refresh``: the task runs again because its item is within its refresh window.
+    Its fetches are conditional, and when the first is answered unchanged (the
+    context raises :class:`Unchanged`) the outcome is done and ``unchanged``, with no
+    records and no children: whatever the stage returned or raised after that
+    first fetch, had it caught the signal, is disregarded (the run's halt and its
+    cancellation excepted). See :class:`~scrapeline.errors.Unchanged`.
 
     The limit is kept by ``deadlines`` when given (a run's workers share one), else
     by a timer of this call's own. A limit that runs out fails the item as
@@ -170,6 +184,7 @@ async def execute(
         item=item,
         emits=stage.emits,
         expect=stage.expect,
+        refresh=refresh,
     )
     try:
         if timeout and deadlines is not None:
@@ -202,7 +217,11 @@ async def execute(
     except BaseException as exc:  # a stage's own bug (even sys.exit) fails its item
         if cancelled_by_us(exc):
             raise
+        if ctx.unchanged:  # Unchanged itself, or whatever a stage that caught it raised
+            return _unchanged(started, clock)
         return failed(exc, started, secrets=secrets, clock=clock, what=(stage.name, item))
+    if ctx.unchanged:  # the stage caught Unchanged and returned: nothing it parsed counts
+        return _unchanged(started, clock)
     return Executed(
         ok=True,
         started=started,
@@ -210,6 +229,13 @@ async def execute(
         records=records,
         children=children,
         handed=ctx.handed or None,
+        refresh=refresh,
+    )
+
+
+def _unchanged(started: float, clock: Callable[[], float]) -> Executed:
+    return Executed(
+        ok=True, started=started, duration=clock() - started, refresh=True, unchanged=True
     )
 
 

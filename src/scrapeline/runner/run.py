@@ -624,6 +624,7 @@ class Runner:
                     secrets=self._secrets,
                     clock=self.clock,
                     deadlines=deadlines,
+                    refresh=task.refresh,
                 )
             except asyncio.CancelledError:
                 return  # left in _in_flight: released after the workers stop

@@ -193,12 +193,18 @@ class _RecordingFetch:
         item_key: str | None = None,
         expect: Expect | None = None,
         headers: Mapping[str, str] | None = None,
+        conditional: bool = False,
     ) -> Response:
         declared = expect is not None
         statuses = None if expect is None else Expect(status=expect.status)
         try:
             response = await self._client.get(
-                url, stage=stage, item_key=item_key, expect=statuses, headers=headers
+                url,
+                stage=stage,
+                item_key=item_key,
+                expect=statuses,
+                headers=headers,
+                conditional=conditional,
             )
         except ContractError as error:  # a status the contract does not want
             problem = error.message.removeprefix(_CONTRACT_PREFIX)
