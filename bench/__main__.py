@@ -73,12 +73,23 @@ def _resume(args: argparse.Namespace, mode: Mode) -> Result:
     return resume.run(mode, kills=args.kills, seed=args.seed)
 
 
+def _tree(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import tree
+
+    if mode.smoke:
+        return tree.run(mode, events_count=150, rounds=1, concurrency=4)
+    return tree.run(
+        mode, events_count=args.events, rounds=args.rounds or 3, concurrency=args.concurrency
+    )
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "crawl": _crawl,
     "engine": _engine,
     "ledger": _ledger,
     "rate": _rate,
     "resume": _resume,
+    "tree": _tree,
 }
 
 
@@ -120,6 +131,9 @@ def _smoke_checks() -> int:
     crawl: dict[str, Any] = results.get("crawl", {})
     if crawl and not crawl.get("same_rows_everywhere"):
         problems.append("crawl: the programs' rows differ from the expected rows")
+    tree: dict[str, Any] = results.get("tree", {})
+    if tree and not tree.get("same_rows_everywhere"):
+        problems.append("tree: the programs' pages or rows differ from the tree's")
     resume: dict[str, Any] = results.get("resume", {})
     if resume:
         for key in ("duplicate_fetches_of_done_items", "duplicated_records", "items_lost"):
@@ -192,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-profile", action="store_true", help="crawl: no profiled run")
     parser.add_argument("--items", type=int, default=100_000, help="engine: items (100,000)")
     parser.add_argument("--sizes", default="1e4,1e5,1e6", help="ledger: item counts (1e4,1e5,1e6)")
+    parser.add_argument("--events", type=int, default=10_000, help="tree: events (10,000)")
     parser.add_argument("--kills", type=int, default=20, help="resume: SIGKILLs (20)")
     parser.add_argument("--seed", type=int, default=20_250_101, help="resume: random seed")
     parser.add_argument(

@@ -564,12 +564,121 @@ def resume_section(resume: dict[str, Any], targets: list[Target]) -> list[str]:
     return lines
 
 
+def tree_section(tree: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 6. Listing-tree crawl", ""]
+    pages = tree["pages"]
+    server = tree.get("server", {})
+    cap = server.get("capacity", {})
+    cap_text = ", ".join(
+        f"{kind} page {_num(v.get('requests_per_s'))} req/s" for kind, v in cap.items()
+    )
+    lines += [
+        f"`{tree['pipeline']}` (the bundled `scrapeline.demo.football_api` with path-style "
+        f"URLs) against the JSON API site: {tree['source']} — {pages['total']:,} pages "
+        f"({pages.get('tournament_listing', 0):,} tournament listing, "
+        f"{pages.get('season_listing', 0):,} season listing, "
+        f"{pages.get('event_listing', 0):,} event listing, {pages.get('detail', 0):,} detail; "
+        f"20 rows a listing page, page numbers from 0 until `hasNextPage` is false), "
+        f"{tree['rows']['events']:,} `events` rows. A listing per tournament and per season, "
+        f"each walked page after page. No rate limit, no artificial latency, "
+        f"{tree['concurrency']} requests in flight for both programs, {tree['rounds']} rounds, "
+        "programs alternating; each starts cold in its own process, wall time includes "
+        "start-up.",
+        "",
+    ]
+    if server:
+        lines += [
+            "Site: the API site's own answers pre-rendered to files, served by nginx "
+            f"{server.get('nginx', '')} with {server.get('nginx_workers', 1)} worker on "
+            f"127.0.0.1. Capacity with wrk (1 thread, {tree['concurrency']} connections): "
+            f"{cap_text or 'not measured'}.",
+            "",
+        ]
+    lines += [
+        "Pages and rows check: "
+        + (
+            "every run of both programs fetched exactly the tree's pages (each once, status "
+            "200) and produced exactly the `events` rows the details hold."
+            if tree.get("same_rows_everywhere")
+            else "**some runs fetched other pages or produced other rows; those runs are "
+            "left out of the speeds** (see problems below)."
+        ),
+        "",
+    ]
+    summary = tree["summary"]
+    rows = []
+    for name, label in tree["programs"].items():
+        s = summary["programs"][name]
+        busy = spread(
+            [r["cpu"] / r["wall"] for r in tree["runs"] if r["program"] == name and r["ok"]]
+        )
+        rows.append(
+            [
+                label,
+                _spread(s["pages_per_s"]),
+                _spread(s.get("span_pages_per_s")),
+                _spread(s["cpu_ms_per_page"], 3),
+                _spread(busy, 0, 100) + "%",
+                _spread(s["max_rss_mb"]),
+                _spread(s["wall"], 1),
+                _spread(s["server_busy"], 0, 100) + "%" if s["server_busy"]["median"] else "–",
+                _spread(s.get("stalled_s"), 1),
+                f"{s['runs_ok']}/{s['runs']}",
+            ]
+        )
+    lines += _table(
+        [
+            "program",
+            "pages/s",
+            "pages/s, first→last request",
+            "CPU ms/page",
+            "CPU ÷ wall",
+            "peak RSS MB",
+            "wall s",
+            "server busy",
+            "stalled s",
+            "runs ok",
+        ],
+        rows,
+    )
+    ratio_rows = [
+        [
+            " ÷ ".join(tree["programs"].get(n, n) for n in key.split("/")),
+            _spread(r["pages_per_s"], 2),
+            _spread(r["cpu_per_page"], 2),
+        ]
+        for key, r in summary["ratios"].items()
+    ]
+    lines += ["Median (min–max) over the rounds; ratios per round, then median (min–max):", ""]
+    lines += _table(["ratio", "pages/s", "CPU per page"], ratio_rows)
+    problems = [(r["round"], r["program"], p) for r in tree["runs"] for p in r["problems"]]
+    if problems:
+        lines += ["Problems:", ""]
+        lines += [f"- round {rnd}, {prog}: {p}" for rnd, prog, p in problems] + [""]
+    for note in tree.get("notes", []):
+        lines += [f"Note: {note}.", ""]
+    lines += ["Commands (URL and RUN filled in by the harness):", "", "```"]
+    lines += [f"{name}: {cmd}" for name, cmd in tree["commands"].items()]
+    lines += ["```", ""]
+    speed = summary["ratios"].get("scrapeline/baseline", {}).get("pages_per_s", {}).get("median")
+    targets.append(
+        Target(
+            "tree crawl (JSON API), durable, archive off: pages/s vs baseline",
+            "≥ 0.8×",
+            f"{_num(speed, 2)}×",
+            None if speed is None else speed >= 0.8,
+        )
+    )
+    return lines
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] = [
     ("crawl", crawl_section),
     ("engine", engine_section),
     ("ledger", ledger_section),
     ("rate", rate_section),
     ("resume", resume_section),
+    ("tree", tree_section),
 ]
 
 

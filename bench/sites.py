@@ -188,6 +188,8 @@ http {{
         location = /results {{ try_files /results/$results_page.html =404; }}
         location /matches/ {{ try_files $uri.html =404; }}
         location = /robots.txt {{ return 200 "User-agent: *\\nAllow: /\\n"; }}
+        # The pre-rendered JSON API (bench/tree.py): /api/X is the file api/X.json.
+        location /api/ {{ default_type application/json; try_files $uri.json =404; }}
     }}
 }}
 """
