@@ -1138,7 +1138,9 @@ class SqliteLedger:
             "AND excluded.date IS NOT NULL "
             "OR items.parent_id IS NULL AND excluded.parent_id IS NOT NULL"
         )
-        if not nul and all(pid is not None or it.parent is None for it, pid, _ in rows):
+        if not nul:
+            values = _parents_by_id(db, values)
+        if not nul and all(v[4] is not None or v[5] is None for v in values):
             # parents known by id (or none): the whole batch in one statement
             db.execute(
                 "INSERT INTO items(kind, key, data, date, parent_id, first_run) "
@@ -1214,6 +1216,25 @@ class SqliteLedger:
             ).fetchone()
             waiting = [tuple(row) for row in orjson.loads(found)]
         self._promote(db, waiting)
+
+
+def _parents_by_id(db: sqlite3.Connection, values: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Item rows (kind, key, data, date, parent id, parent kind, parent key) with the
+    parents named by key that are stored already given by id, read in one statement:
+    a listing per parent names its parent so, and the batch is then written in one."""
+    wanted = {(v[5], v[6]) for v in values if v[4] is None and v[5] is not None}
+    if not wanted:
+        return values
+    (found,) = db.execute(
+        "SELECT json_group_array(json_array(i.kind, i.key, i.id)) FROM json_each(?) AS j "
+        "CROSS JOIN items i ON i.kind=j.value->>0 AND i.key=j.value->>1",
+        (_array(sorted(wanted, key=str)),),
+    ).fetchone()
+    ids = {(kind, key): item_id for kind, key, item_id in orjson.loads(found)}
+    return [
+        v if v[4] is not None or v[5] is None else (*v[:4], ids.get((v[5], v[6])), *v[5:])
+        for v in values
+    ]
 
 
 def _emitted(child: NewItem, task: Task, item_id: int) -> tuple[NewItem, int | None, str | None]:
