@@ -604,7 +604,12 @@ class Runner:
             if listing is not None:
                 # a walk goes page after page: in the background, so the workers take
                 # what it finds as it finds it (at most ``workers`` walks at once)
-                await self._walk_slots.acquire()
+                self._in_flight[key] = task  # given back, should a stop cancel the wait
+                try:
+                    await self._walk_slots.acquire()
+                except asyncio.CancelledError:
+                    return
+                del self._in_flight[key]
                 self._walking[task.id] = task
                 walk = self._supervised(self._walk(listing, task, item), "a listing")
                 self._walks.add(walk)
