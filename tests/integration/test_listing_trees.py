@@ -6,7 +6,7 @@ subtree, ``--full`` walks every listing, and work is done depth first."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from scrapeline import Context, Item, Pipeline, Record, page_numbers
 from scrapeline.ledger.base import RunStatus
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.runner.run import RunOptions
+from scrapeline.runner.shutdown import Shutdown
 from scrapeline.workspace.run import run as run_pipeline
 from tests.servers import serve
 
@@ -35,6 +36,7 @@ class Api:
         self.hits: Counter[str] = Counter()
         self.order: list[str] = []
         self.failing: set[str] = set()
+        self.on_request: Callable[[str], None] = lambda target: None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -47,6 +49,7 @@ class Api:
     def _asked(self, request: web.Request) -> None:
         self.hits[request.path_qs] += 1
         self.order.append(request.path_qs)
+        self.on_request(request.path_qs)
         if request.path_qs in self.failing:
             raise web.HTTPInternalServerError()
 
@@ -119,13 +122,14 @@ def tree_pipeline(base_url: str) -> Pipeline:
 
 
 async def run_tree(
-    api: Api, tmp_path: Path, **options: Any
+    api: Api, tmp_path: Path, shutdown: Shutdown | None = None, **options: Any
 ) -> tuple[int, RunStatus, dict[int, str]]:
     async with serve(api.app()) as url:
         outcome = await run_pipeline(
             tree_pipeline(url),
             tmp_path / "data",
             RunOptions(**({"workers": 2, "grace": 1.0} | options)),
+            shutdown=shutdown,
         )
     ledger = SqliteLedger(tmp_path / "data" / "ledger.db")
     try:
@@ -197,6 +201,29 @@ async def test_a_failed_listing_page_is_retried_next_run_from_that_page(tmp_path
     # the pages in between were not fetched again, nor any other season's listing
     listing_pages = sorted(p for p in api.hits if p.startswith("/seasons/"))
     assert listing_pages == ["/seasons/2020/events?page=0", "/seasons/2020/events?page=2"]
+
+
+async def test_an_interrupted_listing_resumes_at_its_page(tmp_path: Path) -> None:
+    api = Api()
+    shutdown = Shutdown()
+
+    def interrupt(target: str) -> None:
+        if target == "/seasons/2021/events?page=1":
+            shutdown.request("SIGINT")  # Ctrl+C while that listing's page 1 is fetched
+
+    api.on_request = interrupt
+    code, status, _ = await run_tree(api, tmp_path, shutdown=shutdown)
+    assert (code, status) == (130, RunStatus.INTERRUPTED)
+    assert "/seasons/2021/events?page=2" not in api.hits
+    api.on_request = lambda target: None
+    api.hits.clear()
+    code, status, rows = await run_tree(api, tmp_path)
+    assert (code, status) == (0, RunStatus.DONE)
+    assert rows == ALL_EVENTS
+    # that listing went on at the page after the last one it stored (its top page
+    # again first, for what is new there); no page in between was fetched twice
+    walked = sorted(p for p in api.hits if p.startswith("/seasons/2021/"))
+    assert walked == ["/seasons/2021/events?page=0", "/seasons/2021/events?page=2"]
 
 
 async def test_only_runs_one_subtree(tmp_path: Path) -> None:
