@@ -175,3 +175,25 @@ def test_a_syntax_error_names_the_line_for_a_relative_path(tmp_path: Path) -> No
     (tmp_path / "typo.py").write_text("x = 1\n\ndef f(:\n")
     done = scrapeline("status", "typo.py", cwd=tmp_path)
     one_error_line(done, "pipeline file typo.py does not import (line 3): SyntaxError")
+
+
+@pytest.mark.parametrize(
+    ("only", "parts"),
+    [
+        ("season", ("--only season", "expected KIND:KEY")),
+        ("season:", ("--only season:", "expected KIND:KEY")),
+        ("season:2019", ("--only season:2019", "no kind 'season'", "match")),
+        ("match:404", ("--only match:404", "the ledger has no match '404'")),
+    ],
+)
+def test_only_with_a_bad_item_is_one_line_and_writes_nothing(
+    tmp_path: Path, only: str, parts: tuple[str, ...]
+) -> None:
+    pipe = tmp_path / "tiny.py"
+    pipe.write_text(PIPE)
+    data = tmp_path / "data"
+    done = scrapeline("run", str(pipe), "--data-dir", str(data), "--only", only)
+    one_error_line(done, *parts)
+    if (data / "ledger.db").exists():  # an item not in the ledger: no run was begun
+        with sqlite3.connect(data / "ledger.db") as db:
+            assert db.execute("SELECT count(*) FROM runs").fetchone() == (0,)
