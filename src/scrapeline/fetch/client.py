@@ -136,6 +136,7 @@ from scrapeline.fetch.status import (
     is_host_failure,
 )
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher, HttpFetcher
+from scrapeline.fetch.waiting import waited
 
 DEFAULT_HOST = "*"
 """Key of a ``politeness`` mapping that applies to declared hosts not named in it."""
@@ -558,7 +559,8 @@ class FetchClient:
         is_trial = await self._admit(host)
         limiter = host.limiter
         try:
-            started = await limiter.acquire()
+            # A slot that is not free at once is waited for as the host's wait.
+            started = await (limiter.acquire() if limiter.ready() else waited(limiter.acquire()))
             try:
                 response = await self._transport(request)
             finally:
@@ -663,7 +665,10 @@ class FetchClient:
         A transport error or a 429 propagates and nothing is kept, so the next request
         tries again; any other answer is kept for the client's lifetime.
         """
-        async with host.robots_lock:
+        lock = host.robots_lock
+        # Another request is fetching it: wait for the host's robots.txt as for the host.
+        await (waited(lock.acquire()) if lock.locked() else lock.acquire())
+        try:
             if host.robots is not None:
                 return host.robots
             target = robots_url(url)
@@ -703,6 +708,8 @@ class FetchClient:
                 )
             host.robots = rules
             return rules
+        finally:
+            lock.release()
 
     async def _admit(self, host: _Host) -> bool:
         """Wait until the host's breaker lets a request through; True if it is the trial."""
@@ -713,9 +720,9 @@ class FetchClient:
                 self._set_breaker(host, after)
                 return after.trial and not before.trial
             if wait is None:
-                await host.changed.wait()
+                await waited(host.changed.wait())  # the trial request's outcome
             else:
-                await self._sleep(wait)
+                await waited(self._sleep(wait))  # the cooldown
 
     def _settle(self, host: _Host, error: FetchError | None) -> None:
         """Feed one outcome (not a 429: see :meth:`_rate_limited`) to the host's breaker."""
@@ -821,7 +828,7 @@ class FetchClient:
             self._retry.max_attempts,
             reason,
         )
-        await self._sleep(delay)
+        await waited(self._sleep(delay))
 
 
 def hostname(url: str) -> str:
