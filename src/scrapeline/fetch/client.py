@@ -53,6 +53,13 @@ its recovery, a breaker opening or closing — goes to ``on_event`` as an event
 (:mod:`scrapeline.fetch.events`), which a run renders once for the console and the
 log file alike; with nobody listening, the client logs it itself under ``scrapeline.fetch``.
 
+Waits for the host's sake — a retry's backoff, a 429 waited out, the breaker's
+cooldown or trial, a politeness slot not free at once, robots.txt being fetched by
+another request — go through :func:`~scrapeline.fetch.waiting.waited`, which tells the
+current task's waiter: a run gives the item's worker slot to another item meanwhile
+and leaves the wait out of the item's time limit. A request that does not wait tells
+nobody anything.
+
 ::
 
     client = FetchClient(
