@@ -9,11 +9,12 @@ arrival, and their ratio to R (target ≥ 0.8); the share of requests answered 4
 (target < 5 %); breaker openings (target 0), counted in the run's log file.
 
 **Failing site.** The same crawl with 4 workers and a politeness ``rate`` of 50/s,
-against the site answering 10 % of requests 503 (random but seeded, retries drawn
-afresh), and against the site without faults: about 15 s of work each. The run is
-bound by its rate, so retries waiting out their backoff should cost little more than
-the retried requests themselves: wall-time ratio, first to last arrival, faulty ÷
-clean (target ≤ 1.5).
+against the site (60 ms an answer, so that 4 workers can send about 66/s at most)
+answering 10 % of requests 503 (random but seeded, retries drawn afresh), and
+against the site without faults: about 15 s of work each. The run is bound by its
+rate, so retries waiting out their backoff should cost little more than the retried
+requests themselves, as long as a retry's wait holds no worker: wall-time ratio,
+first to last arrival, faulty ÷ clean (target ≤ 1.5).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ WORKERS = 16
 FAULT_RATE = 50
 FAULT_WORKERS = 4
 FAULT_SHARE = 0.1
+FAULT_LATENCY = 0.06
+"""Seconds the site takes for each answer in the fault runs: 4 workers can then send
+at most about 66 requests/s, so a worker held by a retry's backoff shows."""
 
 
 class TokenBucket:
@@ -204,7 +208,7 @@ def one_fault_run(mode: Mode, share: float, seconds: float, round_no: int) -> di
     load = load_average()
     matches, _ = load_matches(count, sample=True)
     faults = Faults(server_error=share) if share else None
-    site = LimitedSite(matches, page_size=page, latency=None, faults=faults, seed=round_no)
+    site = LimitedSite(matches, page_size=page, latency=FAULT_LATENCY, faults=faults, seed=round_no)
     name = f"faults{int(share * 100)}"
     code, wall, scratch = _crawl(
         mode,
@@ -284,7 +288,12 @@ def run(
             "seconds": seconds,
             "fault_seconds": fault_seconds,
             "workers": WORKERS,
-            "fault": {"share_503": FAULT_SHARE, "rate": FAULT_RATE, "workers": FAULT_WORKERS},
+            "fault": {
+                "share_503": FAULT_SHARE,
+                "rate": FAULT_RATE,
+                "workers": FAULT_WORKERS,
+                "latency_s": FAULT_LATENCY,
+            },
             "pipeline": rel(PIPE_FILE),
             "command": (
                 f"BENCH_WORKERS=W [BENCH_RATE=50/s] BENCH_PAGE_SIZE=P scrapeline run "

@@ -601,6 +601,7 @@ def limited_section(limited: dict[str, Any], targets: list[Target]) -> list[str]
     lines += [
         f"Then the same crawl with {fault['workers']} workers and `rate={fault['rate']}/s` "
         f"(rate-bound, about {limited['fault_seconds']:g} s of work), against the site "
+        f"({fault.get('latency_s', 0) * 1000:g} ms an answer) "
         f"answering {fault['share_503'] * 100:g} % of requests 503 (seeded per round) and "
         "against the site without faults; wall time from the first to the last request "
         "the site saw.",
