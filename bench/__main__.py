@@ -1,8 +1,8 @@
 """``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
 
-Commands: ``all`` (the five benchmarks, then ``report``), ``crawl``, ``engine``,
-``ledger``, ``rate``, ``resume``, ``smoke`` (all five at tiny sizes, a few
-seconds, no nginx or Scrapy: checks the harness works) and ``report`` (writes
+Commands: ``all`` (the six benchmarks, then ``report``), ``crawl``, ``engine``,
+``ledger``, ``rate``, ``resume``, ``limited``, ``smoke`` (all six at tiny sizes, a
+few seconds, no nginx or Scrapy: checks the harness works) and ``report`` (writes
 bench/RESULTS.md from the results in bench/results/).
 """
 
@@ -65,6 +65,14 @@ def _rate(args: argparse.Namespace, mode: Mode) -> Result:
     return rate.run(mode, rounds=args.rounds or 2)
 
 
+def _limited(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import limited
+
+    if mode.smoke:
+        return limited.run(mode, rates=(20,), rounds=1, seconds=1.5, fault_seconds=1.0)
+    return limited.run(mode, rounds=args.rounds or 2)
+
+
 def _resume(args: argparse.Namespace, mode: Mode) -> Result:
     from bench import resume
 
@@ -90,6 +98,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "rate": _rate,
     "resume": _resume,
     "tree": _tree,
+    "limited": _limited,
 }
 
 
@@ -149,6 +158,14 @@ def _smoke_checks() -> int:
     for run in rate.get("runs", []):
         if run.get("problems"):
             problems.append(f"rate {run['rate']}: {run['problems'][0]}")
+    limited: dict[str, Any] = results.get("limited", {})
+    for run in limited.get("limits", []):
+        if run.get("problems"):
+            problems.append(f"limited {run['rate']}: {run['problems'][0]}")
+    for pair in limited.get("faults", []):
+        for kind in ("clean", "faulty"):
+            if pair[kind].get("problems"):
+                problems.append(f"limited, {kind}: {pair[kind]['problems'][0]}")
     for problem in problems:
         say(f"smoke: {problem}")
     return 1 if problems else 0

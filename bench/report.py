@@ -669,6 +669,95 @@ def tree_section(tree: dict[str, Any], targets: list[Target]) -> list[str]:
             None if speed is None else speed >= 0.8,
         )
     )
+
+
+def limited_section(limited: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 6. Rate-limited and failing sites", ""]
+    fault = limited["fault"]
+    lines += [
+        f"`{limited['pipeline']}` with **no rate**, {limited['workers']} workers, against the "
+        "rehearsal site (in-process, no latency) behind a token bucket admitting R requests/s "
+        "(burst R/10, at least 2) and answering 429 with `Retry-After: 1` beyond it; about "
+        f"{limited['seconds']:g} s of work at R, {limited['rounds']} rounds. Counted by the "
+        "site: successful (200) answers per second from the first to the last, the share of "
+        "requests answered 429; breaker openings from the run's log file.",
+        "",
+    ]
+    rows = []
+    worst_ratio: float | None = None
+    worst_share: float | None = None
+    openings = 0
+    for r, s in limited["summary"]["per_rate"].items():
+        ratio, share = s["achieved_over_rate"], s["share_429"]
+        rows.append(
+            [
+                f"{r}/s",
+                _spread(ratio, 3),
+                _spread(share, 1, 100) + " %",
+                str(s["breaker_openings"]),
+            ]
+        )
+        if ratio.get("min") is not None:
+            low = ratio["min"]
+            worst_ratio = low if worst_ratio is None else min(worst_ratio, low)
+        if share.get("max") is not None:
+            high = share["max"]
+            worst_share = high if worst_share is None else max(worst_share, high)
+        openings = max(openings, s["breaker_openings"])
+    lines += _table(["R", "200s/s ÷ R", "requests answered 429", "breaker openings"], rows, "lrrr")
+    lines += [
+        f"Then the same crawl with {fault['workers']} workers and `rate={fault['rate']}/s` "
+        f"(rate-bound, about {limited['fault_seconds']:g} s of work), against the site "
+        f"({fault.get('latency_s', 0) * 1000:g} ms an answer) "
+        f"answering {fault['share_503'] * 100:g} % of requests 503 (seeded per round) and "
+        "against the site without faults; wall time from the first to the last request "
+        "the site saw.",
+        "",
+    ]
+    fault_rows = [
+        [
+            str(pair["round"]),
+            f"{pair['clean']['span_s']:.2f}",
+            f"{pair['faulty']['span_s']:.2f} ({pair['faulty']['answered_503']} × 503)",
+            _num(pair["ratio"], 2) + "×",
+        ]
+        for pair in limited["faults"]
+    ]
+    lines += _table(["round", "no faults, s", "10 % 503s, s", "ratio"], fault_rows, "lrrr")
+    problems = [p for r in limited["limits"] for p in r["problems"]]
+    problems += [
+        p for pair in limited["faults"] for k in ("clean", "faulty") for p in pair[k]["problems"]
+    ]
+    if problems:
+        lines += ["Problems:", ""] + [f"- {p}" for p in problems] + [""]
+    lines += ["Command:", "", "```", limited["command"], "```", ""]
+    wall = limited["summary"]["fault_wall_ratio"].get("median")
+    targets += [
+        Target(
+            "rate-limited site, no rate set: 200s/s ÷ R (worst run)",
+            "≥ 0.8",
+            _num(worst_ratio, 3),
+            None if worst_ratio is None else worst_ratio >= 0.8,
+        ),
+        Target(
+            "rate-limited site: requests answered 429 (worst run)",
+            "< 5 %",
+            f"{_num(None if worst_share is None else 100 * worst_share, 1)} %",
+            None if worst_share is None else worst_share < 0.05,
+        ),
+        Target(
+            "rate-limited site: breaker openings",
+            "0",
+            str(openings),
+            openings == 0,
+        ),
+        Target(
+            "10 % 503s, rate-bound: wall time vs no faults",
+            "≤ 1.5×",
+            f"{_num(wall, 2)}×",
+            None if wall is None else wall <= 1.5,
+        ),
+    ]
     return lines
 
 
@@ -679,6 +768,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] 
     ("rate", rate_section),
     ("resume", resume_section),
     ("tree", tree_section),
+    ("limited", limited_section),
 ]
 
 
@@ -713,8 +803,8 @@ def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
         f"aiohttp {machine.get('aiohttp', '?')}, selectolax {machine.get('selectolax', '?')}"
         + (f", {scrapy}" if scrapy else "")
         + (f", nginx {nginx}" if nginx else ""),
-        "- Reproduce: `make bench` (all five and this page, about 15–20 minutes); one "
-        "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume), then "
+        "- Reproduce: `make bench` (all six and this page, about 20 minutes); one "
+        "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume, limited), then "
         "`make bench ARGS=report`.",
         "",
     ]

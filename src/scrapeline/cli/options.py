@@ -86,7 +86,12 @@ BreakerOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     float,
-    typer.Option("--item-timeout", min=0.0, help="Seconds before a hung item fails (0: never)."),
+    typer.Option(
+        "--item-timeout",
+        min=0.0,
+        help="Seconds of its own work before a hung item fails (0: never); time spent "
+        "waiting for the host (politeness, 429 pauses, retry backoff) does not count.",
+    ),
 ]
 GraceOpt = Annotated[
     float,

@@ -63,6 +63,13 @@ log file alike; with nobody listening, the client logs it itself under ``scrapel
 Every request sent is counted per host (:meth:`FetchClient.requests_by_host`): the
 run's summary shows requests, retries, 429s, 5xx and unanswered requests per host.
 
+Waits for the host's sake — a retry's backoff, a 429 waited out, the breaker's
+cooldown or trial, a politeness slot not free at once, robots.txt being fetched by
+another request — go through :func:`~scrapeline.fetch.waiting.waited`, which tells the
+current task's waiter: a run gives the item's worker slot to another item meanwhile
+and leaves the wait out of the item's time limit. A request that does not wait tells
+nobody anything.
+
 ::
 
     client = FetchClient(
@@ -149,6 +156,7 @@ from scrapeline.fetch.status import (
 )
 from scrapeline.fetch.tally import HostRequests, Tally
 from scrapeline.fetch.transport import DEFAULT_USER_AGENT, Fetcher, HttpFetcher
+from scrapeline.fetch.waiting import waited
 
 if TYPE_CHECKING:
     from scrapeline.fetch.archive import Validators
@@ -634,7 +642,8 @@ class FetchClient:
         is_trial = await self._admit(host)
         limiter = host.limiter
         try:
-            started = await limiter.acquire()
+            # A slot that is not free at once is waited for as the host's wait.
+            started = await (limiter.acquire() if limiter.ready() else waited(limiter.acquire()))
             try:
                 response = await self._transport(request)
             finally:
@@ -741,7 +750,10 @@ class FetchClient:
         A transport error or a 429 propagates and nothing is kept, so the next request
         tries again; any other answer is kept for the client's lifetime.
         """
-        async with host.robots_lock:
+        lock = host.robots_lock
+        # Another request is fetching it: wait for the host's robots.txt as for the host.
+        await (waited(lock.acquire()) if lock.locked() else lock.acquire())
+        try:
             if host.robots is not None:
                 return host.robots
             target = robots_url(url)
@@ -788,6 +800,8 @@ class FetchClient:
                 )
             host.robots = rules
             return rules
+        finally:
+            lock.release()
 
     async def _admit(self, host: _Host) -> bool:
         """Wait until the host's breaker lets a request through; True if it is the trial."""
@@ -798,9 +812,9 @@ class FetchClient:
                 self._set_breaker(host, after)
                 return after.trial and not before.trial
             if wait is None:
-                await host.changed.wait()
+                await waited(host.changed.wait())  # the trial request's outcome
             else:
-                await self._sleep(wait)
+                await waited(self._sleep(wait))  # the cooldown
 
     def _settle(self, host: _Host, error: FetchError | None) -> None:
         """Feed one outcome (not a 429: see :meth:`_rate_limited`) to the host's breaker."""
@@ -907,7 +921,7 @@ class FetchClient:
             self._retry.max_attempts,
             reason,
         )
-        await self._sleep(delay)
+        await waited(self._sleep(delay))
 
 
 def hostname(url: str) -> str:

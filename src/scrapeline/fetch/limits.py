@@ -396,6 +396,18 @@ class HostLimiter:
         if self._on_recovered is not None:
             self._on_recovered(rate)
 
+    def ready(self) -> bool:
+        """Would :meth:`acquire`, called now, hand a slot out without waiting? (A
+        free concurrency slot, nobody queued for a start, the next start due and no
+        pause running.) True only when it would not wait at all."""
+        if self._slots.locked() or self._turn.locked():
+            return False
+        paused = self._paused_until
+        if self._unscheduled and paused == -math.inf:
+            return True
+        now = self._clock()
+        return next_start(now=now, due=self._due, paused_until=paused) <= now
+
     async def acquire(self) -> float:
         """Wait for a concurrency slot and this host's next start time, then take both.
 

@@ -77,6 +77,11 @@ class Deadlines:
     and takes that cancellation back unless someone else (the run) cancelled the task
     too. The timer is one loop handle at the soonest deadline: arming an item costs a
     dict entry, and the handle fires about once per time limit, not once per item.
+
+    :meth:`pause` stops an item's clock while it waits for the host's sake (a
+    politeness slot, a 429's pause, a breaker's cooldown, a retry's backoff) and
+    :meth:`resume` starts it again with the time it had left (:func:`time_left`,
+    :func:`deadline_from`): the limit counts the item's own work, not the host's.
     Not thread-safe: the loop's thread only."""
 
     def __init__(self) -> None:
@@ -84,6 +89,8 @@ class Deadlines:
         self._armed: dict[asyncio.Task[Any], tuple[float, int]] = {}
         """Each task's deadline (loop time) and how many cancellations it had before."""
         self._expired: dict[asyncio.Task[Any], int] = {}
+        self._paused: dict[asyncio.Task[Any], tuple[float, int]] = {}
+        """Each waiting task's seconds left, and its cancellations before it was armed."""
         self._timer: asyncio.TimerHandle | None = None
         self._when = 0.0
 
@@ -107,10 +114,33 @@ class Deadlines:
         CancelledError the task is raising is then the timeout's, not the run's)."""
         if self._armed.pop(task, None) is not None:
             return False  # the usual way: finished in time, nothing else to do
+        if self._paused.pop(task, None) is not None:
+            return False  # finished (or cancelled) while waiting: its clock was stopped
         before = self._expired.pop(task, None)
         if before is None:
             return False
         return task.uncancel() <= before
+
+    def pause(self, task: asyncio.Task[Any]) -> None:
+        """Stop the clock of ``task``'s item (it waits for the host). Nothing happens
+        to a task not armed, already paused, or whose deadline has already passed."""
+        armed = self._armed.pop(task, None)
+        if armed is not None:
+            assert self._loop is not None
+            deadline, before = armed
+            self._paused[task] = (time_left(deadline, self._loop.time()), before)
+
+    def resume(self, task: asyncio.Task[Any]) -> None:
+        """Start the clock of ``task``'s item again, with the time it had left when
+        paused. Nothing happens to a task that is not paused."""
+        paused = self._paused.pop(task, None)
+        if paused is not None:
+            assert self._loop is not None
+            left, before = paused
+            deadline = deadline_from(left, self._loop.time())
+            self._armed[task] = (deadline, before)
+            if self._timer is None or deadline < self._when:
+                self._set_timer(deadline)
 
     def close(self) -> None:
         """Cancel the timer (the run is over); deadlines still armed never expire."""
@@ -118,6 +148,7 @@ class Deadlines:
             self._timer.cancel()
             self._timer = None
         self._armed.clear()
+        self._paused.clear()
 
     def _set_timer(self, when: float) -> None:
         assert self._loop is not None
@@ -141,6 +172,26 @@ class Deadlines:
                 soonest = deadline
         if soonest is not None:
             self._set_timer(soonest)
+
+
+def time_left(deadline: float, now: float) -> float:
+    """Seconds an item has left at ``now`` when its limit runs out at ``deadline``
+    (none, once it has passed): what :meth:`Deadlines.pause` keeps.
+
+    >>> time_left(10.0, 4.0), time_left(10.0, 12.0)
+    (6.0, 0.0)
+    """
+    return max(0.0, deadline - now)
+
+
+def deadline_from(left: float, now: float) -> float:
+    """When an item's limit runs out if its clock starts again at ``now`` with
+    ``left`` seconds: what :meth:`Deadlines.resume` arms.
+
+    >>> deadline_from(6.0, 20.0)
+    26.0
+    """
+    return now + left
 
 
 async def execute(
@@ -167,7 +218,9 @@ async def execute(
     cancellation excepted). See :class:`~scrapeline.errors.Unchanged`.
 
     The limit is kept by ``deadlines`` when given (a run's workers share one), else
-    by a timer of this call's own. A limit that runs out fails the item as
+    by a timer of this call's own. In a run the limit counts the item's own work: the
+    time it waits for the host (:meth:`Deadlines.pause`) is left out. A limit that
+    runs out fails the item as
     ItemTimeout ("item took longer than Ns"); a TimeoutError the stage raises by
     itself is its own failure, as it stands.
 

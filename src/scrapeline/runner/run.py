@@ -20,7 +20,13 @@ seconds to finish; a second stop request cancels them and their leases go back.
 Outcomes are committed in batches; an item's line is reported once its batch is
 committed, so what the console says is done is durable.
 
-What a SIGKILL costs: the in-flight items (at most one per worker), plus the items
+``workers`` bounds the items *at work*: an item that waits for the host (a retry's
+backoff, a 429's pause, the breaker's cooldown, a politeness slot) gives its worker
+slot up meanwhile and another worker takes the next item, up to
+:data:`WORKERS_PER_SLOT` workers per slot (:mod:`~scrapeline.runner.slots`). The
+wait does not count toward ``item_timeout`` either.
+
+What a SIGKILL costs: the in-flight items (at most 4 per worker slot), plus the items
 that finished but are not committed yet. A finished item waits in the buffer until
 the next commit: at most ``commit_interval`` (0.1 s), sooner when ``commit_every``
 (512) items are waiting or the workers run dry, plus the time the commit before it
@@ -45,6 +51,7 @@ from typing import Any, TypeVar
 from scrapeline import events as ev
 from scrapeline.context import Fetch
 from scrapeline.errors import Category, DiskFull, LedgerError, RunHalted
+from scrapeline.fetch.waiting import set_waiter
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Ledger, RunReport, RunStatus, Task
 from scrapeline.model import Item, Key
@@ -54,6 +61,7 @@ from scrapeline.runner.commit import Committer
 from scrapeline.runner.execute import Deadlines, Executed, describe, execute, storable_item
 from scrapeline.runner.policies import FailureStreaks, claim_size
 from scrapeline.runner.shutdown import Shutdown
+from scrapeline.runner.slots import ItemWaits, WorkerSlots
 from scrapeline.runner.walk import WalkOptions, walk_listing
 from scrapeline.secrets import redact
 
@@ -63,6 +71,11 @@ log = logging.getLogger("scrapeline.runner")
 T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_HALTED, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+WORKERS_PER_SLOT = 4
+"""Worker coroutines a run may have per ``--workers`` slot: the slots' own, plus
+workers started while items wait for the host (a retry's backoff, a politeness slot)
+so that others run meanwhile. Bounds the items in flight to 4 × ``workers``."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,7 +220,10 @@ class Runner:
         """Every in-flight item's time limit, on one timer (not one per item)."""
         self._remaining = 0
         self._discovery_errors: list[str] = []
-        self._workers: list[asyncio.Task[None]] = []
+        self._workers: set[asyncio.Task[None]] = set()
+        self._slots = WorkerSlots(max(1, options.workers), on_free=self._more_workers)
+        """Items at work: a waiting item's slot goes to a worker started for it."""
+        self._most_workers = WORKERS_PER_SLOT * max(1, options.workers)
         self._discovery: asyncio.Task[None] | None = None
         self._walk_options = WalkOptions(
             start=options.start,
@@ -479,8 +495,8 @@ class Runner:
         await self._reopen()
         self._remaining = await self.queue.pending_count()
         self._emit(ev.WorkQueued(remaining=self._remaining))
-        workers = max(1, self.options.workers)
-        self._workers = [self._supervised(self._worker(), "a worker") for _ in range(workers)]
+        for _ in range(max(1, self.options.workers)):
+            self._start_worker()
         committer = self._supervised(self.commits.run(), "the committer")
         self._discovery = self._supervised(self._discover_all(), "discovery")
         try:
@@ -569,7 +585,25 @@ class Runner:
             return False
         self._queue.extend(tasks)
         self._wake.set()
+        if self._slots.free > 0:  # items wait: their slots can take these
+            self._more_workers()
         return True
+
+    def _start_worker(self) -> None:
+        """A worker, holding a slot."""
+        self._slots.take()
+        worker = self._supervised(self._worker(), "a worker")
+        self._workers.add(worker)
+        worker.add_done_callback(self._workers.discard)
+
+    def _more_workers(self) -> None:
+        """Slots came free (their items wait for the host): start workers to take the
+        queued items, as many as there are free slots, up to the run's bound."""
+        if not self.state.running:
+            return
+        wanted = min(self._slots.free, len(self._queue), self._most_workers - len(self._workers))
+        for _ in range(wanted):
+            self._start_worker()
 
     async def _worker(self) -> None:
         me = asyncio.current_task()
@@ -580,6 +614,8 @@ class Runner:
         listings = self.pipeline.listings
         item_timeout = self.options.item_timeout
         deadlines = self._deadlines
+        slots = self._slots
+        set_waiter(ItemWaits(slots, deadlines, me))  # this task's items, and theirs
         while True:
             while not queue:
                 if not self.state.running:
@@ -589,6 +625,9 @@ class Runner:
                 if self.state.closed:
                     return
             if not self.state.running:
+                return
+            if slots.free < 0:  # items back from a wait hold more slots than there are
+                slots.give()
                 return
             task = queue.popleft()
             if len(queue) == self._low_water:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from scrapeline.runner.execute import Deadlines
+from scrapeline.runner.execute import Deadlines, deadline_from, time_left
 
 
 async def test_an_item_done_in_time_is_never_cancelled() -> None:
@@ -76,4 +76,85 @@ async def test_a_cancel_from_the_run_as_well_is_not_taken_for_the_timeout() -> N
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=5)
     assert ready.is_set()
+    deadlines.close()
+
+
+# -- an item's clock stops while it waits for the host ---------------------------------
+
+
+def limit_at_end(limit: float, began: float, events: list[tuple[str, float]]) -> float | None:
+    """Where an item's limit stands after ``events`` (("pause" | "resume", loop time)),
+    through the arithmetic Deadlines uses: its deadline while it works, None while it
+    waits."""
+    deadline: float | None = began + limit
+    left = 0.0
+    for what, now in events:
+        if what == "pause" and deadline is not None:
+            left, deadline = time_left(deadline, now), None
+        elif what == "resume" and deadline is None:
+            deadline = deadline_from(left, now)
+    return deadline
+
+
+@pytest.mark.parametrize(
+    ("limit", "events", "deadline"),
+    [
+        (10.0, [], 10.0),
+        (10.0, [("pause", 3.0), ("resume", 8.0)], 15.0),  # 5 s of waiting do not count
+        (10.0, [("pause", 3.0), ("resume", 8.0), ("pause", 9.0), ("resume", 20.0)], 26.0),
+        (10.0, [("pause", 3.0)], None),  # still waiting: no deadline
+        (10.0, [("pause", 3.0), ("pause", 5.0), ("resume", 8.0)], 15.0),  # paused once
+        (10.0, [("resume", 4.0)], 10.0),  # not waiting: nothing to resume
+        (10.0, [("pause", 12.0), ("resume", 30.0)], 30.0),  # past its limit: none left
+        (0.5, [("pause", 0.25), ("resume", 100.0)], 100.25),
+    ],
+)
+def test_the_time_an_item_waits_is_left_out_of_its_limit(
+    limit: float, events: list[tuple[str, float]], deadline: float | None
+) -> None:
+    assert limit_at_end(limit, 0.0, events) == deadline
+
+
+async def test_a_waiting_item_is_not_cancelled_when_its_limit_would_have_passed() -> None:
+    deadlines = Deadlines()
+
+    async def waits() -> bool:
+        me = deadlines.arm(0.02)
+        deadlines.pause(me)
+        await asyncio.sleep(0.2)  # ten times its limit, all of it waiting
+        deadlines.resume(me)
+        return deadlines.disarm(me)
+
+    assert await asyncio.wait_for(waits(), timeout=5) is False
+    deadlines.close()
+
+
+async def test_a_resumed_item_is_cancelled_once_the_time_it_had_left_is_used_up() -> None:
+    deadlines = Deadlines()
+
+    async def stuck() -> bool:
+        me = deadlines.arm(0.05)
+        deadlines.pause(me)
+        await asyncio.sleep(0.2)  # its limit would have passed meanwhile
+        deadlines.resume(me)
+        try:
+            await asyncio.sleep(3600)  # now it works: the time it had left runs out
+        except asyncio.CancelledError:
+            return deadlines.disarm(me)
+        raise AssertionError("not cancelled")
+
+    assert await asyncio.wait_for(stuck(), timeout=5) is True
+    deadlines.close()
+
+
+async def test_an_item_that_ends_while_waiting_leaves_nothing_armed() -> None:
+    deadlines = Deadlines()
+
+    async def ends_waiting() -> bool:
+        me = deadlines.arm(0.02)
+        deadlines.pause(me)
+        return deadlines.disarm(me)  # cancelled or failed in its wait
+
+    assert await ends_waiting() is False
+    await asyncio.sleep(0.05)  # the timer, had it been set again, would fire here
     deadlines.close()

@@ -17,6 +17,7 @@ from scrapeline import events as ev
 from scrapeline.errors import DiskFull
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.retry import RetryPolicy
+from scrapeline.fetch.waiting import waited
 from scrapeline.ledger.aio import AsyncLedger
 from scrapeline.ledger.base import Completion, RunStatus
 from scrapeline.runner.run import Outcome, Runner, RunOptions
@@ -357,3 +358,38 @@ async def test_a_full_disk_under_a_listing_page_is_raised_once_the_run_has_ended
     assert "disk full" in (run.summary.get("reason") or "")
     assert [e for e in seen if isinstance(e, ev.RunHalted)]
     assert "running" not in counts(ledger, "ok")  # every lease given back
+
+
+async def _most_in_flight(workers: int, waits: bool) -> int:
+    """Run 40 items on ``workers`` workers; the most stage calls under way at once.
+    With ``waits``, each item waits for the host once (as the fetch client would)."""
+    pipe = Pipeline("bounded", base_url=BASE)
+    listing(pipe, range(40), step=40)
+    now = most = 0
+
+    @pipe.stage("visit", on="thing")
+    async def visit(ctx: Context, item: Item) -> None:
+        nonlocal now, most
+        now += 1
+        most = max(most, now)
+        if waits:
+            await waited(asyncio.sleep(0.01))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        now -= 1
+
+    ledger = MemoryLedger()
+    ledger.prepare(pipe.graph())
+    outcome = await run_once(pipe, ledger, RunOptions(workers=workers))
+    assert outcome.exit_code == 0
+    assert counts(ledger, "visit") == {"done": 40}
+    return most
+
+
+async def test_workers_bound_the_items_under_way_when_none_waits() -> None:
+    assert await _most_in_flight(3, waits=False) == 3
+
+
+async def test_items_waiting_for_the_host_let_more_items_start_up_to_four_per_worker() -> None:
+    most = await _most_in_flight(3, waits=True)
+    assert 3 < most <= 4 * 3
