@@ -83,6 +83,14 @@ def _tree(args: argparse.Namespace, mode: Mode) -> Result:
     )
 
 
+def _refresh(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import refresh
+
+    if mode.smoke:
+        return refresh.run(mode, total=2_000, fresh=100, rounds=1, concurrency=4)
+    return refresh.run(mode, rounds=args.rounds or 3, concurrency=args.concurrency)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "crawl": _crawl,
     "engine": _engine,
@@ -90,6 +98,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "rate": _rate,
     "resume": _resume,
     "tree": _tree,
+    "refresh": _refresh,
 }
 
 
@@ -134,6 +143,9 @@ def _smoke_checks() -> int:
     tree: dict[str, Any] = results.get("tree", {})
     if tree and not tree.get("same_rows_everywhere"):
         problems.append("tree: the programs' pages or rows differ from the tree's")
+    refresh: dict[str, Any] = results.get("refresh", {})
+    if refresh and not refresh.get("all_ok"):
+        problems.append("refresh: a run was not all unchanged, or rewrote records")
     resume: dict[str, Any] = results.get("resume", {})
     if resume:
         for key in ("duplicate_fetches_of_done_items", "duplicated_records", "items_lost"):
