@@ -88,7 +88,12 @@ def _refresh(args: argparse.Namespace, mode: Mode) -> Result:
 
     if mode.smoke:
         return refresh.run(mode, total=2_000, fresh=100, rounds=1, concurrency=4)
-    return refresh.run(mode, rounds=args.rounds or 3, concurrency=args.concurrency)
+    return refresh.run(
+        mode,
+        rounds=args.rounds or 3,
+        concurrency=args.concurrency,
+        with_profile=not args.no_profile,
+    )
 
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {

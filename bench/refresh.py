@@ -42,6 +42,7 @@ from typing import Any
 
 from bench.common import (
     BENCH,
+    PYTHON,
     WORK,
     Mode,
     Result,
@@ -57,6 +58,7 @@ from bench.crawl import ROBOTS
 
 PIPE_FILE = BENCH / "pipelines" / "refresh_pipe.py"
 STORE = WORK / "refresh"
+PROFILE_DIR = WORK / "profile-refresh"
 PAGE_SIZE = 100
 BATCH = 20_000
 OLDEST = date(2019, 1, 1)
@@ -501,6 +503,33 @@ def one_round(
     return record
 
 
+def profile_round(
+    site: Any, pristine: dict[str, Any], *, fresh: int, concurrency: int
+) -> dict[str, Any]:
+    """One extra round under cProfile (``bench/profiled.py``; not timed): where its time
+    goes. Empty when it failed or was not all unchanged."""
+    shutil.rmtree(PROFILE_DIR, ignore_errors=True)
+    PROFILE_DIR.mkdir(parents=True)
+    data = PROFILE_DIR / "data"
+    copy_data(pristine["data"], data)
+    argv = run_argv(site.url, data, concurrency)
+    site.take()
+    out = PROFILE_DIR / "output.txt"
+    measured = run_measured(
+        [PYTHON, str(BENCH / "profiled.py"), str(PROFILE_DIR), *argv[3:]], out=out
+    )
+    problems = served_problems(site.take(), fresh=fresh, status=304, listing=1)
+    path = PROFILE_DIR / "profile.json"
+    if measured.returncode != 0 or problems or not path.exists():
+        say(f"    profiling failed: {'; '.join(problems) or tail(out, 5)}")
+        return {}
+    document: dict[str, Any] = json.loads(path.read_text())
+    document["note"] = "cProfile of one extra round (slower than unprofiled)"
+    document["run_wall"] = last_run(data / "ledger.db")["summary"].get("wall")
+    say(f"    profiled round: run {document['run_wall']} s; {rel(PROFILE_DIR)}/*.prof")
+    return document
+
+
 def run(
     mode: Mode,
     *,
@@ -508,6 +537,7 @@ def run(
     fresh: int = 1_000,
     rounds: int = 3,
     concurrency: int = 8,
+    with_profile: bool = True,
 ) -> Result:
     say(
         f"refresh: {fresh:,} fresh things over a ledger of {total:,}, {rounds} rounds, "
@@ -537,6 +567,10 @@ def run(
             runs.append(record)
             os.sync()
             time.sleep(0.5)
+        profile: dict[str, Any] = {}
+        if with_profile and not mode.smoke:
+            say("  profiling one more round (cProfile, loop and ledger writer)")
+            profile = profile_round(site, pristine, fresh=fresh, concurrency=concurrency)
     good = [r for r in runs if r["ok"]]
     return Result(
         name="refresh",
@@ -565,6 +599,7 @@ def run(
                 "runs": len(runs),
             },
             "runs": runs,
+            "profile": profile,
             "notes": notes,
         },
     )

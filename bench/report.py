@@ -744,6 +744,12 @@ def refresh_section(refresh: dict[str, Any], targets: list[Target]) -> list[str]
         lines += [f"Note: {note}.", ""]
     lines += ["Command (URL and DIR filled in by the harness):", "", "```"]
     lines += [refresh["command"], "```", ""]
+    if refresh.get("profile"):
+        lines += _profile_section(
+            "Where a refresh's time goes: cProfile of one extra round "
+            f"(its run took {_num(refresh['profile'].get('run_wall'), 2)} s profiled)",
+            refresh["profile"],
+        )
     speed = s["items_per_s"].get("median")
     targets.append(
         Target(
