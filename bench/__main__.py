@@ -91,6 +91,19 @@ def _tree(args: argparse.Namespace, mode: Mode) -> Result:
     )
 
 
+def _refresh(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import refresh
+
+    if mode.smoke:
+        return refresh.run(mode, total=2_000, fresh=100, rounds=1, concurrency=4)
+    return refresh.run(
+        mode,
+        rounds=args.rounds or 3,
+        concurrency=args.concurrency,
+        with_profile=not args.no_profile,
+    )
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "crawl": _crawl,
     "engine": _engine,
@@ -99,6 +112,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "resume": _resume,
     "tree": _tree,
     "limited": _limited,
+    "refresh": _refresh,
 }
 
 
@@ -143,6 +157,9 @@ def _smoke_checks() -> int:
     tree: dict[str, Any] = results.get("tree", {})
     if tree and not tree.get("same_rows_everywhere"):
         problems.append("tree: the programs' pages or rows differ from the tree's")
+    refresh: dict[str, Any] = results.get("refresh", {})
+    if refresh and not refresh.get("all_ok"):
+        problems.append("refresh: a run was not all unchanged, or rewrote records")
     resume: dict[str, Any] = results.get("resume", {})
     if resume:
         for key in ("duplicate_fetches_of_done_items", "duplicated_records", "items_lost"):

@@ -761,6 +761,105 @@ def limited_section(limited: dict[str, Any], targets: list[Target]) -> list[str]
     return lines
 
 
+def refresh_section(refresh: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 7. Daily refresh", ""]
+    s = refresh["summary"]
+    set_up = refresh.get("set_up", {})
+    server = refresh.get("server", {})
+    site = (
+        f"{server.get('nginx', 'nginx')} ({server.get('nginx_workers', 1)} worker, ETag on)"
+        if server
+        else "aiohttp in a thread (smoke)"
+    )
+    lines += [
+        f"`{refresh['pipeline']}` over a ledger of {refresh['items']:,} things: "
+        f"{refresh['items'] - refresh['fresh']:,} dated years ago, done, one record each "
+        f"(filled through the ledger API), and the {refresh['fresh']:,} newest, dated "
+        f"yesterday, found and fetched by one real run first (archive on), so the archive "
+        f"holds their validators. Served as static JSON files by {site} on 127.0.0.1. "
+        f"Measured: `scrapeline run` again, {refresh['rounds']} rounds, each on a fresh copy "
+        f"of that data dir, {refresh['concurrency']} workers; the refresh window "
+        f"({refresh['refresh_window']}) re-opens the {refresh['fresh']:,} tasks and every "
+        "re-fetch is conditional. Items/s is the fresh items over the run's own wall time "
+        "(stored in its summary: run start to end, process start-up left out).",
+        "",
+        "Check: "
+        + (
+            f"every round's {refresh['fresh']:,} re-fetches were answered 304 (nginx's log), "
+            "the listing's first page was all known (one listing request), the run's "
+            f"attempts and its printed summary say {refresh['fresh']:,} refreshed, all "
+            "unchanged, and no record row was rewritten (none carries the run's id; the "
+            "table is the same, byte for byte)."
+            if refresh.get("all_ok")
+            else "**some rounds were not all unchanged or rewrote records; they are left "
+            "out of the speeds** (see problems below)."
+        ),
+        "",
+    ]
+    lines += _table(
+        [
+            "items/s (run wall)",
+            "run wall s",
+            "items/s (process wall)",
+            "process wall s",
+            "CPU s",
+            "peak RSS MB",
+            "records rewritten",
+            "runs ok",
+        ],
+        [
+            [
+                _spread(s["items_per_s"]),
+                _spread(s["run_wall"], 3),
+                _spread(s["process_items_per_s"]),
+                _spread(s["process_wall"], 2),
+                _spread(s["cpu"], 2),
+                _spread(s["max_rss_mb"]),
+                f"{refresh['records_rewritten']:,}",
+                f"{s['runs_ok']}/{s['runs']}",
+            ]
+        ],
+    )
+    lines += [
+        "Median (min–max) over the rounds. The set-up run (first fetch of the fresh items, "
+        f"{set_up.get('listing_pages', '–')} listing pages): {_num(set_up.get('wall'), 2)} s.",
+        "",
+    ]
+    problems = [(r["round"], p) for r in refresh["runs"] for p in r["problems"]]
+    if problems:
+        lines += ["Problems:", ""]
+        lines += [f"- round {rnd}: {p}" for rnd, p in problems] + [""]
+    for note in refresh.get("notes", []):
+        lines += [f"Note: {note}.", ""]
+    lines += ["Command (URL and DIR filled in by the harness):", "", "```"]
+    lines += [refresh["command"], "```", ""]
+    if refresh.get("profile"):
+        lines += _profile_section(
+            "Where a refresh's time goes: cProfile of one extra round "
+            f"(its run took {_num(refresh['profile'].get('run_wall'), 2)} s profiled)",
+            refresh["profile"],
+        )
+    speed = s["items_per_s"].get("median")
+    targets.append(
+        Target(
+            "daily refresh: items/s, all unchanged",
+            "≥ 3,000/s",
+            f"{_num(speed)}/s",
+            None if speed is None else speed >= 3_000,
+        )
+    )
+    rewritten = refresh.get("records_rewritten")
+    targets.append(
+        Target(
+            "daily refresh: records rewritten",
+            "0",
+            _num(rewritten),
+            None if rewritten is None or not refresh["runs"] else rewritten == 0,
+        )
+    )
+    return lines
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] = [
     ("crawl", crawl_section),
     ("engine", engine_section),
@@ -769,6 +868,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] 
     ("resume", resume_section),
     ("tree", tree_section),
     ("limited", limited_section),
+    ("refresh", refresh_section),
 ]
 
 

@@ -190,6 +190,9 @@ http {{
         location = /robots.txt {{ return 200 "User-agent: *\\nAllow: /\\n"; }}
         # The pre-rendered JSON API (bench/tree.py): /api/X is the file api/X.json.
         location /api/ {{ default_type application/json; try_files $uri.json =404; }}
+        # The daily-refresh site (bench/refresh.py): /fresh/X is the file fresh/X.json,
+        # with an ETag besides its Last-Modified, so conditional requests get a 304.
+        location /fresh/ {{ etag on; default_type application/json; try_files $uri.json =404; }}
     }}
 }}
 """
