@@ -672,7 +672,7 @@ def tree_section(tree: dict[str, Any], targets: list[Target]) -> list[str]:
 
 
 def limited_section(limited: dict[str, Any], targets: list[Target]) -> list[str]:
-    lines = ["## 6. Rate-limited and failing sites", ""]
+    lines = ["## 7. Rate-limited and failing sites", ""]
     fault = limited["fault"]
     lines += [
         f"`{limited['pipeline']}` with **no rate**, {limited['workers']} workers, against the "
@@ -762,7 +762,7 @@ def limited_section(limited: dict[str, Any], targets: list[Target]) -> list[str]
 
 
 def refresh_section(refresh: dict[str, Any], targets: list[Target]) -> list[str]:
-    lines = ["## 7. Daily refresh", ""]
+    lines = ["## 8. Daily refresh", ""]
     s = refresh["summary"]
     set_up = refresh.get("set_up", {})
     server = refresh.get("server", {})
