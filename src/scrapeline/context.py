@@ -66,6 +66,7 @@ class Fetch(Protocol):
         expect: Any = None,
         headers: Mapping[str, str] | None = None,
         conditional: bool = False,
+        unchanged_body: bool = True,
     ) -> Response: ...
 
 
@@ -149,7 +150,13 @@ class Context:
             )
         first = self.fetches == 1
         response = await self._fetch.get(
-            url, stage=self.stage, item_key=key, expect=expect, headers=headers, conditional=True
+            url,
+            stage=self.stage,
+            item_key=key,
+            expect=expect,
+            headers=headers,
+            conditional=True,
+            unchanged_body=not first,  # unchanged, the first page stops the stage unread
         )
         if first and response.unchanged:
             self.unchanged = True

@@ -60,6 +60,21 @@ async def test_a_304_to_the_archived_etag_returns_the_archived_page_marked_uncha
     assert [e.status for e in events if isinstance(e, Fetched)] == [200, 304]
 
 
+async def test_a_caller_that_stops_at_an_unchanged_page_gets_the_304_without_its_body(
+    url: str, site: ConditionalSite, archive: Archive
+) -> None:
+    contract = Expect(selectors=("h1",))
+    async with client_for(url, archive, []) as client:
+        await client.get("/etag/d", item_key="1", conditional=True)
+        archive.flush()
+        again = await client.get(
+            "/etag/d", item_key="1", conditional=True, unchanged_body=False, expect=contract
+        )
+    # the archived body was not read (nor held to the contract): the 304, marked
+    assert (again.status, again.unchanged, again.body) == (304, True, b"")
+    assert site.received[-1] == ("/etag/d", '"d-v1"', None)
+
+
 async def test_a_last_modified_page_is_asked_if_modified_since(
     url: str, site: ConditionalSite, archive: Archive
 ) -> None:

@@ -404,12 +404,15 @@ class FetchClient:
         expect: Expect | None = None,
         headers: Mapping[str, str] | None = None,
         conditional: bool = False,
+        unchanged_body: bool = True,
     ) -> Response:
         """GET ``url`` politely, retrying transient failures; see the module docstring.
 
         With ``conditional``, the validators of the response archived for ``url``
         (for ``item_key`` first) go with the request, and a 304 returns that archived
-        response with ``unchanged=True``; see step 7.
+        response with ``unchanged=True``; see step 7. Without ``unchanged_body`` the
+        archived body is not read for it: the 304 itself comes back, marked unchanged
+        and held to no contract (a caller that stops at an unchanged page).
 
         Raises a :class:`FetchError` (HostNotAllowed, NetworkError, FetchTimeout,
         HTTPError, RateLimited, Blocked, ContractError) for this item, or
@@ -459,7 +462,10 @@ class FetchClient:
             response.attempts = attempt
             received = response
             if known is not None and response.status == 304:
-                response = self._unchanged(known, response)
+                if unchanged_body:
+                    response = self._unchanged(known, response)
+                else:
+                    response.unchanged = True
             if (
                 self._archive is not None
                 and 200 <= response.status < 300
@@ -472,7 +478,7 @@ class FetchClient:
                     item_key=item_key,
                     request_headers=sent_headers or None,
                 )
-            if expect is not None:
+            if expect is not None and (unchanged_body or not response.unchanged):
                 try:
                     check_contract(expect, response)
                 except FetchError as error:

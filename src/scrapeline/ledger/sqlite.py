@@ -494,15 +494,17 @@ class SqliteLedger:
                     (owner, now + lease, _array(ids)),
                 )
             expired: list[int] = []
-            for stage in order if len(ids) < limit else ():
-                expired += self._ids(
-                    db,
-                    "SELECT id FROM tasks WHERE status='running' AND stage=? AND expires<=?"
-                    f"{subtree} LIMIT ?",
-                    (stage, now, *params, limit - len(ids) - len(expired)),
-                )
-                if len(ids) + len(expired) >= limit:
-                    break
+            if len(ids) < limit and order:
+                only = ",".join("?" * len(order))
+                (found,) = db.execute(
+                    "SELECT json_group_array(json_array(id, stage)) FROM (SELECT id, stage "
+                    "FROM tasks INDEXED BY tasks_running WHERE status='running' AND expires<=? "
+                    f"AND stage IN ({only}){subtree} LIMIT ?)",
+                    (now, *order, *params, limit - len(ids)),
+                ).fetchone()
+                rank = {stage: n for n, stage in enumerate(order)}
+                rows = sorted(orjson.loads(found), key=lambda row: (rank[row[1]], row[0]))
+                expired = [tid for tid, _ in rows]
             if expired:
                 db.execute(
                     "UPDATE tasks SET owner=?, expires=?, attempts=attempts+1 "

@@ -194,6 +194,7 @@ class _RecordingFetch:
         expect: Expect | None = None,
         headers: Mapping[str, str] | None = None,
         conditional: bool = False,
+        unchanged_body: bool = True,
     ) -> Response:
         declared = expect is not None
         statuses = None if expect is None else Expect(status=expect.status)
@@ -205,6 +206,7 @@ class _RecordingFetch:
                 expect=statuses,
                 headers=headers,
                 conditional=conditional,
+                unchanged_body=unchanged_body,
             )
         except ContractError as error:  # a status the contract does not want
             problem = error.message.removeprefix(_CONTRACT_PREFIX)
