@@ -29,11 +29,14 @@ def site() -> Iterator[tuple[RehearsalSite, str]]:
 
 
 def done_tasks(db: Path) -> int:
+    """Tasks done so far; 0 before the run has created the ledger and its tables."""
     if not db.exists():
         return 0
     conn = sqlite3.connect(db)
     try:
         return int(conn.execute("SELECT count(*) FROM tasks WHERE status='done'").fetchone()[0])
+    except sqlite3.OperationalError:  # the file is there, its schema not yet
+        return 0
     finally:
         conn.close()
 
@@ -83,12 +86,17 @@ def test_an_interrupted_run_exits_130_as_recorded(
     _, url = site
     data = tmp_path / "d"
     proc = start("run", PIPE, "--base-url", url, "--data-dir", str(data), "--workers", "2")
-    deadline = time.monotonic() + 30
-    while done_tasks(data / "ledger.db") < 10:
-        assert proc.poll() is None and time.monotonic() < deadline, "the run made no progress"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        deadline = time.monotonic() + 30
+        while done_tasks(data / "ledger.db") < 10:
+            assert proc.poll() is None and time.monotonic() < deadline, "the run made no progress"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()  # its pipes closed, whatever happened
     run = last_run(data)
     assert run["status"] == RunStatus.INTERRUPTED.value, err
     assert proc.returncode == RUN_EXIT_CODES[RunStatus.INTERRUPTED] == run["exit_code"] == 130
