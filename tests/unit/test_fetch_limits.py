@@ -555,13 +555,14 @@ async def test_hearing_the_same_crawl_delay_again_does_not_push_the_schedule() -
     ("current", "configured", "observed", "expected"),
     [
         # (rate, step, ceiling, lifts)
-        (None, None, 200.0, (100.0, 10.0, 400.0, True)),  # no rate: half the observed one
-        (None, None, 7.0, (3.5, 0.5, 14.0, True)),  # the least step
-        (None, None, 0.0, (0.5, 0.5, 0.5, True)),  # nothing seen: the least rate
-        (100.0, None, 3.0, (50.0, 5.0, 200.0, True)),  # a rate in force wins over a lull
-        (20.0, 20.0, 35.0, (10.0, 1.0, 20.0, False)),  # back up to the configured rate
-        (10.0, 20.0, 9.0, (5.0, 0.5, 20.0, False)),  # slowed again while slowed
-        (0.6, 20.0, 0.0, (0.5, 0.5, 20.0, False)),  # never below the least rate
+        # no rate: 0.85 of the observed one, back up to 0.9 of it (and no further)
+        (None, None, 200.0, (170.0, 6.0, 180.0, False)),
+        (None, None, 7.0, (5.95, 0.5, 6.3, False)),  # the least step
+        (None, None, 0.0, (0.5, 0.5, 0.5, False)),  # nothing seen: the least rate
+        (100.0, None, 3.0, (85.0, 3.0, 90.0, False)),  # a rate in force wins over a lull
+        (20.0, 20.0, 35.0, (17.0, 0.6, 20.0, False)),  # back up to the configured rate
+        (10.0, 20.0, 9.0, (8.5, 0.5, 20.0, False)),  # slowed again while slowed
+        (0.55, 20.0, 0.0, (0.5, 0.5, 20.0, False)),  # never below the least rate
         (0.2, 0.2, 0.2, (0.2, 0.5, 0.2, False)),  # ... unless the configured one is lower
     ],
 )
@@ -574,6 +575,32 @@ def test_slowed(
     got = slowed(current=current, configured=configured, observed=observed, since=5.0)
     assert (got.rate, got.step, got.ceiling, got.lifts) == pytest.approx(expected)
     assert got.since == 5.0
+
+
+@pytest.mark.parametrize(
+    ("current", "configured", "expected_rate"),
+    [(100.0, None, 60.0), (20.0, 20.0, 12.0), (0.6, None, 0.5)],
+)
+def test_a_429_at_once_after_a_slowdown_drops_the_rate_further(
+    current: float, configured: float | None, expected_rate: float
+) -> None:
+    got = slowed(current=current, configured=configured, observed=0.0, since=5.0, at_once=True)
+    assert got.rate == pytest.approx(expected_rate)
+
+
+async def test_a_host_that_refuses_again_right_after_its_pause_is_slowed_more() -> None:
+    clock = FakeClock()
+    limiter = HostLimiter(clock=clock, sleep=clock.sleep)
+    for _ in range(11):
+        await limiter.acquire()
+        limiter.release()
+    clock.now += 1.0
+    limiter.pause_until(clock() + 1.0)
+    assert limiter.slow_down(started=clock()) == pytest.approx(8.5)
+    clock.now += 1.2  # 0.2 s after the pause ended: refused again at once
+    started = await limiter.acquire()
+    limiter.release()
+    assert limiter.slow_down(started=started) == pytest.approx(0.6 * 8.6)
 
 
 @pytest.mark.parametrize(
@@ -596,7 +623,8 @@ def test_recovered(slowdown: Slowdown, now: float, expected: float | None) -> No
     ("events", "now", "expected"),
     [
         ((), 0.0, 0.0),
-        ((0.0, 0.1, 0.2), 0.5, 3.0),
+        ((0.0, 0.1, 0.2), 0.5, 6.0),  # younger than its window: over the time it has seen
+        ((0.0, 0.0, 0.0), 0.01, 30.0),  # ... at least a tenth of the window
         ((0.0, 0.1, 0.2), 1.25, 2.25),  # a quarter of the last window has slid out
         ((0.0, 0.1, 0.2, 1.1), 1.5, 2.5),
         ((0.0, 0.1, 0.2), 2.5, 0.0),
@@ -617,16 +645,18 @@ async def test_after_a_pause_queued_requests_start_spaced_even_without_a_rate() 
     first = [await limiter.acquire() for _ in range(8)]  # unbounded: all at once
     assert first == [100.0] * 8
     limiter.pause_until(101.0)  # the client pauses the host on a 429 ...
-    rate = limiter.slow_down(started=first[0])  # ... and slows it
-    assert rate == pytest.approx(3.5)  # half of the 7 answered in the last second
+    limiter.pause_until(101.0)
+    clock.now = 100.5
+    rate = limiter.slow_down(started=first[0])  # ... and slows it, half a second later
+    assert rate == pytest.approx(0.85 * 7 / 0.5)  # 7 answered in the half second seen
     assert limiter.slow_down(started=first[1]) is None  # in flight already: counted once
     for _ in range(8):
         limiter.release()
     starts = await asyncio.gather(*(limiter.acquire() for _ in range(8)))
     assert min(starts) == pytest.approx(101.0)
     gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
-    # spaced at the slowed rate, growing back by at most 0.5/s per second meanwhile
-    assert all(RATE_MARGIN / 5.0 <= g <= RATE_MARGIN / 3.5 + 1e-9 for g in gaps), gaps
+    # spaced at the slowed rate, growing back to 0.9 of 14/s (12.6/s) at most meanwhile
+    assert all(RATE_MARGIN / 12.6 - 1e-9 <= g <= RATE_MARGIN / rate + 1e-9 for g in gaps), gaps
     assert gaps == sorted(gaps, reverse=True)  # recovering: ever closer
 
 
@@ -638,27 +668,28 @@ async def test_a_configured_rate_is_slowed_and_recovers_to_it() -> None:
     )
     started = await limiter.acquire()
     limiter.release()
-    assert limiter.slow_down(started=started) == 10.0
-    assert limiter.rate == 10.0
-    clock.now += 5.0
-    assert limiter.rate == pytest.approx(15.0)  # +1/s per second (5 % of 20)
-    clock.now += 5.0
+    assert limiter.slow_down(started=started) == 17.0
+    assert limiter.rate == 17.0
+    clock.now += 2.5
+    assert limiter.rate == pytest.approx(18.5)  # +0.6/s per second (3 % of 20)
+    clock.now += 2.5
     assert limiter.rate == 20.0 and recoveries == [20.0]
     clock.now += 50.0
     assert limiter.rate == 20.0 and recoveries == [20.0]  # never past the configured rate
 
 
-async def test_without_a_rate_the_limit_lifts_once_recovered() -> None:
+async def test_without_a_rate_it_grows_back_to_just_under_the_rate_of_the_429() -> None:
     clock = FakeClock()
     recoveries: list[float | None] = []
     limiter = HostLimiter(clock=clock, sleep=clock.sleep, on_recovered=recoveries.append)
     for _ in range(11):
         await limiter.acquire()
         limiter.release()
-    assert limiter.slow_down(started=clock()) == pytest.approx(5.0)  # 10 answered, halved
-    clock.now += 29.0
-    assert limiter.rate == pytest.approx(19.5)  # 5 + 0.5 * 29
     clock.now += 1.0
-    assert limiter.rate is None and recoveries == [None]  # back to 2 * 10: unbounded
-    starts = [await limiter.acquire() for _ in range(3)]
-    assert starts == [clock()] * 3
+    assert limiter.slow_down(started=clock()) == pytest.approx(8.5)  # 10 answered a second
+    clock.now += 0.5
+    assert limiter.rate == pytest.approx(8.75)  # 8.5 + 0.5 * 0.5 (the least step)
+    clock.now += 1.0
+    assert limiter.rate == pytest.approx(9.0) and recoveries == [pytest.approx(9.0)]
+    clock.now += 60.0
+    assert limiter.rate == pytest.approx(9.0)  # the host took 10/s: never sent more again

@@ -31,9 +31,12 @@ answer at over the last second (:class:`RateMeter`: starts minus 429s). Only a 4
 to a request that started after the last slowdown slows it again, so the answers of
 requests already in flight count once. From the end of the pause the rate grows
 back linearly (:data:`RECOVERY` of the rate before the slowdown per second) up to
-the configured rate; with none configured, the limit is lifted once it reaches
-:data:`LIFT_AFTER` times that rate. Starts after a pause are therefore spaced even
-when no rate was configured. The arithmetic is :func:`slowed` and :func:`recovered`.
+the configured rate; with none configured, up to :data:`HOLD` times the rate the
+429 came at, where it stays: a host that limits is not probed above what it took.
+The decrease is mild (:data:`DECREASE`) because each 429 also pauses the host for
+its Retry-After: against a token bucket of R/s that makes the run settle just
+below R instead of sawing between R/2 and R. Starts after a pause are therefore
+spaced even when no rate was configured. The arithmetic is :func:`slowed` and :func:`recovered`.
 
 Starts are handed out in arrival order (FIFO). The arithmetic lives in
 :func:`draw_gap`, :func:`next_start`, :func:`advance`, :func:`slowed` and
@@ -73,10 +76,10 @@ RATE_TOLERANCE = 0.005
 """Seconds a start may wake late and still keep the next start on the grid (at most
 half an interval). Must stay below ``RATE_MARGIN - 1`` seconds for the guarantee."""
 
-DECREASE = 0.5
+DECREASE = 0.85
 """A 429 multiplies the host's effective rate by this."""
 
-RECOVERY = 0.05
+RECOVERY = 0.03
 """After a slowdown, the rate grows back by this fraction of the rate before it, per second."""
 
 MIN_STEP = 0.5
@@ -85,9 +88,17 @@ MIN_STEP = 0.5
 MIN_RATE = 0.5
 """No slowdown goes below this many requests per second (or the configured rate, if lower)."""
 
-LIFT_AFTER = 2.0
-"""With no configured rate, the limit is lifted once the rate has grown back to this
-multiple of the rate before the slowdown."""
+FAST_DECREASE = 0.6
+"""What a 429 multiplies the rate by when it comes within :data:`AT_ONCE` seconds of
+the end of the last slowdown's pause: the estimate the rate came from was far off
+(the first burst of a run at full concurrency says little of the host's limit)."""
+
+AT_ONCE = 0.5
+"""Seconds after a slowdown's pause within which a new 429 means the rate is far off."""
+
+HOLD = 0.9
+"""With no configured rate, the rate grows back to this fraction of the rate the 429
+came at, and stays there: a host that rate-limits is never sent more than it took."""
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _RATE = re.compile(
@@ -215,21 +226,28 @@ class Slowdown:
 
 
 def slowed(
-    *, current: float | None, configured: float | None, observed: float, since: float
+    *,
+    current: float | None,
+    configured: float | None,
+    observed: float,
+    since: float,
+    at_once: bool = False,
 ) -> Slowdown:
     """The slowdown after a 429.
 
     ``current`` is the rate in force (None: unbounded), ``configured`` the politeness's
     rate, ``observed`` the rate the host answered at lately; the rate grows back from
-    ``since`` (the end of the pause)."""
+    ``since`` (the end of the pause). ``at_once``: the host refused again as soon as
+    it was sent to after a slowdown, so the rate in force is far off: it drops by
+    :data:`FAST_DECREASE` instead."""
     reference = current if current is not None else observed
     floor = min(MIN_RATE, configured) if configured is not None else MIN_RATE
-    rate = max(floor, DECREASE * reference)
+    rate = max(floor, (FAST_DECREASE if at_once else DECREASE) * reference)
     step = max(MIN_STEP, RECOVERY * reference)
     if configured is not None:
         return Slowdown(rate=rate, since=since, step=step, ceiling=configured, lifts=False)
-    ceiling = max(LIFT_AFTER * reference, rate)
-    return Slowdown(rate=rate, since=since, step=step, ceiling=ceiling, lifts=True)
+    ceiling = max(HOLD * reference, rate)
+    return Slowdown(rate=rate, since=since, step=step, ceiling=ceiling, lifts=False)
 
 
 def recovered(slowdown: Slowdown, now: float) -> float | None:
@@ -253,11 +271,12 @@ class RateMeter:
     (5.0, 2.5, 0.0)
     """
 
-    __slots__ = ("_count", "_previous", "_start", "window")
+    __slots__ = ("_count", "_first", "_previous", "_start", "window")
 
     def __init__(self, window: float = 1.0) -> None:
         self.window = window
         self._start = -math.inf
+        self._first = math.inf
         self._count = 0
         self._previous = 0
 
@@ -275,12 +294,25 @@ class RateMeter:
 
     def add(self, now: float, count: int = 1) -> None:
         self._roll(now)
+        self._first = min(self._first, now)
         self._count += count
 
-    def rate(self, now: float) -> float:
+    def count(self, now: float) -> float:
+        """Events in the last window (the previous window's weighted by its overlap)."""
         self._roll(now)
         overlap = max(0.0, 1.0 - (now - self._start) / self.window)
-        return (self._previous * overlap + self._count) / self.window
+        return self._previous * overlap + self._count
+
+    def span(self, now: float) -> float:
+        """The seconds :meth:`rate` divides by: the window, or the time since the first
+        event while that is shorter (at least a tenth of the window)."""
+        return min(self.window, max(self.window / 10, now - self._first))
+
+    def rate(self, now: float) -> float:
+        """Per second over the last window; over the time since the first event while
+        that is shorter, so a meter a few milliseconds old does not read its burst as a
+        slow rate."""
+        return self.count(now) / self.span(now)
 
 
 class HostLimiter:
@@ -371,10 +403,17 @@ class HostLimiter:
         self._limited.add(now)
         if self._slowdown is not None:
             self._recover(now)
-        observed = max(0.0, self._starts.rate(now) - self._limited.rate(now))
+        answered = self._starts.count(now) - self._limited.count(now)
+        observed = max(0.0, answered) / self._starts.span(now)
         since = max(now, self._paused_until, until if until is not None else now)
+        previous = self._slowdown
+        at_once = previous is not None and now - previous.since < AT_ONCE
         self._slowdown = slowed(
-            current=self._rate, configured=self._configured, observed=observed, since=since
+            current=self._rate,
+            configured=self._configured,
+            observed=observed,
+            since=since,
+            at_once=at_once,
         )
         self._slowed_at = now
         self._set_rate(self._slowdown.rate)
