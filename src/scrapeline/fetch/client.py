@@ -30,8 +30,8 @@ through the same fixed steps, with state per host (created on first use):
    and does not count against the host's breaker.
 5. **Status.** :func:`~scrapeline.fetch.status.classify`: 2xx/3xx are usable; 429 is
    :class:`RateLimited`: it pauses the whole host (Retry-After, or a pause growing
-   with the host's consecutive 429s) and slows it (its effective rate is halved and
-   grows back slowly: :class:`HostSlowed`, then :class:`HostRecovered`); a 429 does
+   with the host's consecutive 429s) and slows it (its effective rate drops and grows
+   back slowly: :class:`HostSlowed`, then :class:`HostRecovered`); a 429 does
    not count toward the breaker, since a host that answers is not down.
    403 or an anti-bot page is :class:`Blocked`; other 4xx/5xx are :class:`HTTPError`.
    Statuses the stage declared in ``expect.status`` are handed back, not raised.
