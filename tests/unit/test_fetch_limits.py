@@ -693,3 +693,18 @@ async def test_without_a_rate_it_grows_back_to_just_under_the_rate_of_the_429() 
     assert limiter.rate == pytest.approx(9.0) and recoveries == [pytest.approx(9.0)]
     clock.now += 60.0
     assert limiter.rate == pytest.approx(9.0)  # the host took 10/s: never sent more again
+
+
+async def test_a_wait_only_for_a_concurrency_slot_is_not_a_wait_for_the_schedule() -> None:
+    clock = FakeClock()
+    unbounded = HostLimiter(Politeness(concurrency=1), clock=clock, sleep=clock.sleep)
+    assert not unbounded.scheduled_wait()
+    await unbounded.acquire()  # the one slot is taken: acquire would wait, for it only
+    assert not unbounded.ready() and not unbounded.scheduled_wait()
+    paced = HostLimiter(Politeness(rate="2/s", concurrency=4), clock=clock, sleep=clock.sleep)
+    await paced.acquire()  # the next start is half a second away
+    assert not paced.ready() and paced.scheduled_wait()
+    clock.now += 1.0
+    assert paced.ready() and not paced.scheduled_wait()
+    paced.pause_until(clock() + 5.0)
+    assert paced.scheduled_wait()

@@ -26,11 +26,11 @@ class Notes:
     def __init__(self) -> None:
         self.said: list[str] = []
 
-    def began(self) -> None:
-        self.said.append("began")
+    def began(self, *, keeps_worker: bool = False) -> None:
+        self.said.append("began" + (" (keeps its worker)" if keeps_worker else ""))
 
-    def ended(self) -> None:
-        self.said.append("ended")
+    def ended(self, *, keeps_worker: bool = False) -> None:
+        self.said.append("ended" + (" (keeps its worker)" if keeps_worker else ""))
 
 
 class Clock:

@@ -648,8 +648,13 @@ class FetchClient:
         is_trial = await self._admit(host)
         limiter = host.limiter
         try:
-            # A slot that is not free at once is waited for as the host's wait.
-            started = await (limiter.acquire() if limiter.ready() else waited(limiter.acquire()))
+            # A slot that is not free at once is waited for as the host's wait; one that
+            # waits only for this run's own requests to the host keeps its worker.
+            if limiter.ready():
+                started = await limiter.acquire()
+            else:
+                keeps = not limiter.scheduled_wait()
+                started = await waited(limiter.acquire(), keeps_worker=keeps)
             try:
                 response = await self._transport(request)
             finally:

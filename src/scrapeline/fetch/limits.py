@@ -435,6 +435,18 @@ class HostLimiter:
         if self._on_recovered is not None:
             self._on_recovered(rate)
 
+    def scheduled_wait(self) -> bool:
+        """Would :meth:`acquire`, called now, wait for the host's schedule (its rate,
+        delay or a pause, or requests queued for a start), not only for a free
+        concurrency slot?"""
+        if self._turn.locked():
+            return True
+        paused = self._paused_until
+        if self._unscheduled and paused == -math.inf:
+            return False
+        now = self._clock()
+        return next_start(now=now, due=self._due, paused_until=paused) > now
+
     def ready(self) -> bool:
         """Would :meth:`acquire`, called now, hand a slot out without waiting? (A
         free concurrency slot, nobody queued for a start, the next start due and no

@@ -16,9 +16,9 @@ that is cancelled (or whose awaitable fails) still ends, and nothing the wait to
 
     >>> import asyncio
     >>> class Noted:
-    ...     def began(self) -> None:
+    ...     def began(self, *, keeps_worker: bool = False) -> None:
     ...         print("waiting")
-    ...     def ended(self) -> None:
+    ...     def ended(self, *, keeps_worker: bool = False) -> None:
     ...         print("back")
     >>> async def main() -> str:
     ...     set_waiter(Noted())
@@ -46,9 +46,9 @@ class Waiter(Protocol):
     Waits may nest or overlap (a stage that fetches several pages at once): every
     :meth:`began` is followed by exactly one :meth:`ended`, on every path."""
 
-    def began(self) -> None: ...
+    def began(self, *, keeps_worker: bool = False) -> None: ...
 
-    def ended(self) -> None: ...
+    def ended(self, *, keeps_worker: bool = False) -> None: ...
 
 
 _waiter: contextvars.ContextVar[Waiter | None] = contextvars.ContextVar(
@@ -66,15 +66,19 @@ def current_waiter() -> Waiter | None:
     return _waiter.get()
 
 
-async def waited(awaitable: Awaitable[T]) -> T:
+async def waited(awaitable: Awaitable[T], *, keeps_worker: bool = False) -> T:
     """Await ``awaitable`` as a wait for the host's sake: the current waiter, if any,
     hears :meth:`~Waiter.began` before and :meth:`~Waiter.ended` after, whatever
-    happens. Returns what ``awaitable`` returns and raises what it raises."""
+    happens. Returns what ``awaitable`` returns and raises what it raises.
+
+    ``keeps_worker``: a short wait behind this run's own requests (the host's
+    concurrency is full). It is not the item's work either, but handing its worker
+    to another item would only queue one more behind the same requests."""
     waiter = _waiter.get()
     if waiter is None:
         return await awaitable
-    waiter.began()
+    waiter.began(keeps_worker=keeps_worker)
     try:
         return await awaitable
     finally:
-        waiter.ended()
+        waiter.ended(keeps_worker=keeps_worker)

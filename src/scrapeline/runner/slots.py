@@ -77,22 +77,31 @@ class ItemWaits:
     Waits may overlap (a stage fetching several pages at once): the slot is given up
     when the first begins and taken back when the last ends."""
 
-    __slots__ = ("_deadlines", "_depth", "_slots", "_task")
+    __slots__ = ("_deadlines", "_depth", "_freed", "_slots", "_task")
 
     def __init__(self, slots: WorkerSlots, deadlines: Deadlines, task: asyncio.Task[Any]) -> None:
         self._slots = slots
         self._deadlines = deadlines
         self._task = task
         self._depth = 0
+        """Waits under way: the item's clock is stopped while there is one."""
+        self._freed = 0
+        """Waits under way that gave the worker's slot up (not ``keeps_worker``)."""
 
-    def began(self) -> None:
+    def began(self, *, keeps_worker: bool = False) -> None:
         self._depth += 1
         if self._depth == 1:
             self._deadlines.pause(self._task)
-            self._slots.give()
+        if not keeps_worker:
+            self._freed += 1
+            if self._freed == 1:
+                self._slots.give()
 
-    def ended(self) -> None:
+    def ended(self, *, keeps_worker: bool = False) -> None:
+        if not keeps_worker:
+            self._freed -= 1
+            if self._freed == 0:
+                self._slots.take_back()
         self._depth -= 1
         if self._depth == 0:
-            self._slots.take_back()
             self._deadlines.resume(self._task)

@@ -158,3 +158,24 @@ async def test_an_item_that_ends_while_waiting_leaves_nothing_armed() -> None:
     assert await ends_waiting() is False
     await asyncio.sleep(0.05)  # the timer, had it been set again, would fire here
     deadlines.close()
+
+
+async def test_a_wait_that_keeps_its_worker_stops_the_clock_but_gives_no_slot_up() -> None:
+    from scrapeline.runner.slots import ItemWaits, WorkerSlots
+
+    freed: list[int] = []
+    slots = WorkerSlots(1, on_free=lambda: freed.append(slots.free))
+    slots.take()
+    deadlines = Deadlines()
+    task = deadlines.arm(60.0)
+    waits = ItemWaits(slots, deadlines, task)
+    waits.began(keeps_worker=True)
+    assert slots.free == 0 and freed == []  # still this item's worker
+    waits.began()  # a retry's backoff as well: now the slot goes
+    assert slots.free == 1 and freed == [1]
+    waits.ended()
+    assert slots.free == 0
+    waits.ended(keeps_worker=True)
+    assert slots.free == 0
+    deadlines.disarm(task)
+    deadlines.close()
