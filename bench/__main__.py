@@ -1,9 +1,9 @@
 """``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
 
-Commands: ``all`` (the six benchmarks, then ``report``), ``crawl``, ``engine``,
-``ledger``, ``rate``, ``resume``, ``limited``, ``smoke`` (all six at tiny sizes, a
-few seconds, no nginx or Scrapy: checks the harness works) and ``report`` (writes
-bench/RESULTS.md from the results in bench/results/).
+Commands: ``all`` (the eight benchmarks, then ``report``), ``crawl``, ``engine``,
+``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``smoke`` (all
+eight at tiny sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
+``report`` (writes bench/RESULTS.md from the results in bench/results/).
 """
 
 from __future__ import annotations

@@ -903,8 +903,9 @@ def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
         f"aiohttp {machine.get('aiohttp', '?')}, selectolax {machine.get('selectolax', '?')}"
         + (f", {scrapy}" if scrapy else "")
         + (f", nginx {nginx}" if nginx else ""),
-        "- Reproduce: `make bench` (all six and this page, about 20 minutes); one "
-        "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume, limited), then "
+        "- Reproduce: `make bench` (all eight and this page, about 25 minutes); one "
+        "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume, tree, limited, "
+        "refresh), then "
         "`make bench ARGS=report`.",
         "",
     ]
