@@ -669,6 +669,7 @@ def tree_section(tree: dict[str, Any], targets: list[Target]) -> list[str]:
             None if speed is None else speed >= 0.8,
         )
     )
+    return lines
 
 
 def limited_section(limited: dict[str, Any], targets: list[Target]) -> list[str]:

@@ -91,16 +91,25 @@ def after_page(
     following: Position,
     full: bool,
     furthest: Position,
+    resumed: bool = False,
 ) -> Step:
     """Where to go after the page at ``position`` gave ``keys`` distinct keys, ``new``
     of them not seen before. ``following`` is the next page, None when the response
     said this page is the last. ``furthest`` is where a cut-short earlier walk got to
-    (None when it finished, or once the walk jumped there)."""
+    (None when it finished, or once the walk jumped there). ``resumed``: this page is
+    where the walk jumped to; the cut-short walk may have stored its items just before
+    it was cut short (before it could save where it was), so a known page there is
+    not the end of the new ones.
+
+    >>> after_page(new=0, keys=20, position=400, following=420, full=False,
+    ...            furthest=None, resumed=True)
+    Continue(next=420)
+    """
     if keys == 0:
         return Stop(reason="end of listing", finished=True, next_position=position)
     if following is None:
         return Stop(reason="last page", finished=True, next_position=position)
-    if new == 0 and not full:
+    if new == 0 and not full and not resumed:
         if furthest is not None and _not_behind(furthest, following):
             return JumpTo(position=furthest)
         return Stop(reason="known page", finished=True, next_position=following)
@@ -188,6 +197,8 @@ async def walk_listing(
     end = options.end if bounded else None
     pages = new_total = fetched = 0
     walked: set[Position] = set()
+    resumed = False
+    """The page about to be fetched is where the walk jumped to."""
     full = options.full or options.rescrape
     config = options.config if options.config is not None else {}
     while True:
@@ -258,8 +269,15 @@ async def walk_listing(
         else:
             following = ctx.said_next
         step = after_page(
-            new=new, keys=keys, position=position, following=following, full=full, furthest=furthest
+            new=new,
+            keys=keys,
+            position=position,
+            following=following,
+            full=full,
+            furthest=furthest,
+            resumed=resumed,
         )
+        resumed = False
         if isinstance(step, Stop):
             stop = step
             break
@@ -269,7 +287,7 @@ async def walk_listing(
                 name,
                 label(d.pages.style, step.position),
             )
-            position, furthest = step.position, None
+            position, furthest, resumed = step.position, None, True
             continue
         if not numbered and step.next in walked:
             # a listing that points back to a page already walked would go round forever

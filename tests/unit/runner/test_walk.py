@@ -64,6 +64,33 @@ def test_after_a_page(
 
 
 @pytest.mark.parametrize(
+    ("new", "keys", "following", "expected"),
+    [
+        # the page a walk jumped to may have been stored by the cut-short walk just
+        # before it was killed (before it saved where it was): a known page there
+        # goes on, once
+        (0, 20, 40, Continue(next=40)),
+        (3, 20, 40, Continue(next=40)),
+        (0, 0, 40, Stop(reason="end of listing", finished=True, next_position=20)),
+        (0, 20, None, Stop(reason="last page", finished=True, next_position=20)),
+    ],
+)
+def test_after_the_page_a_walk_resumed_at(
+    new: int, keys: int, following: int | None, expected: Step
+) -> None:
+    got = after_page(
+        new=new,
+        keys=keys,
+        position=20,
+        following=following,
+        full=False,
+        furthest=None,
+        resumed=True,
+    )
+    assert got == expected
+
+
+@pytest.mark.parametrize(
     ("new", "keys", "position", "following", "full", "furthest", "expected"),
     [
         # the response said this page is the last: finished, once its items are stored
