@@ -68,6 +68,7 @@ RESERVED_TABLES: frozenset[str] = frozenset(
         "records",
         "records_task",
         "tasks_redone",
+        "tasks_running",
         "attempts",
         "attempts_run",
         "walks",
