@@ -148,6 +148,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX tasks_running ON tasks(expires) WHERE status='running';
     """,
+    # 12: what a run's start and end look up, by index however large the ledger:
+    # the items dated, or first seen, within a refresh window, and the failed tasks
+    # the summary lists (the statistics of a ledger whose tasks were all done when
+    # they were taken would otherwise have the planner scan every task for them).
+    """
+    CREATE INDEX items_dated ON items(kind, date) WHERE date IS NOT NULL;
+    CREATE INDEX items_undated ON items(kind, first_run) WHERE date IS NULL;
+    CREATE INDEX tasks_failed ON tasks(category) WHERE status='failed';
+    """,
 )
 
 
