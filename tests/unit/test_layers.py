@@ -96,7 +96,8 @@ FORBIDDEN = [
     ),
     ("scrapeline.runner", ["scrapeline.observe", "scrapeline.workspace", "scrapeline.cli"]),
     ("scrapeline.observe", ["scrapeline.runner", "scrapeline.workspace", "scrapeline.cli"]),
-    ("scrapeline.workspace", ["scrapeline.cli"]),
+    ("scrapeline.workspace", ["scrapeline.ops", "scrapeline.cli"]),
+    ("scrapeline.ops", ["scrapeline.cli"]),
 ]
 ALLOWED_BELOW = {
     "scrapeline.model": {"scrapeline.errors", "scrapeline.secrets"},
