@@ -46,7 +46,7 @@ def status(pipeline: Pipeline, data_dir: Path) -> dict[str, Any]:
     whose task is not done now (per table), and the last run. DataDirError in one
     line when there is no ledger."""
     with Workspace.read(data_dir, pipeline) as ws:
-        last = _settled(ws, ws.ledger.runs(1))
+        last = settle_crashed(ws, ws.ledger.runs(1))
         return {
             "pipeline": pipeline.name,
             "data_dir": str(data_dir),
@@ -60,7 +60,7 @@ def status(pipeline: Pipeline, data_dir: Path) -> dict[str, Any]:
 def runs(pipeline: Pipeline, data_dir: Path, limit: int = 20) -> list[dict[str, Any]]:
     """The most recent ``limit`` runs, newest first (see the module doc)."""
     with Workspace.read(data_dir, pipeline) as ws:
-        return _summaries(ws.ledger, _settled(ws, ws.ledger.runs(limit)))
+        return _summaries(ws.ledger, settle_crashed(ws, ws.ledger.runs(limit)))
 
 
 def show(pipeline: Pipeline, data_dir: Path, run_id: int) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def show(pipeline: Pipeline, data_dir: Path, run_id: int) -> dict[str, Any]:
             raise ConfigError(
                 f"no run {run_id} in {data_dir}: `scrapeline runs` lists the runs it has"
             )
-        (run,) = _settled(ws, [found])
+        (run,) = settle_crashed(ws, [found])
         (summary,) = _summaries(ws.ledger, [run])
         failures = [
             {
@@ -202,6 +202,9 @@ def run_summary(run: RunInfo, tally: RunTally | None = None) -> dict[str, Any]:
         "version": call.get("version"),
         "started": utc(run.started_at),
         "ended": utc(run.ended_at),
+        "seconds": summary.get("wall")
+        if summary.get("wall") is not None or run.ended_at is None
+        else round(run.ended_at - run.started_at, 3),
         "status": run.status.value,
         "pid": run.pid,
         "stages_asked": call.get("stages", []),
@@ -224,7 +227,7 @@ def _summaries(ledger: Ledger, found: Sequence[RunInfo]) -> list[dict[str, Any]]
     return [run_summary(r, tallies.get(r.id)) for r in found]
 
 
-def _settled(ws: Workspace, found: Sequence[RunInfo]) -> list[RunInfo]:
+def settle_crashed(ws: Workspace, found: Sequence[RunInfo]) -> list[RunInfo]:
     """``found`` with the runs whose process is gone marked crashed (and written back
     when the ledger may be written: see the module doc)."""
     host = socket.gethostname()
