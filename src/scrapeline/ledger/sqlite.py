@@ -372,12 +372,14 @@ class SqliteLedger:
             db.execute("UPDATE runs SET summary=? WHERE id=?", (_dumps(summary), run_id))
 
     def tallies(self, run_ids: Sequence[int]) -> dict[int, RunTally]:
-        records = "sum(records)" if self._version() >= _RECORDS_COUNTED_SINCE else "0"
-        # grouped by index: the attempts of the runs asked for, never the others
+        records = "sum(a.records)" if self._version() >= _RECORDS_COUNTED_SINCE else "0"
+        # the runs asked for, their attempts by the run index: never a scan of every
+        # attempt, whatever the statistics of a small or lopsided ledger suggest
         rows = self._read(
-            f"SELECT run_id, stage, ok, category, count(*), {records}, max(id), min(id) "
-            "FROM attempts WHERE run_id IN (SELECT value FROM json_each(?)) "
-            "GROUP BY run_id, stage, ok, category ORDER BY run_id, min(id)",
+            f"SELECT a.run_id, a.stage, a.ok, a.category, count(*), {records}, max(a.id), "
+            "min(a.id) FROM json_each(?) AS j CROSS JOIN attempts AS a INDEXED BY attempts_run "
+            "ON a.run_id=j.value "
+            "GROUP BY a.run_id, a.stage, a.ok, a.category ORDER BY a.run_id, min(a.id)",
             (_array(list(run_ids)),),
         )
         return _tallies(rows)
@@ -385,7 +387,8 @@ class SqliteLedger:
     def durations(self, run_ids: Sequence[int]) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}
         for stage, duration in self._read(
-            "SELECT stage, duration FROM attempts WHERE run_id IN (SELECT value FROM json_each(?))",
+            "SELECT a.stage, a.duration FROM json_each(?) AS j "
+            "CROSS JOIN attempts AS a INDEXED BY attempts_run ON a.run_id=j.value",
             (_array(list(run_ids)),),
         ):
             out.setdefault(stage, []).append(duration)
@@ -403,8 +406,9 @@ class SqliteLedger:
             )
             for stage, kind, key, category, message, status in self._read(
                 "SELECT a.stage, i.kind, i.key, a.category, t.message, t.status "
-                "FROM attempts a JOIN tasks t ON t.id=a.task_id JOIN items i ON i.id=t.item_id "
-                "WHERE a.run_id=? AND a.ok=0 GROUP BY a.task_id ORDER BY min(a.id) LIMIT ?",
+                "FROM attempts AS a INDEXED BY attempts_run JOIN tasks t ON t.id=a.task_id "
+                "JOIN items i ON i.id=t.item_id WHERE a.run_id=? AND a.ok=0 "
+                "GROUP BY a.task_id ORDER BY min(a.id) LIMIT ?",
                 (run_id, limit),
             )
         ]

@@ -7,7 +7,8 @@ Per stage, over the last ``runs`` runs: the tasks they settled (done and failed)
 the share done, the p50 and p95 duration of an attempt, the records the done ones
 wrote, and the most common error categories, each with its count in every run of the
 window (oldest first) and its trend against the ``runs`` runs before them: ``more``,
-``fewer`` or ``same`` (None when there were no runs before to compare with).
+``fewer`` or ``same`` (None when there were no runs before to compare with). A
+category the runs before had and the window has not shows with 0, ``fewer``.
 
 Read-only, by index: the newest 2 × N runs by id, then their attempts by run, grouped
 in the ledger; only the window's durations come back whole (for the percentiles).
@@ -105,11 +106,15 @@ def stage_health(
         failed = sum(t.failed for t in mine if t)
         if not done and not failed and stage not in order:
             continue
-        per_run: dict[str, list[int]] = {}
+        earlier = before.get(stage, {})
+        # the categories of the runs before too: one gone from the window shows "fewer"
+        per_run: dict[str, list[int]] = {name: [0] * len(mine) for name in earlier}
         for i, got in enumerate(mine):
             for name, n in (got.categories if got else {}).items():
                 per_run.setdefault(name, [0] * len(mine))[i] += n
-        ranked = sorted(per_run.items(), key=lambda kv: (-sum(kv[1]), kv[0]))[:top]
+        ranked = sorted(
+            per_run.items(), key=lambda kv: (-sum(kv[1]), -earlier.get(kv[0], 0), kv[0])
+        )[:top]
         spent = durations.get(stage, ())
         out.append(
             StageHealth(
@@ -126,10 +131,9 @@ def stage_health(
                         category=name,
                         count=sum(counts),
                         per_run=tuple(counts),
-                        previous=before.get(stage, {}).get(name, 0),
+                        previous=earlier.get(name, 0),
                         trend=trend(
-                            sum(counts),
-                            None if previous is None else before.get(stage, {}).get(name, 0),
+                            sum(counts), None if previous is None else earlier.get(name, 0)
                         ),
                     )
                     for name, counts in ranked
@@ -160,5 +164,12 @@ def health(pipeline: Pipeline, data_dir: Path, runs: int = 10) -> dict[str, Any]
         "data_dir": str(data_dir),
         "runs": window,
         "compared_with": earlier or None,
-        "stages": [asdict(h) for h in stages],
+        "stages": [_plain(h) for h in stages],
     }
+
+
+def _plain(health: StageHealth) -> dict[str, Any]:
+    """A stage's health as JSON has it (lists, not tuples)."""
+    value = asdict(health)
+    value["errors"] = [{**e, "per_run": list(e["per_run"])} for e in value["errors"]]
+    return value

@@ -7,8 +7,8 @@ arguments with every secret masked, the profile, the host and scrapeline's versi
 
 Masked are: the value of every ``--secret KEY=VALUE`` (``--secret KEY``, read from the
 environment variable KEY, is only a name and stays), URL credentials, and every
-argument that holds one of the secret values the command knows of (the pipeline's and
-the ``--secret`` ones). Pure.
+argument that holds one of the secret values the command knows of (the pipeline's) or
+a ``--secret`` value given on the same command line. Pure.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scrapeline.secrets import REDACTED, redact
+from scrapeline.secrets import MIN_SECRET_LENGTH, REDACTED, redact
 
 SECRET_FLAG = "--secret"
 
@@ -56,17 +56,19 @@ class Invocation:
         ('--base-url', 'http://***@127.0.0.1:8000')
         """
         out: list[str] = []
+        given: list[str] = []  # the --secret values: hidden wherever else they appear
         after_flag = False
         for arg in self.args:
             if after_flag:
-                out.append(_mask_pair(arg))
+                out.append(_mask_pair(arg, given))
             elif arg.startswith(SECRET_FLAG + "="):
-                out.append(SECRET_FLAG + "=" + _mask_pair(arg[len(SECRET_FLAG) + 1 :]))
+                out.append(SECRET_FLAG + "=" + _mask_pair(arg[len(SECRET_FLAG) + 1 :], given))
             else:
                 out.append(arg)
             after_flag = arg == SECRET_FLAG
+        hidden = [*secrets, *given]
         return Invocation(
-            self.command, tuple(redact(arg, secrets) for arg in out), profile=self.profile
+            self.command, tuple(redact(arg, hidden) for arg in out), profile=self.profile
         )
 
     def record(self, secrets: Sequence[str] = (), *, stages: Sequence[str] = ()) -> dict[str, Any]:
@@ -93,7 +95,12 @@ def version() -> str:
         return __version__
 
 
-def _mask_pair(value: str) -> str:
-    """``KEY=VALUE`` → ``KEY=***``; a bare ``KEY`` (an environment variable's name) stays."""
-    key, equals, _ = value.partition("=")
-    return f"{key}={REDACTED}" if equals else value
+def _mask_pair(value: str, given: list[str]) -> str:
+    """``KEY=VALUE`` → ``KEY=***``, VALUE added to ``given``; a bare ``KEY`` (an
+    environment variable's name) stays."""
+    key, equals, secret = value.partition("=")
+    if not equals:
+        return value
+    if len(secret) >= MIN_SECRET_LENGTH:  # shorter ones would mask ordinary text
+        given.append(secret)
+    return f"{key}={REDACTED}"
