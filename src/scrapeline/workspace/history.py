@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scrapeline.errors import ConfigError
+from scrapeline.errors import ConfigError, LedgerError
 from scrapeline.ledger.base import Ledger, RunInfo, RunStatus, RunTally, StageTally
 from scrapeline.observe.summary import host_rows, hosts_dict
 from scrapeline.pipeline import Pipeline
@@ -97,11 +97,12 @@ def record_end(ledger: Ledger, run_id: int) -> RunInfo:
     as it is now. Called once the run has ended."""
     info = ledger.run(run_id)
     if info is None:
-        raise ConfigError(f"no run {run_id}")
+        raise LedgerError(f"no run {run_id} to note the end of")
     tally = ledger.tallies([run_id]).get(run_id)
     ledger.note_run(run_id, end_note(info.status, tally))
     noted = ledger.run(run_id)
-    assert noted is not None
+    if noted is None:
+        raise LedgerError(f"run {run_id} went while its end was noted")
     return noted
 
 
