@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 RESERVED_TABLES: frozenset[str] = frozenset(
     {
         "runs",
+        "runs_running",
+        "runs_started",
         "items",
         "items_parent",
         "items_dated",

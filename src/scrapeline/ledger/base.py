@@ -208,6 +208,40 @@ class RunInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StageTally:
+    """What one run settled of one stage, read from its attempts: tasks done and
+    failed, the records the done ones wrote, the failed ones by category."""
+
+    done: int = 0
+    failed: int = 0
+    records: int = 0
+    categories: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunTally:
+    """A run's attempts per stage (stage order: as the ledger first met them in the
+    run), and the stage of its last failed attempt (None when none failed)."""
+
+    run_id: int
+    stages: Mapping[str, StageTally]
+    last_failed_stage: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFailure:
+    """An item a run failed: the task's stage, its item, the run's category for it,
+    the task's message (None once a later run settled it) and its status now."""
+
+    stage: str
+    kind: str
+    key: Key
+    category: str
+    message: str | None
+    status: Status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Walk:
     """How far a discovery got: resume there when a walk was cut short.
 
@@ -429,6 +463,30 @@ class RunHistory(Protocol):
 
     def runs(self, limit: int = 20) -> list[RunInfo]:
         """Most recent first."""
+
+    # run history: one run, its tallies, what it failed; crashed runs
+    def run(self, run_id: int) -> RunInfo | None:
+        """The run of that id, or None."""
+
+    def mark_crashed(self, run_ids: Sequence[int]) -> int:
+        """Those runs that are still RUNNING → CRASHED (their process is gone).
+        Returns how many changed."""
+
+    def note_run(self, run_id: int, values: Mapping[str, Any]) -> None:
+        """Add ``values`` (JSON-able) to the run's summary: top-level keys are
+        replaced, the others kept."""
+
+    def tallies(self, run_ids: Sequence[int]) -> dict[int, RunTally]:
+        """Each run's attempts per stage, read by the attempts' run index (never a
+        scan of all attempts); a run with no attempts (or none left after
+        ``forget_attempts``) is left out."""
+
+    def durations(self, run_ids: Sequence[int]) -> dict[str, list[float]]:
+        """The durations of those runs' attempts (done and failed), per stage."""
+
+    def run_failures(self, run_id: int, limit: int = 1000) -> list[RunFailure]:
+        """The items the run failed, in the order it failed them (at most ``limit``),
+        each once."""
 
     def forget_attempts(self, before: float) -> int:
         """Delete the attempts of runs that ended before ``before`` (Unix time).

@@ -24,9 +24,12 @@ from scrapeline.ledger.base import (
     Failure,
     ItemChange,
     NewItem,
+    RunFailure,
     RunInfo,
     RunReport,
     RunStatus,
+    RunTally,
+    StageTally,
     Status,
     Task,
     Walk,
@@ -95,6 +98,8 @@ class _Attempt:
     category: str | None
     refresh: bool = False
     unchanged: bool = False
+    task_id: int = 0
+    records: int = 0
 
 
 class MemoryLedger:
@@ -168,6 +173,80 @@ class MemoryLedger:
 
     def runs(self, limit: int = 20) -> list[RunInfo]:
         return sorted(self.runs_.values(), key=lambda r: -r.id)[:limit]
+
+    # run history: one run, its tallies, what it failed; crashed runs
+
+    def run(self, run_id: int) -> RunInfo | None:
+        return self.runs_.get(run_id)
+
+    def mark_crashed(self, run_ids: Sequence[int]) -> int:
+        changed = 0
+        for rid in run_ids:
+            info = self.runs_.get(rid)
+            if info is not None and info.status is RunStatus.RUNNING:
+                self.runs_[rid] = replace(info, status=RunStatus.CRASHED)
+                changed += 1
+        return changed
+
+    def note_run(self, run_id: int, values: Mapping[str, Any]) -> None:
+        info = self.runs_[run_id]
+        summary = {**info.summary, **orjson.loads(orjson.dumps(dict(values)))}
+        self.runs_[run_id] = replace(info, summary=summary)
+
+    def tallies(self, run_ids: Sequence[int]) -> dict[int, RunTally]:
+        wanted = set(run_ids)
+        stages: dict[int, dict[str, dict[str, Any]]] = {}
+        last_failed: dict[int, str] = {}
+        for a in self.attempts:
+            if a.run_id not in wanted:
+                continue
+            tally = stages.setdefault(a.run_id, {}).setdefault(
+                a.stage, {"done": 0, "failed": 0, "records": 0, "categories": {}}
+            )
+            if a.ok:
+                tally["done"] += 1
+                tally["records"] += a.records
+                continue
+            tally["failed"] += 1
+            name = a.category or "error"
+            tally["categories"][name] = tally["categories"].get(name, 0) + 1
+            last_failed[a.run_id] = a.stage
+        return {
+            rid: RunTally(
+                run_id=rid,
+                stages={stage: StageTally(**t) for stage, t in by_stage.items()},
+                last_failed_stage=last_failed.get(rid),
+            )
+            for rid, by_stage in sorted(stages.items())
+        }
+
+    def durations(self, run_ids: Sequence[int]) -> dict[str, list[float]]:
+        wanted = set(run_ids)
+        out: dict[str, list[float]] = {}
+        for a in self.attempts:
+            if a.run_id in wanted:
+                out.setdefault(a.stage, []).append(a.duration)
+        return out
+
+    def run_failures(self, run_id: int, limit: int = 1000) -> list[RunFailure]:
+        seen: set[int] = set()
+        out: list[RunFailure] = []
+        for a in self.attempts:
+            if a.run_id != run_id or a.ok or a.task_id in seen or len(out) >= limit:
+                continue
+            seen.add(a.task_id)
+            t = self.tasks[a.task_id]
+            out.append(
+                RunFailure(
+                    stage=a.stage,
+                    kind=a.item[0],
+                    key=a.item[1],
+                    category=a.category or "error",
+                    message=t.message if t.status is Status.FAILED else None,
+                    status=t.status,
+                )
+            )
+        return out
 
     # -- work state ------------------------------------------------------------
 
@@ -415,6 +494,8 @@ class MemoryLedger:
                     None,
                     refresh=c.refresh or c.unchanged,
                     unchanged=c.unchanged,
+                    task_id=t.id,
+                    records=0 if c.unchanged else len(rows),
                 )
             )
             results.append(True)
@@ -433,7 +514,9 @@ class MemoryLedger:
             kept = [r.run_id for r in self._kept(t)]
             if kept:
                 t.message = f"{f.message} ({kept_note(len(kept), kept)})"
-            self.attempts.append(_Attempt(run_id, t.stage, t.item, False, f.duration, f.category))
+            self.attempts.append(
+                _Attempt(run_id, t.stage, t.item, False, f.duration, f.category, task_id=t.id)
+            )
             results.append(True)
         return results
 

@@ -157,6 +157,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX items_undated ON items(kind, first_run) WHERE date IS NULL;
     CREATE INDEX tasks_failed ON tasks(category) WHERE status='failed';
     """,
+    # 13: run history: how many records each successful attempt wrote (stage health),
+    # and runs found by index however many there are: a run's start looks for the
+    # runs left running, a refresh for the runs that started within its window.
+    """
+    ALTER TABLE attempts ADD COLUMN records INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX runs_running ON runs(id) WHERE status='running';
+    CREATE INDEX runs_started ON runs(started_at);
+    """,
 )
 
 

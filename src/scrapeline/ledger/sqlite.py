@@ -41,9 +41,12 @@ from scrapeline.ledger.base import (
     ItemChange,
     NewItem,
     RecordRow,
+    RunFailure,
     RunInfo,
     RunReport,
     RunStatus,
+    RunTally,
+    StageTally,
     Status,
     Task,
     Walk,
@@ -64,6 +67,8 @@ _CHANGES_SINCE = 9
 """The schema version that records item changes."""
 _REFRESH_COUNTED_SINCE = 10
 """The schema version whose attempts say whether they were refreshes."""
+_RECORDS_COUNTED_SINCE = 13
+"""The schema version whose attempts count the records they wrote."""
 _DEEPEST = 1000
 """How far up an item's parents readiness looks: a bound, should parents ever loop."""
 
@@ -342,6 +347,72 @@ class SqliteLedger:
         )
         return [_run_info(r) for r in rows]
 
+    # run history: one run, its tallies, what it failed; crashed runs
+
+    def run(self, run_id: int) -> RunInfo | None:
+        rows = self._read(
+            "SELECT id, pipeline, started_at, ended_at, status, pid, options, summary "
+            "FROM runs WHERE id=?",
+            (run_id,),
+        )
+        return _run_info(rows[0]) if rows else None
+
+    def mark_crashed(self, run_ids: Sequence[int]) -> int:
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE runs SET status='crashed' "
+                "WHERE id IN (SELECT value FROM json_each(?)) AND status='running'",
+                (_array(list(run_ids)),),
+            ).rowcount
+
+    def note_run(self, run_id: int, values: Mapping[str, Any]) -> None:
+        with self._tx() as db:
+            (found,) = db.execute("SELECT summary FROM runs WHERE id=?", (run_id,)).fetchone()
+            summary = {**_loads(found), **values}
+            db.execute("UPDATE runs SET summary=? WHERE id=?", (_dumps(summary), run_id))
+
+    def tallies(self, run_ids: Sequence[int]) -> dict[int, RunTally]:
+        records = "sum(a.records)" if self._version() >= _RECORDS_COUNTED_SINCE else "0"
+        # the runs asked for, their attempts by the run index: never a scan of every
+        # attempt, whatever the statistics of a small or lopsided ledger suggest
+        rows = self._read(
+            f"SELECT a.run_id, a.stage, a.ok, a.category, count(*), {records}, max(a.id), "
+            "min(a.id) FROM json_each(?) AS j CROSS JOIN attempts AS a INDEXED BY attempts_run "
+            "ON a.run_id=j.value "
+            "GROUP BY a.run_id, a.stage, a.ok, a.category ORDER BY a.run_id, min(a.id)",
+            (_array(list(run_ids)),),
+        )
+        return _tallies(rows)
+
+    def durations(self, run_ids: Sequence[int]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for stage, duration in self._read(
+            "SELECT a.stage, a.duration FROM json_each(?) AS j "
+            "CROSS JOIN attempts AS a INDEXED BY attempts_run ON a.run_id=j.value",
+            (_array(list(run_ids)),),
+        ):
+            out.setdefault(stage, []).append(duration)
+        return out
+
+    def run_failures(self, run_id: int, limit: int = 1000) -> list[RunFailure]:
+        return [
+            RunFailure(
+                stage=stage,
+                kind=kind,
+                key=key,
+                category=category or "error",
+                message=message if status == Status.FAILED else None,
+                status=Status(status),
+            )
+            for stage, kind, key, category, message, status in self._read(
+                "SELECT a.stage, i.kind, i.key, a.category, t.message, t.status "
+                "FROM attempts AS a INDEXED BY attempts_run JOIN tasks t ON t.id=a.task_id "
+                "JOIN items i ON i.id=t.item_id WHERE a.run_id=? AND a.ok=0 "
+                "GROUP BY a.task_id ORDER BY min(a.id) LIMIT ?",
+                (run_id, limit),
+            )
+        ]
+
     # -- work state ------------------------------------------------------------
 
     def release_all_running(self) -> int:
@@ -572,8 +643,8 @@ class SqliteLedger:
             if ok:
                 db.execute(
                     "INSERT INTO attempts(run_id, task_id, stage, ok, duration, started, "
-                    "refresh, unchanged) SELECT ?, value->>0, value->>1, 1, value->>2, "
-                    "value->>3, value->>4, value->>5 FROM json_each(?)",
+                    "refresh, unchanged, records) SELECT ?, value->>0, value->>1, 1, value->>2, "
+                    "value->>3, value->>4, value->>5, value->>6 FROM json_each(?)",
                     (
                         run_id,
                         _array(
@@ -585,6 +656,7 @@ class SqliteLedger:
                                     c.started,
                                     int(c.refresh or c.unchanged),
                                     int(c.unchanged),
+                                    0 if c.unchanged else len(c.records),
                                 )
                                 for c in ok
                             ]
@@ -1317,3 +1389,31 @@ def _run_info(row: Sequence[Any]) -> RunInfo:
         options=_loads(options),
         summary=_loads(summary),
     )
+
+
+def _tallies(rows: Iterable[Sequence[Any]]) -> dict[int, RunTally]:
+    """Runs' tallies from their attempts grouped by (run, stage, ok, category), each
+    row ending with its records, last and first attempt id; in first-attempt order."""
+    counts: dict[int, dict[str, dict[str, Any]]] = {}
+    last_failed: dict[int, tuple[int, str]] = {}
+    for run_id, stage, ok, category, n, records, last, _first in rows:
+        tally = counts.setdefault(run_id, {}).setdefault(
+            stage, {"done": 0, "failed": 0, "records": 0, "categories": {}}
+        )
+        if ok:
+            tally["done"] += n
+            tally["records"] += records or 0
+            continue
+        tally["failed"] += n
+        name = category or "error"
+        tally["categories"][name] = tally["categories"].get(name, 0) + n
+        if last > last_failed.get(run_id, (-1, ""))[0]:
+            last_failed[run_id] = (last, stage)
+    return {
+        run_id: RunTally(
+            run_id=run_id,
+            stages={stage: StageTally(**tally) for stage, tally in stages.items()},
+            last_failed_stage=last_failed[run_id][1] if run_id in last_failed else None,
+        )
+        for run_id, stages in counts.items()
+    }

@@ -21,14 +21,14 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
 from scrapeline.datadir import DataDir
-from scrapeline.errors import DataDirError
+from scrapeline.errors import DataDirError, LedgerError
 from scrapeline.fetch.archive import Archive
 from scrapeline.fetch.settings import FetchSettings
 from scrapeline.ledger.aio import AsyncLedger
@@ -36,6 +36,7 @@ from scrapeline.ledger.base import Ledger
 from scrapeline.observe.logfile import close_run_log, open_run_log
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner.run import RunOptions
+from scrapeline.workspace.invocation import Invocation
 from scrapeline.workspace.ledgers import open_ledger
 
 
@@ -59,9 +60,13 @@ class BegunRun:
 class Workspace:
     """An opened data dir. Make one with :meth:`open` (the lock; writes) or :meth:`read`."""
 
-    def __init__(self, dd: DataDir, ledger: Ledger, stack: contextlib.ExitStack) -> None:
+    def __init__(
+        self, dd: DataDir, ledger: Ledger, stack: contextlib.ExitStack, *, read_only: bool = False
+    ) -> None:
         self.dd = dd
         self.ledger = ledger
+        self.read_only = read_only
+        """Opened by :meth:`read`: its ledger takes no writes."""
         self._stack = stack
         self._archive: Archive | None = None
         self._logs: list[logging.Handler] = []
@@ -108,7 +113,7 @@ class Workspace:
         except BaseException:
             stack.close()
             raise
-        return cls(dd, store, stack)
+        return cls(dd, store, stack, read_only=True)
 
     def __enter__(self) -> Workspace:
         return self
@@ -175,14 +180,53 @@ class Workspace:
         options: RunOptions,
         *,
         secrets: tuple[str, ...],
+        invocation: Invocation | None = None,
     ) -> BegunRun:
         """Record the run, give failed tasks another try, open its log file.
 
-        The log is closed with the workspace, after everything else it opened."""
-        run_id = await queue.begin_run(pipeline.name, options.public(), time.time(), os.getpid())
+        The run's options keep ``invocation`` (default: this process's ``run``) under
+        ``"invocation"``, its secrets masked, with the host, the version and the
+        stages asked for. The log is closed with the workspace, after everything else
+        it opened."""
+        call = invocation or Invocation.current("run")
+        record = call.record(secrets, stages=stages_asked(pipeline, options))
+        stored = {**options.public(), "invocation": record}
+        run_id = await queue.begin_run(pipeline.name, stored, time.time(), os.getpid())
         await queue.reset_failed()
         if self._archive is not None:
             self._archive.run_id = run_id  # labels what it stores from now on
         path, handler = open_run_log(self.dd.path, run_id, datetime.now(), secrets=secrets)
         self._logs.append(handler)
         return BegunRun(run_id=run_id, log_path=path)
+
+    def mark_crashed(self, run_ids: Sequence[int]) -> bool:
+        """Record those runs as crashed (their process is gone), if still running.
+
+        A workspace opened by :meth:`read` writes it through a connection of its own,
+        without the data dir's lock (the row of a dead process is no one else's), when
+        the ledger file may be written; it returns False, writing nothing, when it
+        may not (then every reader still sees them crashed, by their pid)."""
+        if not run_ids:
+            return True
+        if not self.read_only:
+            self.ledger.mark_crashed(run_ids)
+            return True
+        if not os.access(self.dd.ledger, os.W_OK):
+            return False
+        try:
+            writer = open_ledger(self.dd.ledger)
+            try:
+                writer.mark_crashed(run_ids)
+            finally:
+                writer.close()
+        except LedgerError:
+            return False
+        return True
+
+
+def stages_asked(pipeline: Pipeline, options: RunOptions) -> list[str]:
+    """The stages a run with ``options`` works through, in the pipeline's order:
+    ``--only-stage`` ones (all when none), less ``--skip-stage`` ones."""
+    skipped = set(getattr(options, "skip_stages", ()))
+    only = options.stages
+    return [s for s in pipeline.stages if (only is None or s in only) and s not in skipped]

@@ -37,6 +37,7 @@ from scrapeline.observe.logfile import LogReporter
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner.run import Outcome, RunOptions
 from scrapeline.runner.shutdown import Shutdown
+from scrapeline.workspace.invocation import Invocation
 from scrapeline.workspace.opened import Workspace, missing_ledger
 from scrapeline.workspace.run import run_on
 
@@ -51,11 +52,15 @@ async def reparse(
     base_url: str | None = None,
     subscribers: Sequence[ev.Subscriber] = (),
     shutdown: Shutdown | None = None,
+    invocation: Invocation | None = None,
 ) -> Outcome:
     """Re-run ``stage`` of ``pipeline`` on ``data_dir`` from its archive; see the module doc.
 
     ``options`` sets workers, timeouts and the breaker (discovery is off and only
-    ``stage`` runs, whatever it says). Raises ConfigError for an unknown stage,
+    ``stage`` runs, whatever it says). The run's record keeps ``invocation``
+    (default: this process's ``reparse`` and its arguments), secrets masked; a
+    re-parse fetches nothing new, so it never writes the heartbeat. Raises
+    ConfigError for an unknown stage,
     DataDirError when there is no ledger or no archived response of the stage, and
     DataDirBusy when a run holds the data dir."""
     if stage not in pipeline.stages:
@@ -110,6 +115,7 @@ async def reparse(
             shutdown=shutdown,
             secrets=secrets,
             announce=message,
+            invocation=invocation or Invocation.current("reparse"),
         )
 
 

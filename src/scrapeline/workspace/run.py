@@ -19,17 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scrapeline.errors import ConfigError, DiskFull, LedgerError
+from scrapeline.errors import ConfigError, DataDirError, DiskFull, LedgerError
 from scrapeline.events import EventBus, Log, Subscriber
 from scrapeline.fetch.client import FetchClient
 from scrapeline.fetch.settings import FetchSettings
+from scrapeline.ledger.aio import AsyncLedger
 from scrapeline.ledger.base import Ledger, RunStatus
 from scrapeline.model import Key
 from scrapeline.observe.logfile import LogReporter
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner.run import Outcome, Runner, RunOptions
 from scrapeline.runner.shutdown import Shutdown
+from scrapeline.workspace import history
+from scrapeline.workspace.heartbeat import write_last_success
+from scrapeline.workspace.invocation import Invocation
 from scrapeline.workspace.opened import BegunRun, Workspace, default_data_dir
+
+log = logging.getLogger("scrapeline.workspace")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,14 +76,17 @@ async def run(
     fetch_options: FetchOptions | None = None,
     subscribers: Sequence[Subscriber] = (),
     shutdown: Shutdown | None = None,
+    invocation: Invocation | None = None,
 ) -> Outcome:
     """Run ``pipeline`` once on ``data_dir`` (default ``data/<name>``).
 
     Events go to ``subscribers`` and to the run's log file: the runner's and the
     fetch layer's alike. The summary stored with the run says what was sent to each
-    host (``hosts``: requests, retries, 429s, 5xx, requests with no answer). Raises
-    DataDirBusy when another run holds the data dir, ConfigError/PipelineError before
-    anything is written."""
+    host (``hosts``: requests, retries, 429s, 5xx, requests with no answer) and what
+    each stage did; the run's record keeps ``invocation`` (default: this process's
+    ``run`` and its arguments), secrets masked. A run that ends done writes the
+    heartbeat, DATA_DIR/state/last_success.json. Raises DataDirBusy when another run
+    holds the data dir, ConfigError/PipelineError before anything is written."""
     options = options or RunOptions()
     fetch_options = fetch_options or FetchOptions()
     settings = fetch_settings(pipeline, fetch_options)
@@ -101,6 +110,8 @@ async def run(
             shutdown=shutdown,
             secrets=secrets,
             summary_extra=lambda: {"hosts": client.requests_by_host()},
+            invocation=invocation or Invocation.current("run"),
+            heartbeat=True,
         )
 
 
@@ -115,11 +126,15 @@ async def run_on(
     secrets: tuple[str, ...],
     announce: str | None = None,
     summary_extra: Callable[[], Mapping[str, Any]] | None = None,
+    invocation: Invocation | None = None,
+    heartbeat: bool = False,
 ) -> Outcome:
     """Begin a run on the prepared workspace ``ws`` and run it to its end with
     ``client``, which is closed on every exit path (``announce`` is logged first).
     ``summary_extra`` adds to the summary stored with the run (a run over the network
     adds what it sent to each host, ``{"hosts": {"127.0.0.1:8000": {"requests": …}}}``).
+    The run's record keeps ``invocation``; once it has ended, its counts per stage are
+    noted with it, and with ``heartbeat`` a run that ended done writes the heartbeat.
 
     Signals are the run's from before it begins until the client is closed. On a
     full disk the run is recorded as halted, if the ledger can still take that row."""
@@ -127,7 +142,7 @@ async def run_on(
     begun: BegunRun | None = None
     shutdown.install()
     try:
-        begun = await ws.begin_run(queue, pipeline, options, secrets=secrets)
+        begun = await ws.begin_run(queue, pipeline, options, secrets=secrets, invocation=invocation)
         if announce:
             bus.emit(Log(level=logging.INFO, message=announce))
         runner = Runner(
@@ -143,7 +158,9 @@ async def run_on(
             secrets=secrets,
             summary_extra=summary_extra,
         )
-        return await runner.run()
+        outcome = await runner.run()
+        await _after(ws, queue, outcome, heartbeat=heartbeat)
+        return outcome
     except DiskFull as exc:
         queue.close()  # nothing of the run is still writing
         ws.dd.release_reserve()  # room for the ledger to say the run halted
@@ -157,6 +174,23 @@ async def run_on(
             await client.close()
         finally:
             shutdown.restore()
+
+
+async def _after(ws: Workspace, queue: AsyncLedger, outcome: Outcome, *, heartbeat: bool) -> None:
+    """Note what the ended run did per stage, and beat the heart when it ended done.
+
+    Neither changes how the run went: a ledger or a file that cannot take them is
+    logged as an error (a stale heartbeat is what a monitor then sees)."""
+    try:
+        ended = await queue.call(history.record_end, queue.ledger, outcome.run_id)
+    except LedgerError as exc:
+        log.error("the counts of run %s could not be noted: %s", outcome.run_id, exc)
+        return
+    if heartbeat and outcome.status is RunStatus.DONE:
+        try:
+            write_last_success(ws.path, ended)
+        except DataDirError as exc:
+            log.error("the heartbeat could not be written: %s", exc)
 
 
 def only_items(ledger: Ledger, only: Sequence[tuple[str, Key]]) -> tuple[tuple[str, Key], ...]:
