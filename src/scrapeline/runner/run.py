@@ -32,11 +32,21 @@ the next commit: at most ``commit_interval`` (0.1 s), sooner when ``commit_every
 (512) items are waiting or the workers run dry, plus the time the commit before it
 takes to write. All of that work is redone by the next run; none is lost twice
 or duplicated (a commit is one transaction).
+
+Failure policies (:mod:`~scrapeline.runner.failure_policies`) say, per stage, what a
+failed item does: nothing more (``continue``), halt the run (``fail-fast``), or run
+once more at the end (``retry-at-end``): the run's work is done, ``retry_pause``
+seconds pass, then the failed items of those stages (kept back meanwhile, their
+tasks still leased) run again with whatever work their success makes. Stage
+selection (:mod:`~scrapeline.runner.selection`) leaves the skipped stages' tasks as
+they are. ``max_duration`` stops the run as a first Ctrl+C does, with the reason
+"time limit".
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import functools
 import logging
@@ -50,27 +60,46 @@ from typing import Any, TypeVar
 
 from scrapeline import events as ev
 from scrapeline.context import Fetch
-from scrapeline.errors import Category, DiskFull, LedgerError, RunHalted
+from scrapeline.errors import Category, ConfigError, DiskFull, LedgerError, RunHalted
 from scrapeline.fetch.waiting import set_waiter
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Ledger, RunReport, RunStatus, Task
-from scrapeline.model import Item, Key
+from scrapeline.model import FailurePolicy, Item, Key
 from scrapeline.pipeline import Discovery, Pipeline
 from scrapeline.runner.claimed import Claimed
 from scrapeline.runner.commit import Committer
 from scrapeline.runner.execute import Deadlines, Executed, describe, execute, storable_item
+from scrapeline.runner.failure_policies import (
+    FailurePolicies,
+    Verdict,
+    failure_policies,
+    retry_note,
+)
 from scrapeline.runner.policies import FailureStreaks, claim_size
+from scrapeline.runner.selection import selected_stages
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.runner.slots import ItemWaits, WorkerSlots
 from scrapeline.runner.walk import WalkOptions, walk_listing
 from scrapeline.secrets import redact
 
-__all__ = ["Outcome", "RunOptions", "RunState", "Runner", "StopKind", "storable_item"]
+__all__ = [
+    "TIME_LIMIT",
+    "Outcome",
+    "RunOptions",
+    "RunState",
+    "Runner",
+    "StopKind",
+    "check_options",
+    "storable_item",
+]
 
 log = logging.getLogger("scrapeline.runner")
 T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_HALTED, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+TIME_LIMIT = "time limit"
+"""The reason of a run stopped by its ``max_duration``."""
 
 WORKERS_PER_SLOT = 4
 """Worker coroutines a run may have per ``--workers`` slot: the slots' own, plus
@@ -102,6 +131,32 @@ class RunOptions:
     only: tuple[tuple[str, Key], ...] = ()
     """Only the work of these items and their descendants (``--only KIND:KEY``): their
     stages and listings; the top-level listings are not walked."""
+    skip_stages: tuple[str, ...] = ()
+    """Leave these stages' tasks as they are (``--skip-stage``): pending stays pending,
+    and the stages after them wait for them."""
+    failure_policy: str | None = None
+    """"continue", "fail-fast" or "retry-at-end" for every stage of this run (None:
+    each stage's own, else the pipeline's)."""
+    stage_policies: Mapping[str, str] = field(default_factory=dict)
+    """A failure policy per stage name, over every other setting."""
+    max_duration: float | None = None
+    """Seconds the whole run may take: then it stops as a first Ctrl+C does (in-flight
+    items finish, leases go back), interrupted, with the reason "time limit"."""
+    retry_pause: float = 5.0
+    """Seconds between the end of the run's work and its retry-at-end pass."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.skip_stages, str):  # one name, not its letters
+            object.__setattr__(self, "skip_stages", (self.skip_stages,))
+        if self.failure_policy is not None:
+            FailurePolicy.named(self.failure_policy)
+        for stage, policy in self.stage_policies.items():
+            FailurePolicy.named(policy, f"stage_policies[{stage!r}]")
+        limit, pause = self.max_duration, self.retry_pause
+        if limit is not None and not limit > 0:
+            raise ConfigError(f"max_duration must be a number of seconds > 0: {limit!r}")
+        if not pause >= 0:
+            raise ConfigError(f"retry_pause must be a number of seconds >= 0: {pause!r}")
 
     def public(self) -> dict[str, Any]:
         """What is stored with the run (config values are the user's; kept out)."""
@@ -114,7 +169,45 @@ class RunOptions:
             "max_consecutive_failures": self.max_consecutive_failures,
             "item_timeout": self.item_timeout,
             **({"only": [list(ref) for ref in self.only]} if self.only else {}),
+            **({"stages": list(self.stages)} if self.stages is not None else {}),
+            **({"skip_stages": list(self.skip_stages)} if self.skip_stages else {}),
+            **({"failure_policy": self.failure_policy} if self.failure_policy else {}),
+            **({"stage_policies": dict(self.stage_policies)} if self.stage_policies else {}),
+            **({"max_duration": self.max_duration} if self.max_duration is not None else {}),
         }
+
+
+def check_options(pipeline: Pipeline, options: RunOptions) -> None:
+    """Raise ConfigError for an option ``pipeline`` cannot take: a stage it does not
+    have in ``stages``, ``skip_stages`` or ``stage_policies`` (the error lists its
+    stages). Pure: what a caller runs before it opens anything."""
+    _claimable(pipeline, options)
+    _policies(pipeline, options)
+
+
+def _task_names(pipeline: Pipeline) -> tuple[str, ...]:
+    """Every name a task can have: the stages, then the listings per parent item."""
+    return (*pipeline.stages, *pipeline.listings)
+
+
+def _claimable(pipeline: Pipeline, options: RunOptions) -> tuple[str, ...] | None:
+    return selected_stages(
+        _task_names(pipeline),
+        only=options.stages,
+        skip=options.skip_stages,
+        pipeline=pipeline.name,
+    )
+
+
+def _policies(pipeline: Pipeline, options: RunOptions) -> FailurePolicies:
+    chosen = failure_policies(
+        _task_names(pipeline),
+        pipeline=pipeline.failure_policy,
+        declared={name: stage.failure_policy for name, stage in pipeline.stages.items()},
+        run=options.failure_policy,
+        run_stages=options.stage_policies,
+    )
+    return FailurePolicies(chosen)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -210,6 +303,20 @@ class Runner:
         """What the caller adds to the summary stored with the run, asked once as the
         run ends (the composition root: requests per host). JSON-able values; a key
         the runner sets itself (``exit_code``, ``reason``, ``done``, …) is kept as is."""
+        self._claimable = _claimable(pipeline, options)
+        """The stages (and listings) this run claims work of; None: all."""
+        self._policies = _policies(pipeline, options)
+        """Each stage's failure policy, and the failures kept for the retry at the end."""
+        self._retrying = False
+        """The retry-at-end pass has begun: its outcomes are counted."""
+        run_policy = options.failure_policy
+        self._discovery_fails_fast = (
+            FailurePolicy.named(run_policy) if run_policy else pipeline.failure_policy
+        ) is FailurePolicy.FAIL_FAST
+        """A failed page of a top-level listing halts the run (the pipeline's policy, or
+        the run's, is fail-fast)."""
+        self._stopping = asyncio.Event()
+        """Set when the run stops taking work (a pause waits on it)."""
         self.owner = f"{os.getpid()}-{id(self):x}"
         self.state = RunState()
         self._queue = Claimed(pipeline.claim_order())
@@ -287,8 +394,14 @@ class Runner:
         )
         if self.shutdown.draining:  # asked to stop before it began
             self._stop(f"interrupted by {self.shutdown.signal_name}", StopKind.INTERRUPTED)
-        if self.state.running:
-            await self._work()
+        limit = self.options.max_duration
+        timer = None if limit is None else loop.call_later(limit, self._time_up, limit)
+        try:
+            if self.state.running:
+                await self._work()
+        finally:
+            if timer is not None:
+                timer.cancel()
         outcome = await self._finish()
         if self._disk_full is not None:
             raise self._disk_full
@@ -307,7 +420,7 @@ class Runner:
             )
         report = await self.queue.report(self.run_id)
         failed = sum(c.get("failed", 0) for c in report.counts.values())
-        if self.shutdown.draining:
+        if self.shutdown.draining or self.state.kind is StopKind.INTERRUPTED:
             status, code = RunStatus.INTERRUPTED, EXIT_INTERRUPTED
         elif self.state.kind is StopKind.HALTED:
             status, code = RunStatus.HALTED, EXIT_HALTED
@@ -319,6 +432,8 @@ class Runner:
             status, code = RunStatus.DONE, EXIT_OK
         wall = self.clock() - self._started
         summary = _summary(report, code, reason, wall, self._extra())
+        if self._retrying:
+            summary |= {"retried": self._policies.retried, "recovered": self._policies.recovered}
         ended = self.wall_clock()
         await self.queue.end_run(self.run_id, status, ended, summary)
         report = _ended_report(report, status, ended, summary)
@@ -339,7 +454,7 @@ class Runner:
         if not self._ended.acquire(blocking=False):
             return EXIT_INTERRUPTED  # the loop got there first; it is closing down
         stuck = _snapshot(lambda: [*self._in_flight.values(), *self._walking.values()])
-        held = _snapshot(lambda: [*self._queue, *stuck])
+        held = _snapshot(lambda: [*self._queue, *stuck, *self._policies.kept_tasks()])
         completions = _snapshot(lambda: list(self.commits.completions))
         failures = _snapshot(lambda: list(self.commits.failures))
         names = ", ".join(f"{t.stage} {t.kind} {t.key}" for t in stuck[:3]) or "none in flight"
@@ -394,7 +509,22 @@ class Runner:
         before = self.state
         self.state = before.stop(reason, kind)
         self._wake.set()
+        self._stopping.set()
         return self.state is not before
+
+    def _time_up(self, limit: float) -> None:
+        """``max_duration`` has passed: stop as a first Ctrl+C does."""
+        if self._stop(TIME_LIMIT, StopKind.INTERRUPTED):
+            items = len(self._in_flight)
+            self._emit(
+                ev.Log(
+                    level=logging.WARNING,
+                    message=(
+                        f"time limit of {limit:g} s reached: finishing {items} in-flight "
+                        f"item{'s' if items != 1 else ''}, taking no more work"
+                    ),
+                )
+            )
 
     def _on_shutdown(self, requests: int) -> None:
         forced = requests >= 2
@@ -464,6 +594,8 @@ class Runner:
         message = redact(message, self._secrets)
         self._discovery_errors.append(message)
         self._emit(ev.Log(level=logging.ERROR, message=f"discovery {message}"))
+        if self._discovery_fails_fast:
+            self._halt(f"fail-fast: discovery {message}")
 
     # -- stage work ---------------------------------------------------------------------
 
@@ -482,7 +614,7 @@ class Runner:
         now = self.wall_clock()
         for name in [*self.pipeline.stages, *self.pipeline.listings]:
             window = self.pipeline.refresh_window(name)
-            if window is None or (self.options.stages and name not in self.options.stages):
+            if window is None or (self._claimable is not None and name not in self._claimable):
                 continue
             dated_from = datetime.fromtimestamp(now - window, UTC).date().isoformat()
             count = await self.queue.refresh(
@@ -501,6 +633,8 @@ class Runner:
         self._discovery = self._supervised(self._discover_all(), "discovery")
         try:
             await self._feed()
+            if self._policies.waiting and self.state.running:
+                await self._retry_at_end()
         except BaseException:
             # a bug, a ledger that cannot be written, or a cancel: stop everything
             self._stop("stopped by an error", StopKind.ERROR)
@@ -513,12 +647,44 @@ class Runner:
             committer.cancel()
             # what it died of, if anything, was reported by _supervised
             await asyncio.gather(committer, return_exceptions=True)
+            for task, failure in self._policies.give_up():  # stopped before their retry
+                self.commits.add(task, failure)
             await self._commit()
             leftovers = [*self._queue, *self._in_flight.values(), *self._walking.values()]
             leftovers += self._given_back
             self._queue.clear()
             if leftovers:
                 await self.queue.release(leftovers, self.owner)
+
+    async def _retry_at_end(self) -> None:
+        """The run's work is done but for the failures kept back: after ``retry_pause``
+        seconds (cut short by a stop), run their items once more, with whatever work
+        their success makes, and record what they do this time."""
+        waiting, pause = self._policies.waiting, self.options.retry_pause
+        self._emit(
+            ev.Log(
+                level=logging.INFO,
+                message=(
+                    f"retrying {waiting} failed item{'s' if waiting != 1 else ''} "
+                    f"at the end of the run, in {pause:g} s"
+                ),
+            )
+        )
+        await self._commit()  # what is done is reported before the pause
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(pause):
+                await self._stopping.wait()
+        if not self.state.running:
+            return  # the kept failures are recorded as they are
+        tasks = self._policies.start_retry()
+        self._retrying = True
+        self._queue.extend(tasks)
+        self._wake.set()
+        if self._slots.free > 0:
+            self._more_workers()
+        await self._feed()
+        note = retry_note(self._policies.retried, self._policies.recovered)
+        self._emit(ev.Log(level=logging.INFO, message=note))
 
     def _supervised(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Start one of the run's own tasks. Should it ever die of an exception, the run
@@ -578,11 +744,13 @@ class Runner:
             limit,
             self.wall_clock(),
             self.options.lease,
-            self.options.stages,
+            self._claimable,
             self.options.only or None,
         )
         if not tasks:
             return False
+        if self._policies.waiting:  # a kept failure's lease ran out: it runs again now
+            self._policies.claimed_again(tasks)
         self._queue.extend(tasks)
         self._wake.set()
         if self._slots.free > 0:  # items wait: their slots can take these
@@ -727,12 +895,19 @@ class Runner:
         return Executed(ok=True, started=started, duration=duration)
 
     def _settle(self, task: Task, done: Executed) -> None:
-        full = self.commits.add(task, done)
+        verdict = Verdict.RECORD if done.ok else self._policies.failed(task, done)
+        # a failure kept back for the retry at the end is not recorded (its task stays
+        # leased): it still counts towards a streak, which is about the site
+        full = verdict is not Verdict.HOLD and self.commits.add(task, done)
         reason = self._failures.record(
             stage=task.stage,
             category=None if done.ok else done.category or Category.ERROR,
             message=done.message,
         )
+        if verdict is Verdict.HALT:
+            reason = self._policies.reason
+        if self._retrying:
+            self._policies.settled(task, ok=done.ok)
         if reason:
             self._halt(reason)
         if full or not self._queue:

@@ -27,7 +27,7 @@ from scrapeline.ledger.base import Ledger, RunStatus
 from scrapeline.model import Key
 from scrapeline.observe.logfile import LogReporter
 from scrapeline.pipeline import Pipeline
-from scrapeline.runner.run import Outcome, Runner, RunOptions
+from scrapeline.runner.run import Outcome, Runner, RunOptions, check_options
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.workspace.opened import BegunRun, Workspace, default_data_dir
 
@@ -82,6 +82,7 @@ async def run(
     fetch_options = fetch_options or FetchOptions()
     settings = fetch_settings(pipeline, fetch_options)
     pipeline.validate()
+    check_options(pipeline, options)
     await check_settings(settings)
     secrets = settings.secret_values()  # kept out of the log, the console and the ledger
     shutdown = shutdown or Shutdown()
