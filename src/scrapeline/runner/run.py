@@ -54,29 +54,24 @@ import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from scrapeline import events as ev
 from scrapeline.context import Fetch
-from scrapeline.errors import Category, ConfigError, DiskFull, LedgerError, RunHalted
+from scrapeline.errors import Category, DiskFull, LedgerError, RunHalted
 from scrapeline.fetch.waiting import set_waiter
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Ledger, RunReport, RunStatus, Task
-from scrapeline.model import FailurePolicy, Item, Key
+from scrapeline.model import FailurePolicy, Item
 from scrapeline.pipeline import Discovery, Pipeline
 from scrapeline.runner.claimed import Claimed
 from scrapeline.runner.commit import Committer
 from scrapeline.runner.execute import Deadlines, Executed, describe, execute, storable_item
-from scrapeline.runner.failure_policies import (
-    FailurePolicies,
-    Verdict,
-    failure_policies,
-    retry_note,
-)
+from scrapeline.runner.failure_policies import Verdict, retry_note
+from scrapeline.runner.options import RunOptions, check_options, claimable_stages, run_policies
 from scrapeline.runner.policies import FailureStreaks, claim_size
-from scrapeline.runner.selection import selected_stages
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.runner.slots import ItemWaits, WorkerSlots
 from scrapeline.runner.walk import WalkOptions, walk_listing
@@ -105,109 +100,6 @@ WORKERS_PER_SLOT = 4
 """Worker coroutines a run may have per ``--workers`` slot: the slots' own, plus
 workers started while items wait for the host (a retry's backoff, a politeness slot)
 so that others run meanwhile. Bounds the items in flight to 4 × ``workers``."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    workers: int = 4
-    start: int | None = None
-    end: int | None = None
-    full: bool = False
-    force_rescrape: bool = False
-    max_consecutive_failures: int = 3
-    item_timeout: float | None = 300.0
-    grace: float = 30.0
-    """Seconds in-flight items get to finish after the first Ctrl+C or a halt."""
-    lease: float = 900.0
-    commit_every: int = 512
-    """Commit at once when this many finished items are waiting."""
-    commit_interval: float = 0.1
-    """Seconds a finished item waits, at most, for its commit to begin."""
-    config: Mapping[str, Any] = field(default_factory=dict)
-    discover: bool = True
-    """Walk the listings first. Off to only work through what the ledger holds."""
-    stages: tuple[str, ...] | None = None
-    """Only run these stages (None: all)."""
-    only: tuple[tuple[str, Key], ...] = ()
-    """Only the work of these items and their descendants (``--only KIND:KEY``): their
-    stages and listings; the top-level listings are not walked."""
-    skip_stages: tuple[str, ...] = ()
-    """Leave these stages' tasks as they are (``--skip-stage``): pending stays pending,
-    and the stages after them wait for them."""
-    failure_policy: str | None = None
-    """"continue", "fail-fast" or "retry-at-end" for every stage of this run (None:
-    each stage's own, else the pipeline's)."""
-    stage_policies: Mapping[str, str] = field(default_factory=dict)
-    """A failure policy per stage name, over every other setting."""
-    max_duration: float | None = None
-    """Seconds the whole run may take: then it stops as a first Ctrl+C does (in-flight
-    items finish, leases go back), interrupted, with the reason "time limit"."""
-    retry_pause: float = 5.0
-    """Seconds between the end of the run's work and its retry-at-end pass."""
-
-    def __post_init__(self) -> None:
-        if isinstance(self.skip_stages, str):  # one name, not its letters
-            object.__setattr__(self, "skip_stages", (self.skip_stages,))
-        if self.failure_policy is not None:
-            FailurePolicy.named(self.failure_policy)
-        for stage, policy in self.stage_policies.items():
-            FailurePolicy.named(policy, f"stage_policies[{stage!r}]")
-        limit, pause = self.max_duration, self.retry_pause
-        if limit is not None and not limit > 0:
-            raise ConfigError(f"max_duration must be a number of seconds > 0: {limit!r}")
-        if not pause >= 0:
-            raise ConfigError(f"retry_pause must be a number of seconds >= 0: {pause!r}")
-
-    def public(self) -> dict[str, Any]:
-        """What is stored with the run (config values are the user's; kept out)."""
-        return {
-            "workers": self.workers,
-            "start": self.start,
-            "end": self.end,
-            "full": self.full,
-            "force_rescrape": self.force_rescrape,
-            "max_consecutive_failures": self.max_consecutive_failures,
-            "item_timeout": self.item_timeout,
-            **({"only": [list(ref) for ref in self.only]} if self.only else {}),
-            **({"stages": list(self.stages)} if self.stages is not None else {}),
-            **({"skip_stages": list(self.skip_stages)} if self.skip_stages else {}),
-            **({"failure_policy": self.failure_policy} if self.failure_policy else {}),
-            **({"stage_policies": dict(self.stage_policies)} if self.stage_policies else {}),
-            **({"max_duration": self.max_duration} if self.max_duration is not None else {}),
-        }
-
-
-def check_options(pipeline: Pipeline, options: RunOptions) -> None:
-    """Raise ConfigError for an option ``pipeline`` cannot take: a stage it does not
-    have in ``stages``, ``skip_stages`` or ``stage_policies`` (the error lists its
-    stages). Pure: what a caller runs before it opens anything."""
-    _claimable(pipeline, options)
-    _policies(pipeline, options)
-
-
-def _task_names(pipeline: Pipeline) -> tuple[str, ...]:
-    """Every name a task can have: the stages, then the listings per parent item."""
-    return (*pipeline.stages, *pipeline.listings)
-
-
-def _claimable(pipeline: Pipeline, options: RunOptions) -> tuple[str, ...] | None:
-    return selected_stages(
-        _task_names(pipeline),
-        only=options.stages,
-        skip=options.skip_stages,
-        pipeline=pipeline.name,
-    )
-
-
-def _policies(pipeline: Pipeline, options: RunOptions) -> FailurePolicies:
-    chosen = failure_policies(
-        _task_names(pipeline),
-        pipeline=pipeline.failure_policy,
-        declared={name: stage.failure_policy for name, stage in pipeline.stages.items()},
-        run=options.failure_policy,
-        run_stages=options.stage_policies,
-    )
-    return FailurePolicies(chosen)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -303,9 +195,9 @@ class Runner:
         """What the caller adds to the summary stored with the run, asked once as the
         run ends (the composition root: requests per host). JSON-able values; a key
         the runner sets itself (``exit_code``, ``reason``, ``done``, …) is kept as is."""
-        self._claimable = _claimable(pipeline, options)
+        self._claimable = claimable_stages(pipeline, options)
         """The stages (and listings) this run claims work of; None: all."""
-        self._policies = _policies(pipeline, options)
+        self._policies = run_policies(pipeline, options)
         """Each stage's failure policy, and the failures kept for the retry at the end."""
         self._retrying = False
         """The retry-at-end pass has begun: its outcomes are counted."""
@@ -895,17 +787,19 @@ class Runner:
         return Executed(ok=True, started=started, duration=duration)
 
     def _settle(self, task: Task, done: Executed) -> None:
-        verdict = Verdict.RECORD if done.ok else self._policies.failed(task, done)
-        # a failure kept back for the retry at the end is not recorded (its task stays
-        # leased): it still counts towards a streak, which is about the site
-        full = verdict is not Verdict.HOLD and self.commits.add(task, done)
-        reason = self._failures.record(
-            stage=task.stage,
-            category=None if done.ok else done.category or Category.ERROR,
-            message=done.message,
-        )
-        if verdict is Verdict.HALT:
-            reason = self._policies.reason
+        if done.ok:
+            full = self.commits.add(task, done)
+            reason = self._failures.record(stage=task.stage, category=None)
+        else:
+            verdict = self._policies.failed(task, done)
+            # a failure kept back for the retry at the end is not recorded (its task
+            # stays leased); it still counts towards a streak, which is about the site
+            full = verdict is not Verdict.HOLD and self.commits.add(task, done)
+            reason = self._failures.record(
+                stage=task.stage, category=done.category or Category.ERROR, message=done.message
+            )
+            if verdict is Verdict.HALT:
+                reason = self._policies.reason
         if self._retrying:
             self._policies.settled(task, ok=done.ok)
         if reason:
