@@ -131,9 +131,9 @@ def test_the_retry_pass_counts_what_recovered() -> None:
         policies.failed(task(i, "overview"), FAILED)
     assert [t.id for t in policies.start_retry()] == [1, 2, 3]
     assert policies.waiting == 0
-    policies.settled(task(1, "overview"), ok=True)
-    policies.settled(task(2, "overview"), ok=False)
-    policies.settled(task(7, "overview"), ok=True)  # a child's stage: not a retried item
+    assert policies.settled(task(1, "overview"), ok=True)
+    assert policies.settled(task(2, "overview"), ok=False)
+    assert not policies.settled(task(7, "overview"), ok=True)  # work the pass made
     assert (policies.retried, policies.recovered) == (3, 1)
 
 

@@ -133,6 +133,7 @@ class FailurePolicies:
     >>> [t.id for t in policies.start_retry()]  # everything else is done: the pass
     [1]
     >>> policies.settled(task(1, "overview"), ok=True)
+    True
     >>> policies.retried, policies.recovered
     (1, 1)
     >>> policies.failed(task(3, "stats"), failed), policies.reason
@@ -192,11 +193,16 @@ class FailurePolicies:
         self.retried = len(tasks)
         return tasks
 
-    def settled(self, task: Task, *, ok: bool) -> None:
-        """Count a retried task's outcome (any other task's is no concern here)."""
-        if ok and self._retry_ids is not None and task.id in self._retry_ids:
-            self._retry_ids.discard(task.id)
+    def settled(self, task: Task, *, ok: bool) -> bool:
+        """Count the outcome of a task of the retry pass; False for any other task
+        (work the pass made, such as a recovered item's children)."""
+        ids = self._retry_ids
+        if ids is None or task.id not in ids:
+            return False
+        ids.discard(task.id)
+        if ok:
             self.recovered += 1
+        return True
 
     def give_up(self) -> list[tuple[Task, Executed]]:
         """The run stops before its retry pass: the kept failures, to be recorded as

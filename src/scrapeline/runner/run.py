@@ -787,21 +787,24 @@ class Runner:
         return Executed(ok=True, started=started, duration=duration)
 
     def _settle(self, task: Task, done: Executed) -> None:
+        retried = self._retrying and self._policies.settled(task, ok=done.ok)
         if done.ok:
             full = self.commits.add(task, done)
             reason = self._failures.record(stage=task.stage, category=None)
         else:
             verdict = self._policies.failed(task, done)
             # a failure kept back for the retry at the end is not recorded (its task
-            # stays leased); it still counts towards a streak, which is about the site
+            # stays leased); it still counts towards a streak, which is about the site.
+            # A retried item that fails again does not: it was known to fail, and the
+            # retries come one after another; it stays failed and the run exits 1.
             full = verdict is not Verdict.HOLD and self.commits.add(task, done)
-            reason = self._failures.record(
-                stage=task.stage, category=done.category or Category.ERROR, message=done.message
-            )
+            reason = None
+            if not retried:
+                reason = self._failures.record(
+                    stage=task.stage, category=done.category or Category.ERROR, message=done.message
+                )
             if verdict is Verdict.HALT:
                 reason = self._policies.reason
-        if self._retrying:
-            self._policies.settled(task, ok=done.ok)
         if reason:
             self._halt(reason)
         if full or not self._queue:
