@@ -121,6 +121,16 @@ async def test_a_stage_that_fails_fast_halts_where_the_pipelines_policy_goes_on(
     assert (outcome.reason or "").startswith(f"fail-fast: half_stats failed on half {match.id}-2: ")
 
 
+async def test_a_failed_listing_page_stops_a_pipeline_that_fails_fast(
+    start_site: Any, football_sample: Sequence[Match], tmp_path: Path
+) -> None:
+    site = await start_site(list(football_sample[:250]))
+    site.faults = failing("/results?offset=100")
+    outcome = await crawl(football(site, policy="fail-fast"), tmp_path)
+    assert outcome.status is RunStatus.HALTED and outcome.exit_code == 3
+    assert (outcome.reason or "").startswith("fail-fast: discovery results")
+
+
 async def test_the_runs_policy_overrides_what_the_pipeline_declares(
     start_site: Any, football_sample: Sequence[Match], tmp_path: Path
 ) -> None:
