@@ -12,17 +12,43 @@ these, never :mod:`scrapeline.pipeline`, which holds the declarations and builds
     Traceback (most recent call last):
     ...
     scrapeline.errors.ValidationError: item key must be a str or int, got 1.5
+    >>> FailurePolicy.named("fail-fast")
+    <FailurePolicy.FAIL_FAST: 'fail-fast'>
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, TypeAlias
 
-from scrapeline.errors import ValidationError
+from scrapeline.errors import ConfigError, ValidationError
 
 Key: TypeAlias = str | int
 """An item's key: a string or an integer, unique within its kind."""
+
+
+class FailurePolicy(StrEnum):
+    """What a run does when an item of a stage fails (after its retries)."""
+
+    CONTINUE = "continue"
+    """Go on with the other items; the run exits 1 at its end."""
+    FAIL_FAST = "fail-fast"
+    """Stop the run at the first failed item: nothing more is claimed, in-flight
+    items finish, and the run ends halted (exit 3) naming the stage and the item."""
+    RETRY_AT_END = "retry-at-end"
+    """Give the failed items one more pass once everything else is done, after a
+    pause; those that fail again stay failed (exit 1)."""
+
+    @classmethod
+    def named(cls, name: str, where: str = "failure_policy") -> FailurePolicy:
+        """The policy called ``name``; ConfigError (one line, naming the valid ones)
+        for any other value. ``where`` says which setting held it."""
+        try:
+            return cls(name)
+        except ValueError:
+            valid = ", ".join(p.value for p in cls)
+            raise ConfigError(f"{where}={name!r} is not a failure policy: use {valid}") from None
 
 
 @dataclass(frozen=True, slots=True)

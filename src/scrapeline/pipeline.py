@@ -51,7 +51,16 @@ from scrapeline.durations import parse_duration
 from scrapeline.errors import ConfigError, PipelineError, ValidationError
 from scrapeline.fetch.http1 import DEFAULT_MAX_BODY
 from scrapeline.fetch.settings import FetcherName, FetchSettings
-from scrapeline.model import Dependency, Graph, Item, Key, Record, StageNode, Table
+from scrapeline.model import (
+    Dependency,
+    FailurePolicy,
+    Graph,
+    Item,
+    Key,
+    Record,
+    StageNode,
+    Table,
+)
 
 if TYPE_CHECKING:
     from scrapeline.context import Context
@@ -183,6 +192,8 @@ class Stage:
     """Seconds: items dated (or first seen) within this long of now run again every run."""
     priority: int = 0
     """Claimed before stages of a lower priority (then deeper work first)."""
+    failure_policy: FailurePolicy | None = None
+    """What a failed item of this stage does to the run (None: the pipeline's)."""
 
 
 class Pipeline:
@@ -209,6 +220,7 @@ class Pipeline:
         ready_selector: str | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         robots_agent: str | None = None,
+        failure_policy: str = "continue",
     ) -> None:
         """Declare a pipeline.
 
@@ -236,10 +248,18 @@ class Pipeline:
         decompressed (32 MiB by default); a larger one fails the item as ``too_large``.
         robots.txt groups are matched against ``robots_agent`` (default: the
         pipeline's name), never a browser-like ``user_agent``.
+
+        ``failure_policy`` says what a failed item (after its retries) does to a run:
+        ``"continue"`` (go on; exit 1 at the end), ``"fail-fast"`` (stop at the first
+        one: exit 3, naming the stage and item) or ``"retry-at-end"`` (one more pass
+        over the failed items once the rest is done). A stage may declare its own;
+        a run's options override both. Any other name raises ConfigError.
         """
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise PipelineError(f"pipeline name must be letters, digits, - or _: {name!r}")
         self.name = name
+        self.failure_policy = FailurePolicy.named(failure_policy)
+        """What a failed item does to a run, for stages that declare no policy."""
         self.fetch = FetchSettings(
             base_url=base_url,
             hosts=tuple(hosts),
@@ -419,6 +439,7 @@ class Pipeline:
         expect: Expect | None = None,
         refresh: str | float | None = None,
         priority: int = 0,
+        failure_policy: str | None = None,
     ) -> Callable[[StageFn], StageFn]:
         """Declare a stage run once per item of kind ``on``.
 
@@ -439,7 +460,15 @@ class Pipeline:
         ``emits`` names the kind of the child items the stage emits, or several kinds
         (then each ``ctx.emit`` gives ``Item(kind=...)``). A stage runs only on items
         that a discovery yields or a stage declares it emits: :meth:`validate` refuses
-        a stage on a kind nothing produces."""
+        a stage on a kind nothing produces.
+
+        ``failure_policy`` ("continue", "fail-fast", "retry-at-end") overrides the
+        pipeline's for this stage's items; any other name raises ConfigError."""
+        policy = (
+            None
+            if failure_policy is None
+            else FailurePolicy.named(failure_policy, f"stage {name!r}: failure_policy")
+        )
         kinds = (emits,) if isinstance(emits, str) else tuple(emits or ())
         default_kind = kinds[0] if len(kinds) == 1 else None
         window = _window(refresh, f"stage {name!r}")
@@ -453,7 +482,18 @@ class Pipeline:
                 raise PipelineError(f"stage {name!r} must be an async function")
             deps = (after,) if isinstance(after, str) else tuple(after)
             self.stages[name] = Stage(
-                name, on, fn, deps, default_kind, version, timeout, expect, kinds, window, priority
+                name,
+                on,
+                fn,
+                deps,
+                default_kind,
+                version,
+                timeout,
+                expect,
+                kinds,
+                window,
+                priority,
+                policy,
             )
             return fn
 

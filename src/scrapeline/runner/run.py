@@ -32,11 +32,21 @@ the next commit: at most ``commit_interval`` (0.1 s), sooner when ``commit_every
 (512) items are waiting or the workers run dry, plus the time the commit before it
 takes to write. All of that work is redone by the next run; none is lost twice
 or duplicated (a commit is one transaction).
+
+Failure policies (:mod:`~scrapeline.runner.failure_policies`) say, per stage, what a
+failed item does: nothing more (``continue``), halt the run (``fail-fast``), or run
+once more at the end (``retry-at-end``): the run's work is done, ``retry_pause``
+seconds pass, then the failed items of those stages (kept back meanwhile, their
+tasks still leased) run again with whatever work their success makes. Stage
+selection (:mod:`~scrapeline.runner.selection`) leaves the skipped stages' tasks as
+they are. ``max_duration`` stops the run as a first Ctrl+C does, with the reason
+"time limit".
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import functools
 import logging
@@ -44,7 +54,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -54,67 +64,42 @@ from scrapeline.errors import Category, DiskFull, LedgerError, RunHalted
 from scrapeline.fetch.waiting import set_waiter
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Ledger, RunReport, RunStatus, Task
-from scrapeline.model import Item, Key
+from scrapeline.model import FailurePolicy, Item
 from scrapeline.pipeline import Discovery, Pipeline
 from scrapeline.runner.claimed import Claimed
 from scrapeline.runner.commit import Committer
 from scrapeline.runner.execute import Deadlines, Executed, describe, execute, storable_item
+from scrapeline.runner.failure_policies import Verdict, retry_note
+from scrapeline.runner.options import RunOptions, check_options, claimable_stages, run_policies
 from scrapeline.runner.policies import FailureStreaks, claim_size
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.runner.slots import ItemWaits, WorkerSlots
 from scrapeline.runner.walk import WalkOptions, walk_listing
 from scrapeline.secrets import redact
 
-__all__ = ["Outcome", "RunOptions", "RunState", "Runner", "StopKind", "storable_item"]
+__all__ = [
+    "TIME_LIMIT",
+    "Outcome",
+    "RunOptions",
+    "RunState",
+    "Runner",
+    "StopKind",
+    "check_options",
+    "storable_item",
+]
 
 log = logging.getLogger("scrapeline.runner")
 T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED_ITEMS, EXIT_HALTED, EXIT_INTERRUPTED = 0, 1, 3, 130
 
+TIME_LIMIT = "time limit"
+"""The reason of a run stopped by its ``max_duration``."""
+
 WORKERS_PER_SLOT = 4
 """Worker coroutines a run may have per ``--workers`` slot: the slots' own, plus
 workers started while items wait for the host (a retry's backoff, a politeness slot)
 so that others run meanwhile. Bounds the items in flight to 4 × ``workers``."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    workers: int = 4
-    start: int | None = None
-    end: int | None = None
-    full: bool = False
-    force_rescrape: bool = False
-    max_consecutive_failures: int = 3
-    item_timeout: float | None = 300.0
-    grace: float = 30.0
-    """Seconds in-flight items get to finish after the first Ctrl+C or a halt."""
-    lease: float = 900.0
-    commit_every: int = 512
-    """Commit at once when this many finished items are waiting."""
-    commit_interval: float = 0.1
-    """Seconds a finished item waits, at most, for its commit to begin."""
-    config: Mapping[str, Any] = field(default_factory=dict)
-    discover: bool = True
-    """Walk the listings first. Off to only work through what the ledger holds."""
-    stages: tuple[str, ...] | None = None
-    """Only run these stages (None: all)."""
-    only: tuple[tuple[str, Key], ...] = ()
-    """Only the work of these items and their descendants (``--only KIND:KEY``): their
-    stages and listings; the top-level listings are not walked."""
-
-    def public(self) -> dict[str, Any]:
-        """What is stored with the run (config values are the user's; kept out)."""
-        return {
-            "workers": self.workers,
-            "start": self.start,
-            "end": self.end,
-            "full": self.full,
-            "force_rescrape": self.force_rescrape,
-            "max_consecutive_failures": self.max_consecutive_failures,
-            "item_timeout": self.item_timeout,
-            **({"only": [list(ref) for ref in self.only]} if self.only else {}),
-        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -210,6 +195,20 @@ class Runner:
         """What the caller adds to the summary stored with the run, asked once as the
         run ends (the composition root: requests per host). JSON-able values; a key
         the runner sets itself (``exit_code``, ``reason``, ``done``, …) is kept as is."""
+        self._claimable = claimable_stages(pipeline, options)
+        """The stages (and listings) this run claims work of; None: all."""
+        self._policies = run_policies(pipeline, options)
+        """Each stage's failure policy, and the failures kept for the retry at the end."""
+        self._retrying = False
+        """The retry-at-end pass has begun: its outcomes are counted."""
+        run_policy = options.failure_policy
+        self._discovery_fails_fast = (
+            FailurePolicy.named(run_policy) if run_policy else pipeline.failure_policy
+        ) is FailurePolicy.FAIL_FAST
+        """A failed page of a top-level listing halts the run (the pipeline's policy, or
+        the run's, is fail-fast)."""
+        self._stopping = asyncio.Event()
+        """Set when the run stops taking work (a pause waits on it)."""
         self.owner = f"{os.getpid()}-{id(self):x}"
         self.state = RunState()
         self._queue = Claimed(pipeline.claim_order())
@@ -287,8 +286,14 @@ class Runner:
         )
         if self.shutdown.draining:  # asked to stop before it began
             self._stop(f"interrupted by {self.shutdown.signal_name}", StopKind.INTERRUPTED)
-        if self.state.running:
-            await self._work()
+        limit = self.options.max_duration
+        timer = None if limit is None else loop.call_later(limit, self._time_up, limit)
+        try:
+            if self.state.running:
+                await self._work()
+        finally:
+            if timer is not None:
+                timer.cancel()
         outcome = await self._finish()
         if self._disk_full is not None:
             raise self._disk_full
@@ -307,7 +312,7 @@ class Runner:
             )
         report = await self.queue.report(self.run_id)
         failed = sum(c.get("failed", 0) for c in report.counts.values())
-        if self.shutdown.draining:
+        if self.shutdown.draining or self.state.kind is StopKind.INTERRUPTED:
             status, code = RunStatus.INTERRUPTED, EXIT_INTERRUPTED
         elif self.state.kind is StopKind.HALTED:
             status, code = RunStatus.HALTED, EXIT_HALTED
@@ -319,6 +324,8 @@ class Runner:
             status, code = RunStatus.DONE, EXIT_OK
         wall = self.clock() - self._started
         summary = _summary(report, code, reason, wall, self._extra())
+        if self._retrying:
+            summary |= {"retried": self._policies.retried, "recovered": self._policies.recovered}
         ended = self.wall_clock()
         await self.queue.end_run(self.run_id, status, ended, summary)
         report = _ended_report(report, status, ended, summary)
@@ -339,7 +346,7 @@ class Runner:
         if not self._ended.acquire(blocking=False):
             return EXIT_INTERRUPTED  # the loop got there first; it is closing down
         stuck = _snapshot(lambda: [*self._in_flight.values(), *self._walking.values()])
-        held = _snapshot(lambda: [*self._queue, *stuck])
+        held = _snapshot(lambda: [*self._queue, *stuck, *self._policies.kept_tasks()])
         completions = _snapshot(lambda: list(self.commits.completions))
         failures = _snapshot(lambda: list(self.commits.failures))
         names = ", ".join(f"{t.stage} {t.kind} {t.key}" for t in stuck[:3]) or "none in flight"
@@ -394,7 +401,22 @@ class Runner:
         before = self.state
         self.state = before.stop(reason, kind)
         self._wake.set()
+        self._stopping.set()
         return self.state is not before
+
+    def _time_up(self, limit: float) -> None:
+        """``max_duration`` has passed: stop as a first Ctrl+C does."""
+        if self._stop(TIME_LIMIT, StopKind.INTERRUPTED):
+            items = len(self._in_flight)
+            self._emit(
+                ev.Log(
+                    level=logging.WARNING,
+                    message=(
+                        f"time limit of {limit:g} s reached: finishing {items} in-flight "
+                        f"item{'s' if items != 1 else ''}, taking no more work"
+                    ),
+                )
+            )
 
     def _on_shutdown(self, requests: int) -> None:
         forced = requests >= 2
@@ -464,6 +486,8 @@ class Runner:
         message = redact(message, self._secrets)
         self._discovery_errors.append(message)
         self._emit(ev.Log(level=logging.ERROR, message=f"discovery {message}"))
+        if self._discovery_fails_fast:
+            self._halt(f"fail-fast: discovery {message}")
 
     # -- stage work ---------------------------------------------------------------------
 
@@ -482,7 +506,7 @@ class Runner:
         now = self.wall_clock()
         for name in [*self.pipeline.stages, *self.pipeline.listings]:
             window = self.pipeline.refresh_window(name)
-            if window is None or (self.options.stages and name not in self.options.stages):
+            if window is None or (self._claimable is not None and name not in self._claimable):
                 continue
             dated_from = datetime.fromtimestamp(now - window, UTC).date().isoformat()
             count = await self.queue.refresh(
@@ -501,6 +525,8 @@ class Runner:
         self._discovery = self._supervised(self._discover_all(), "discovery")
         try:
             await self._feed()
+            if self._policies.waiting and self.state.running:
+                await self._retry_at_end()
         except BaseException:
             # a bug, a ledger that cannot be written, or a cancel: stop everything
             self._stop("stopped by an error", StopKind.ERROR)
@@ -513,12 +539,44 @@ class Runner:
             committer.cancel()
             # what it died of, if anything, was reported by _supervised
             await asyncio.gather(committer, return_exceptions=True)
+            for task, failure in self._policies.give_up():  # stopped before their retry
+                self.commits.add(task, failure)
             await self._commit()
             leftovers = [*self._queue, *self._in_flight.values(), *self._walking.values()]
             leftovers += self._given_back
             self._queue.clear()
             if leftovers:
                 await self.queue.release(leftovers, self.owner)
+
+    async def _retry_at_end(self) -> None:
+        """The run's work is done but for the failures kept back: after ``retry_pause``
+        seconds (cut short by a stop), run their items once more, with whatever work
+        their success makes, and record what they do this time."""
+        waiting, pause = self._policies.waiting, self.options.retry_pause
+        self._emit(
+            ev.Log(
+                level=logging.INFO,
+                message=(
+                    f"retrying {waiting} failed item{'s' if waiting != 1 else ''} "
+                    f"at the end of the run, in {pause:g} s"
+                ),
+            )
+        )
+        await self._commit()  # what is done is reported before the pause
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(pause):
+                await self._stopping.wait()
+        if not self.state.running:
+            return  # the kept failures are recorded as they are
+        tasks = self._policies.start_retry()
+        self._retrying = True
+        self._queue.extend(tasks)
+        self._wake.set()
+        if self._slots.free > 0:
+            self._more_workers()
+        await self._feed()
+        note = retry_note(self._policies.retried, self._policies.recovered)
+        self._emit(ev.Log(level=logging.INFO, message=note))
 
     def _supervised(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Start one of the run's own tasks. Should it ever die of an exception, the run
@@ -578,11 +636,13 @@ class Runner:
             limit,
             self.wall_clock(),
             self.options.lease,
-            self.options.stages,
+            self._claimable,
             self.options.only or None,
         )
         if not tasks:
             return False
+        if self._policies.waiting:  # a kept failure's lease ran out: it runs again now
+            self._policies.claimed_again(tasks)
         self._queue.extend(tasks)
         self._wake.set()
         if self._slots.free > 0:  # items wait: their slots can take these
@@ -727,12 +787,24 @@ class Runner:
         return Executed(ok=True, started=started, duration=duration)
 
     def _settle(self, task: Task, done: Executed) -> None:
-        full = self.commits.add(task, done)
-        reason = self._failures.record(
-            stage=task.stage,
-            category=None if done.ok else done.category or Category.ERROR,
-            message=done.message,
-        )
+        retried = self._retrying and self._policies.settled(task, ok=done.ok)
+        if done.ok:
+            full = self.commits.add(task, done)
+            reason = self._failures.record(stage=task.stage, category=None)
+        else:
+            verdict = self._policies.failed(task, done)
+            # a failure kept back for the retry at the end is not recorded (its task
+            # stays leased); it still counts towards a streak, which is about the site.
+            # A retried item that fails again does not: it was known to fail, and the
+            # retries come one after another; it stays failed and the run exits 1.
+            full = verdict is not Verdict.HOLD and self.commits.add(task, done)
+            reason = None
+            if not retried:
+                reason = self._failures.record(
+                    stage=task.stage, category=done.category or Category.ERROR, message=done.message
+                )
+            if verdict is Verdict.HALT:
+                reason = self._policies.reason
         if reason:
             self._halt(reason)
         if full or not self._queue:

@@ -28,7 +28,7 @@ from scrapeline.ledger.base import Ledger, RunStatus
 from scrapeline.model import Key
 from scrapeline.observe.logfile import LogReporter
 from scrapeline.pipeline import Pipeline
-from scrapeline.runner.run import Outcome, Runner, RunOptions
+from scrapeline.runner.run import Outcome, Runner, RunOptions, check_options
 from scrapeline.runner.shutdown import Shutdown
 from scrapeline.workspace import history
 from scrapeline.workspace.heartbeat import write_last_success
@@ -91,6 +91,7 @@ async def run(
     fetch_options = fetch_options or FetchOptions()
     settings = fetch_settings(pipeline, fetch_options)
     pipeline.validate()
+    check_options(pipeline, options)
     await check_settings(settings)
     secrets = settings.secret_values()  # kept out of the log, the console and the ledger
     shutdown = shutdown or Shutdown()
