@@ -11,8 +11,8 @@ nothing::
     pruned data/football: what is older than 30d (before 2026-04-01 06:00), runs beyond the last 100
       archive: 784 responses forgotten, 780 bodies deleted (221.9 kB compressed)
       history: attempts of past runs 776, run logs 2, runs 3
-      space: archive.db 651.3 kB → 32.8 kB, ledger.db 573.4 kB → 417.8 kB, logs 9.1 kB → 0 B
-      freed 782.9 kB (measured on disk)
+      space: archive.db 651.3 kB → 32.8 kB, ledger.db 573.4 kB → 417.8 kB, logs 96.6 kB → 0 B
+      freed 870.7 kB (measured on disk)
 """
 
 from __future__ import annotations
