@@ -277,7 +277,8 @@ async def test_prune_applies_retention_to_the_archive_the_history_and_the_logs(
     assert report.bodies == bodies and report.bytes_freed > 0
     assert rows(tmp_path / "archive", "SELECT count(*) FROM bodies") == [(0,)]
     assert rows(tmp_path, "SELECT count(*) FROM attempts") == [(0,)]
-    assert rows(tmp_path, "SELECT count(*) FROM runs") == [(1,)]  # its summary stays
+    # the crawl's summary stays (the last successful run), beside the two prunes' own
+    assert rows(tmp_path, "SELECT id, status FROM runs") == [(1, "done"), (2, "done"), (3, "done")]
     assert rows(tmp_path, "SELECT count(*) FROM matches") == [(20,)]  # data is never pruned
 
     dd = DataDir(tmp_path).lock()

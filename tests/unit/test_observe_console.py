@@ -228,7 +228,10 @@ def test_run_finished_prints_the_summary_with_the_final_status() -> None:
         )
     )
     lines = out.getvalue().splitlines()
-    assert lines[0] == "Halted: 3 consecutive failures: likely banned or site down"
+    assert lines[0] == (
+        "run 12 of football: HALTED (exit 3) — 3 consecutive failures: likely banned or site"
+        " down; 1 item failed: overview ×1"
+    )
     assert lines[1].startswith(
         "run 12 of football: halted · 10.0s wall · 3 items · 3 tasks settled"
     )

@@ -167,7 +167,8 @@ def test_items_are_the_ledgers_distinct_items_not_its_tasks() -> None:
     assert (summary.items, summary.items_per_second) == (4, 2.0)
     data = json.loads(json.dumps(summary_dict(summary)))
     assert (data["items"], data["items_per_second"]) == (4, 2.0)
-    assert render(report, wall=2.0, exit_code=1).splitlines()[0] == (
+    # line 0 says why the exit code is 1 (the failed lineups); the headline follows
+    assert render(report, wall=2.0, exit_code=1).splitlines()[1] == (
         "run 12 of football: done · 2.0s wall · 4 items · 8 tasks settled · 4.0 tasks/s · exit 1"
     )
 
@@ -200,7 +201,11 @@ def test_render_shows_reason_first_then_headline_and_table() -> None:
         FOOTBALL, reason="3 consecutive failures: likely banned or site down", exit_code=3
     )
     lines = text.splitlines()
-    assert lines[0] == "Halted: 3 consecutive failures: likely banned or site down"
+    # the first line says why the exit code is not 0: the halt, then the items failed
+    assert lines[0] == (
+        "run 12 of football: HALTED (exit 3) — 3 consecutive failures: likely banned or site"
+        " down; 3 items failed: overview ×3"
+    )
     assert (
         lines[1] == "run 12 of football: halted · 3m12s wall · 225 items · 225 tasks settled"
         " · 1.2 tasks/s · exit 3"

@@ -2,9 +2,17 @@
 
 ``reparse PIPELINE --stage S [--outdated]`` runs a stage again over archived
 responses, with no network; exit codes as ``run``. ``prune PIPELINE --older-than
-30d`` applies retention to the archive and the run history; exit 0, or 2 for a
-usage error (a data dir in use by a run included). ``prune --dry-run`` counts what
-would go and removes nothing.
+30d [--keep-runs 100]`` applies retention to the archive and the run history, then
+shrinks the files, and prints what it removed and the bytes the files shrank by;
+exit 0, or 2 for a usage error (a data dir in use by a run included). ``prune
+--dry-run`` says what would go and about how many bytes that frees, and removes
+nothing::
+
+    pruned data/football: what is older than 30d (before 2026-04-01 06:00), runs beyond the last 100
+      archive: 784 responses forgotten, 780 bodies deleted (221.9 kB compressed)
+      history: attempts of past runs 776, run logs 2, runs 3
+      space: archive.db 651.3 kB → 32.8 kB, ledger.db 573.4 kB → 417.8 kB, logs 96.6 kB → 0 B
+      freed 870.7 kB (measured on disk)
 """
 
 from __future__ import annotations
@@ -31,10 +39,11 @@ from scrapeline.cli.options import (
     TimeoutOpt,
     WorkersOpt,
 )
+from scrapeline.ledger.base import KEEP_RUNS
 from scrapeline.runner import loop as event_loop
 
 if TYPE_CHECKING:
-    pass
+    from scrapeline.workspace.prune import PruneReport
 
 StageOpt = Annotated[str, typer.Option("--stage", help="The stage to parse again.")]
 OutdatedOpt = Annotated[
@@ -58,6 +67,17 @@ DryRunOpt = Annotated[
 OlderThanOpt = Annotated[
     str,
     typer.Option("--older-than", help="Age to keep, e.g. 30d, 12h, 90m, 3600s or 2w."),
+]
+KeepRunsOpt = Annotated[
+    int,
+    typer.Option(
+        "--keep-runs",
+        min=0,
+        help=(
+            "Finished runs kept in the history however old they are; older runs beyond "
+            "them go (never the last successful one)."
+        ),
+    ),
 ]
 
 
@@ -116,8 +136,10 @@ def prune(
     older_than: OlderThanOpt,
     data_dir: DataDirOpt = None,
     dry_run: DryRunOpt = False,
+    keep_runs: KeepRunsOpt = KEEP_RUNS,
 ) -> None:
-    """Forget archived responses, attempt history and run logs older than an age."""
+    """Forget archived responses, run history and run logs older than an age, and
+    shrink the files."""
     from scrapeline.durations import parse_duration
     from scrapeline.workspace.opened import default_data_dir
     from scrapeline.workspace.prune import prune as prune_data
@@ -126,23 +148,42 @@ def prune(
         pipe = load(pipeline)
         seconds = parse_duration(older_than)
         target = data_dir or default_data_dir(pipe)
-        report = prune_data(target, seconds, now=time.time(), dry_run=dry_run)
-    cutoff = datetime.fromtimestamp(report.cutoff).isoformat(sep=" ", timespec="minutes")
-    freed = (
-        f"{size(report.bytes_freed)} uncompressed"
-        if dry_run
-        else f"{size(report.bytes_freed)} freed"
-    )
+        report = prune_data(
+            target,
+            seconds,
+            keep_runs=keep_runs,
+            pipeline=pipe.name,
+            now=time.time(),
+            dry_run=dry_run,
+        )
     out = console()
-    for line in (
-        f"{'would prune' if dry_run else 'pruned'} {target}: "
-        f"what is older than {older_than} (before {cutoff})",
-        f"  archive: {report.responses} responses forgotten, {report.bodies} bodies deleted "
-        f"({freed})",
-        f"  history: attempts of past runs {report.attempts}, run logs {report.logs}",
-        *(["nothing removed (--dry-run)"] if dry_run else []),
-    ):
+    for line in prune_lines(report, target=str(target), older_than=older_than):
         out.print(line, markup=False, soft_wrap=True)
+
+
+def prune_lines(report: PruneReport, *, target: str, older_than: str) -> list[str]:
+    """What ``prune`` prints: what went (or would go), then each store's size before
+    and after, and the bytes freed: measured on disk, or estimated for a dry run."""
+    cutoff = datetime.fromtimestamp(report.cutoff).isoformat(sep=" ", timespec="minutes")
+    arrow = "→ about" if report.dry_run else "→"
+    space = ", ".join(f"{f.name} {size(f.before)} {arrow} {size(f.after)}" for f in report.files)
+    freed = (
+        f"would free about {size(report.bytes_freed)} (estimated)"
+        if report.dry_run
+        else f"freed {size(report.bytes_freed)} (measured on disk)"
+    )
+    return [
+        f"{'would prune' if report.dry_run else 'pruned'} {target}: "
+        f"what is older than {older_than} (before {cutoff}), "
+        f"runs beyond the last {report.keep_runs}",
+        f"  archive: {report.responses} responses forgotten, {report.bodies} bodies deleted "
+        f"({size(report.body_bytes)} compressed)",
+        f"  history: attempts of past runs {report.attempts}, run logs {report.logs}, "
+        f"runs {report.runs}",
+        *([f"  space: {space}"] if space else []),
+        f"  {freed}",
+        *(["nothing removed (--dry-run)"] if report.dry_run else []),
+    ]
 
 
 def size(n: int) -> str:

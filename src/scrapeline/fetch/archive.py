@@ -167,6 +167,10 @@ class Pruned:
     bodies: int
     bytes: int
     """Compressed bytes of the bodies removed."""
+    unused: int = 0
+    """Bytes of the unused pages given back to the file system: those the deletion
+    freed and any that earlier deletions left. A preview counts those unused now and
+    an estimate of what the forgotten entries' rows take."""
 
 
 # url, final url, status, headers, body, fetched_at, stage, item_key, run_id, request headers
@@ -438,7 +442,8 @@ class Archive:
     def prune(self, older_than: float, *, now: float | None = None) -> Pruned:
         """Forget responses fetched more than ``older_than`` seconds before ``now`` and
         the bodies no remaining response refers to (a body a newer response shares
-        stays), in one transaction; then give the freed space back to the file system."""
+        stays, an orphan left by anything goes), in one transaction; then give the
+        freed space back to the file system (:meth:`reclaim_space`): the file shrinks."""
         self.flush()
         cutoff = (self._clock() if now is None else now) - older_than
         with self._tx() as db:
@@ -456,14 +461,31 @@ class Archive:
                     "RETURNING length(data)"
                 ).fetchall()
             ]
-        if gone:
-            with self._lock:
-                try:
-                    self._db.execute("PRAGMA incremental_vacuum").fetchall()
-                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-                except sqlite3.Error as exc:
-                    raise self._translate(exc) from exc
-        return Pruned(entries=len(gone), bodies=len(freed), bytes=sum(freed))
+        unused = self.reclaim_space()
+        return Pruned(entries=len(gone), bodies=len(freed), bytes=sum(freed), unused=unused)
+
+    def reclaim_space(self) -> int:
+        """Hand the pages deleted rows left unused back to the file system, then
+        checkpoint and truncate the WAL. Returns the bytes those pages held.
+
+        An archive is made in incremental auto-vacuum mode: its free pages are moved
+        to the end and cut off, all of them (``sqlite3``'s ``execute`` steps that
+        pragma once, which frees one page: it is run as a script, to the end). An
+        archive in another mode is rebuilt once by VACUUM, into that mode."""
+        with self._lock:
+            try:
+                db = self._db
+                unused = _unused_bytes(db)
+                if int(db.execute("PRAGMA auto_vacuum").fetchone()[0]) == _INCREMENTAL:
+                    if unused:
+                        db.executescript("PRAGMA incremental_vacuum")
+                else:
+                    db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                    db.execute("VACUUM")
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from exc
+        return unused
 
     # -- the writer thread -----------------------------------------------------------
 
@@ -605,6 +627,51 @@ class Archive:
                 "free space and run again"
             )
         return ArchiveError(f"archive {self.path}: {text}")
+
+
+_INCREMENTAL = 2
+"""``PRAGMA auto_vacuum``'s value for incremental mode."""
+
+
+def _unused_bytes(db: sqlite3.Connection) -> int:
+    free = int(db.execute("PRAGMA freelist_count").fetchone()[0])
+    return free * int(db.execute("PRAGMA page_size").fetchone()[0])
+
+
+def preview_prune(root: Path | str, older_than: float, *, now: float) -> Pruned:
+    """What :meth:`Archive.prune` would remove and give back, counted without
+    writing anything (the file is opened read-only; no lock needed, a run may be
+    storing meanwhile): responses fetched before the cut-off, the bodies then left
+    with no response (compressed bytes), and the pages already unused.
+
+    Raises ArchiveError when the archive cannot be read."""
+    path = Path(root) / DATABASE
+    cutoff = now - older_than
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"cannot open the archive {path}: {exc}") from exc
+    try:
+        # an entry's bytes: its row and its two index entries (URL, hash), with overhead
+        entries, rows = db.execute(
+            "SELECT count(*), coalesce(sum(2 * length(url) + coalesce(length(final_url), 0) "
+            "+ length(headers) + coalesce(length(stage), 0) + coalesce(length(item_key), 0) "
+            "+ 2 * length(sha256) + 48), 0) FROM entries WHERE fetched_at < ?",
+            (cutoff,),
+        ).fetchone()
+        bodies, size = db.execute(
+            "SELECT count(*), coalesce(sum(length(data)), 0) FROM bodies WHERE NOT EXISTS "
+            "(SELECT 1 FROM entries e WHERE e.sha256 = bodies.sha256 AND e.fetched_at >= ?)",
+            (cutoff,),
+        ).fetchone()
+        unused = _unused_bytes(db)
+    except sqlite3.Error as exc:
+        raise ArchiveError(f"archive {path}: {exc}") from exc
+    finally:
+        db.close()
+    return Pruned(
+        entries=int(entries), bodies=int(bodies), bytes=int(size), unused=unused + int(rows)
+    )
 
 
 _OPEN: weakref.WeakSet[Archive] = weakref.WeakSet()

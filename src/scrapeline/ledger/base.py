@@ -438,6 +438,62 @@ class WorkQueue(Protocol):
         """Tasks not yet settled (WAITING, PENDING or RUNNING)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Forgettable:
+    """What retention would delete from the run history (``prune --dry-run``): counts,
+    and about how many bytes the store would give back to the file system."""
+
+    attempts: int
+    """Attempts of finished runs that ended before the cut-off."""
+    runs: int
+    """Runs that would go, with their attempts and item changes."""
+    changes: int
+    """Item changes recorded by those runs."""
+    bytes: int
+    """An estimate of what deleting them and reclaiming the space frees: the store's
+    unused pages, plus the share of each table those rows hold (where the store can
+    tell; otherwise only the unused pages, a lower bound)."""
+
+
+KEEP_RUNS = 100
+"""Finished runs retention keeps however old they are unless told (``prune
+--keep-runs``): about three months of a daily pipeline's history."""
+
+
+def runs_to_forget(runs: Sequence[RunInfo], before: float, keep_runs: int) -> list[int]:
+    """The ids of the runs retention deletes (see :meth:`RunHistory.forget_runs`), the
+    one decision every backend takes: a finished run goes when it ended before
+    ``before``, is not among the newest ``keep_runs`` finished runs and is not the
+    last successful run (the newest DONE one that is not a prune).
+
+    >>> def run(id, status, ended, command=None):
+    ...     return RunInfo(id=id, pipeline="p", started_at=ended - 1, ended_at=ended,
+    ...                    status=RunStatus(status), pid=1, summary={},
+    ...                    options={"command": command} if command else {})
+    >>> history = [run(1, "done", 10), run(2, "failed", 20), run(3, "failed", 30),
+    ...            run(4, "done", 40, "prune"), run(5, "running", 50)]
+    >>> runs_to_forget(history, before=100, keep_runs=1)  # 1 is the last success
+    [2, 3]
+    >>> runs_to_forget(history, before=25, keep_runs=0)  # only what ended before 25
+    [2]
+    >>> runs_to_forget(history, before=100, keep_runs=3)
+    []
+    """
+    finished = sorted(
+        (r for r in runs if r.status is not RunStatus.RUNNING), key=lambda r: r.id, reverse=True
+    )
+    successes = [
+        r.id for r in finished if r.status is RunStatus.DONE and r.options.get("command") != "prune"
+    ]
+    last_success = successes[0] if successes else None
+    return sorted(
+        r.id
+        for r in finished[max(keep_runs, 0) :]
+        if r.id != last_success
+        and (r.ended_at if r.ended_at is not None else r.started_at) < before
+    )
+
+
 class RunHistory(Protocol):
     """What a run leaves behind, read by reports and pruned by retention: runs,
     their attempts, task counts and records."""
@@ -493,6 +549,25 @@ class RunHistory(Protocol):
 
         The runs themselves, with their summaries, stay. Returns how many
         attempts were deleted."""
+
+    # retention beyond attempts (prune): runs over a kept number, and the space back
+    def forget_runs(self, before: float, keep_runs: int) -> int:
+        """Delete the runs that ended before ``before`` (a run that never ended: its
+        start) and are not among the newest ``keep_runs`` finished runs, with their
+        attempts and item changes; items, tasks and records stay. Never deleted: a run
+        still RUNNING (it is not counted among the kept either), and the newest DONE
+        run whose options' ``command`` is not "prune" (the last successful run).
+        Returns how many runs were deleted."""
+
+    def forgettable(self, before: float, keep_runs: int) -> Forgettable:
+        """What ``forget_attempts(before)`` then ``forget_runs(before, keep_runs)``
+        would delete, counted, and the bytes that would free; nothing is written (a
+        ledger opened read-only answers it)."""
+
+    def reclaim_space(self) -> None:
+        """Give the space that deleted rows left unused back to the file system (the
+        files shrink); nothing to do for a store kept in memory. Raises LedgerError
+        (DiskFull when the disk has no room for the work)."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Tasks per stage per status, every stage of the graph present."""

@@ -22,6 +22,7 @@ from scrapeline.ledger.base import (
     Completion,
     FailedTask,
     Failure,
+    Forgettable,
     ItemChange,
     NewItem,
     RunFailure,
@@ -36,6 +37,7 @@ from scrapeline.ledger.base import (
     kept_note,
     key_changed,
     record_key,
+    runs_to_forget,
 )
 from scrapeline.ledger.merge import log_changes, merge_data
 from scrapeline.model import Graph, Key
@@ -347,6 +349,33 @@ class MemoryLedger:
         forgotten = len(self.attempts) - len(kept)
         self.attempts = kept
         return forgotten
+
+    # retention beyond attempts (prune)
+    def forget_runs(self, before: float, keep_runs: int) -> int:
+        gone = set(runs_to_forget(list(self.runs_.values()), before, keep_runs))
+        self.attempts = [a for a in self.attempts if a.run_id not in gone]
+        self.item_changes = [c for c in self.item_changes if c.run_id not in gone]
+        for run_id in gone:
+            del self.runs_[run_id]
+        return len(gone)
+
+    def forgettable(self, before: float, keep_runs: int) -> Forgettable:
+        ended = {
+            r.id
+            for r in self.runs_.values()
+            if r.status is not RunStatus.RUNNING
+            and (r.ended_at if r.ended_at is not None else r.started_at) < before
+        }
+        gone = set(runs_to_forget(list(self.runs_.values()), before, keep_runs))
+        return Forgettable(
+            attempts=sum(1 for a in self.attempts if a.run_id in ended),
+            runs=len(gone),
+            changes=sum(1 for c in self.item_changes if c.run_id in gone),
+            bytes=0,  # nothing on disk
+        )
+
+    def reclaim_space(self) -> None:
+        return None  # deleted rows are garbage for Python to collect
 
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         return {k for k in keys if (kind, k) in self.items}

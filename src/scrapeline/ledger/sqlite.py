@@ -38,6 +38,7 @@ from scrapeline.ledger.base import (
     Completion,
     FailedTask,
     Failure,
+    Forgettable,
     ItemChange,
     NewItem,
     RecordRow,
@@ -53,6 +54,7 @@ from scrapeline.ledger.base import (
     kept_note,
     key_changed,
     record_key,
+    runs_to_forget,
     settled_once,
 )
 from scrapeline.ledger.merge import log_changes, merge_data
@@ -69,6 +71,8 @@ _REFRESH_COUNTED_SINCE = 10
 """The schema version whose attempts say whether they were refreshes."""
 _RECORDS_COUNTED_SINCE = 13
 """The schema version whose attempts count the records they wrote."""
+_INCREMENTAL = 2
+"""``PRAGMA auto_vacuum``'s value for incremental mode."""
 _DEEPEST = 1000
 """How far up an item's parents readiness looks: a bound, should parents ever loop."""
 
@@ -503,6 +507,84 @@ class SqliteLedger:
                 "WHERE status!='running' AND coalesce(ended_at, started_at) < ?)",
                 (before,),
             ).rowcount
+
+    # -- retention beyond attempts (prune) ---------------------------------------
+
+    def forget_runs(self, before: float, keep_runs: int) -> int:
+        with self._tx() as db:
+            gone = _array(runs_to_forget(_history(db), before, keep_runs))
+            for table in ("attempts", "item_changes"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE run_id IN (SELECT value FROM json_each(?))",
+                    (gone,),
+                )
+            return db.execute(
+                "DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?))", (gone,)
+            ).rowcount
+
+    def forgettable(self, before: float, keep_runs: int) -> Forgettable:
+        try:
+            gone = runs_to_forget(_history(self.db), before, keep_runs)
+        except sqlite3.Error as exc:
+            raise self._translate(exc, f"ledger {self.path}") from exc
+        ids = _array(gone)
+        (attempts, total_attempts), *_ = self._read(
+            "SELECT count(*) FILTER (WHERE run_id IN (SELECT id FROM runs "
+            "WHERE status!='running' AND coalesce(ended_at, started_at) < ?)), count(*) "
+            "FROM attempts",
+            (before,),
+        )
+        (changes, total_changes), *_ = self._read(
+            "SELECT count(*) FILTER (WHERE run_id IN (SELECT value FROM json_each(?))), "
+            "count(*) FROM item_changes",
+            (ids,),
+        )
+        (total_runs,), *_ = self._read("SELECT count(*) FROM runs")
+        # each table's pages, shared out by the rows that go
+        shares = {
+            ("attempts", "attempts_run"): (attempts, total_attempts),
+            ("runs",): (len(gone), total_runs),
+            ("item_changes", "item_changes_run"): (changes, total_changes),
+        }
+        estimate = self._unused_bytes()
+        for names, (rows, total) in shares.items():
+            if rows and total:
+                estimate += sum(self._stored_bytes(name) for name in names) * rows // total
+        return Forgettable(attempts=attempts, runs=len(gone), changes=changes, bytes=estimate)
+
+    def reclaim_space(self) -> None:
+        """SQLite keeps deleted rows' pages for reuse; this hands them back. A ledger
+        in incremental auto-vacuum mode moves its free pages to the end and cuts them
+        off; one made before that mode is rebuilt once by VACUUM (which takes the
+        ledger's size again in free disk for a moment) and is in that mode from then
+        on. Then the WAL is checkpointed and truncated."""
+        try:
+            if int(self.db.execute("PRAGMA auto_vacuum").fetchone()[0]) == _INCREMENTAL:
+                if int(self.db.execute("PRAGMA freelist_count").fetchone()[0]):
+                    # run to the end: sqlite3's execute() would step it once, one page
+                    self.db.executescript("PRAGMA incremental_vacuum")
+            else:
+                self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                self.db.execute("VACUUM")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as exc:
+            raise self._translate(exc, f"cannot reclaim space in ledger {self.path}") from exc
+
+    def _unused_bytes(self) -> int:
+        (free,), *_ = self._read("PRAGMA freelist_count")
+        (size,), *_ = self._read("PRAGMA page_size")
+        return int(free) * int(size)
+
+    def _stored_bytes(self, name: str) -> int:
+        """The bytes of a table's or an index's pages; 0 where SQLite was built
+        without its dbstat table (the estimate is then a lower bound)."""
+        try:
+            rows = self.db.execute(
+                "SELECT pgsize FROM dbstat WHERE name=? AND aggregate=TRUE", (name,)
+            ).fetchall()
+        except sqlite3.Error:
+            return 0
+        return int(rows[0][0] or 0) if rows else 0
 
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         try:
@@ -1375,6 +1457,25 @@ def _create_private(path: Path) -> None:
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
+
+
+def _history(db: sqlite3.Connection) -> list[RunInfo]:
+    """Every run as retention decides on it: its summary left unread."""
+    return [
+        RunInfo(
+            id=rid,
+            pipeline=pipeline,
+            started_at=started,
+            ended_at=ended,
+            status=RunStatus(status),
+            pid=pid,
+            options=_loads(options),
+            summary={},
+        )
+        for rid, pipeline, started, ended, status, pid, options in db.execute(
+            "SELECT id, pipeline, started_at, ended_at, status, pid, options FROM runs"
+        )
+    ]
 
 
 def _run_info(row: Sequence[Any]) -> RunInfo:

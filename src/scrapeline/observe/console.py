@@ -26,11 +26,22 @@ With ``progress`` (the default when the console is a terminal) a bar with
 settled/total, rate, time left and the hosts held back (paused or with an open
 breaker, and for how much longer) stays below those lines until the run ends.
 Otherwise the lines are plain text with no control codes, fit for a log or a pipe.
+
+For cron and other unattended runs, ``quiet`` prints only what needs a person: the
+summary and the errors (failed items, a halt, a discovery that failed, warnings such
+as a paused host or a stop requested); no item done, no progress bar, no info line.
+``items=False`` turns off only the lines of items done (the config's way to keep a
+log short when stdout is not a terminal); failed items, the bar and the rest stay.
+The summary's first line says why the exit code is not 0
+(:func:`scrapeline.observe.summary.verdict`)::
+
+    run 7 of football: FAILED (exit 1) — 3 items failed: overview ×2, lineups ×1
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -92,6 +103,9 @@ class ConsoleReporter:
     bar's rate and time-left estimates and how long a host stays held. ``wall``
     gives the time of day a paused host resumes at. ``verbose`` also prints what
     is log-only by default: retries, engine debug messages, the work queued.
+    ``quiet`` prints the summary and lines of warning level and up only (it wins
+    over ``verbose`` and ``progress``); ``items`` False leaves out the lines of
+    items done (None and True: printed).
     """
 
     def __init__(
@@ -102,9 +116,14 @@ class ConsoleReporter:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = datetime.now,
         verbose: bool = False,
+        quiet: bool = False,
+        items: bool | None = None,
     ) -> None:
         self._console = console if console is not None else Console()
-        self._use_progress = self._console.is_terminal if progress is None else progress
+        self._quiet = quiet
+        self._done_lines = items is not False and not quiet
+        use_progress = self._console.is_terminal if progress is None else progress
+        self._use_progress = use_progress and not quiet
         self._plain = not self._use_progress and not self._console.is_terminal
         self._clock = clock
         self._wall = wall
@@ -124,6 +143,9 @@ class ConsoleReporter:
         return self._console
 
     def __call__(self, event: Event) -> None:
+        if type(event) is TaskDone and not self._done_lines:
+            self._settle()  # the counter on a failed item's line still counts it
+            return
         if type(event) is TaskDone and self._plain:
             # the common case, kept cheap: no styling, no Line
             self._settle()
@@ -149,6 +171,8 @@ class ConsoleReporter:
             return
         line = render(event, now=self._wall())
         if line is None or not (line.shown or self._verbose):
+            return
+        if self._quiet and line.level < logging.WARNING:
             return
         if isinstance(event, (TaskDone, TaskFailed)):
             self._settle()

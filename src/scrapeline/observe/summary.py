@@ -276,12 +276,58 @@ def reason_line(status: str, reason: str) -> str:
     return f"{status.capitalize()}: {reason}"
 
 
+def verdict(summary: Summary) -> str | None:
+    """Why a run's exit code is not 0, in words: the summary's first line, which is
+    all a cron mail's subject or a log's tail may show. None for exit 0.
+
+    The failed items are counted per stage (the tasks failed now, what makes the
+    exit code 1); the reason is the run's own (a halt, an interrupt, a discovery
+    that failed). A failed run names its failed items first, any other its reason::
+
+    >>> def run(status, code, reason=None, failed=()):
+    ...     rows = tuple(StageRow(stage=s, discovered=n, done=0, skipped=0, failed=n,
+    ...                           pending=0) for s, n in failed)
+    ...     return Summary(run_id=7, pipeline="football", status=status, exit_code=code,
+    ...                    reason=reason, wall=1.0, settled=0, tasks_per_second=0.0,
+    ...                    items=0, items_per_second=0.0, stages=rows, timings=(),
+    ...                    categories=(), failures=(), failures_left_out=0)
+    >>> verdict(run("failed", 1, failed=[("overview", 2), ("lineups", 1)]))
+    'run 7 of football: FAILED (exit 1) — 3 items failed: overview ×2, lineups ×1'
+    >>> verdict(run("halted", 3, "host 127.0.0.1:8000 down"))
+    'run 7 of football: HALTED (exit 3) — host 127.0.0.1:8000 down'
+    >>> verdict(run("interrupted", 130, "time limit", failed=[("overview", 1)]))
+    'run 7 of football: INTERRUPTED (exit 130) — time limit; 1 item failed: overview ×1'
+    >>> verdict(run("failed", 1, "discovery failed: results offset 0: HTTP 503"))
+    'run 7 of football: FAILED (exit 1) — discovery failed: results offset 0: HTTP 503'
+    >>> verdict(run("done", 0)) is None
+    True
+    """
+    if summary.exit_code == 0:
+        return None
+    failed = [(row.stage, row.failed) for row in summary.stages if row.failed > 0]
+    items = ""
+    if failed:
+        count = sum(n for _, n in failed)
+        items = f"{_plural(count, 'item')} failed: " + ", ".join(f"{s} ×{n}" for s, n in failed)
+    parts = [items, summary.reason or ""]
+    if summary.status != "failed":
+        parts.reverse()  # what stopped the run comes first; items failed on the way after
+    why = "; ".join(part for part in parts if part)
+    line = f"run {summary.run_id} of {summary.pipeline}: {summary.status.upper()}"
+    line += f" (exit {summary.exit_code})"
+    return f"{line} — {why}" if why else line
+
+
 def render_summary(summary: Summary, console: Console) -> None:
-    """Print the summary: reason, headline, stage table, error categories, failed items.
+    """Print the summary: why the exit code is not 0 (:func:`verdict`), headline,
+    stage table, error categories, failed items.
 
     Every piece of user data is printed as plain text, never read as markup.
     """
-    if summary.reason is not None:
+    first = verdict(summary)
+    if first is not None:
+        console.print(Text(first, style="bold red"), soft_wrap=True)
+    elif summary.reason is not None:
         console.print(
             Text(reason_line(summary.status, summary.reason), style="bold red"), soft_wrap=True
         )
