@@ -142,7 +142,7 @@ def test_ctrl_c_drains_exits_130_and_the_next_run_resumes(site_url: str, tmp_pat
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    assert "Stopping" in out and "Interrupted" in out
+    assert "Stopping" in out and "INTERRUPTED (exit 130) — interrupted by SIGINT" in out, out
     assert count(data / "ledger.db", "SELECT count(*) FROM tasks WHERE status='running'") == 0
     again = scrapeline("run", PIPE, "--base-url", site_url, "--data-dir", str(data))
     assert again.returncode == 0, again.stderr

@@ -83,7 +83,7 @@ def test_a_stage_blocking_the_loop_cannot_outlast_a_stop_signal(
             proc.kill()
             proc.communicate()
     assert proc.returncode == 130, err
-    assert "Interrupted" in out, out
+    assert "INTERRUPTED (exit 130)" in out, out
     assert "a stage blocked the event loop (overview match 3)" in out + err
     db = data / "ledger.db"
     assert query(db, "SELECT count(*) FROM tasks WHERE status='running'") == [(0,)]
