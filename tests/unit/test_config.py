@@ -381,3 +381,31 @@ KEY_LINES = [
 @pytest.mark.parametrize(("text", "key", "line"), KEY_LINES)
 def test_the_line_of_a_key_is_found_by_a_scan(text: str, key: tuple[str, ...], line: int) -> None:
     assert line_of(key_lines(text), key) == line
+
+
+def test_the_run_fetches_with_the_settings_above_the_pipeline(tmp_path: Path) -> None:
+    from scrapeline.cli.options import fetch_options
+    from scrapeline.workspace.run import fetch_settings
+
+    pipe = pipeline()
+    toml = """
+        [profiles.prod]
+        delay = [1, 2]
+        concurrency = 2
+        base_url = "http://127.0.0.1:8000"
+        archive = false
+    """
+    run = settings(tmp_path, toml, profile="prod").run()
+    fetch = fetch_options(run)
+    used = fetch_settings(pipe, fetch)
+    assert (used.delay, used.concurrency, used.base_url, used.rate) == (
+        (1.0, 2.0),
+        2,
+        "http://127.0.0.1:8000",
+        "2/s",  # the pipeline's, not overridden
+    )
+    assert fetch.archive is False
+    # a new value: the pipeline's own settings are unchanged
+    assert (pipe.delay, pipe.concurrency, pipe.base_url) == (None, 8, None)
+    # and the demo's own site wins over the configured one
+    assert fetch_options(run, base_url="http://127.0.0.1:9999").base_url == "http://127.0.0.1:9999"

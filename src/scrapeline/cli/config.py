@@ -62,7 +62,8 @@ def lines(report: dict[str, Any]) -> list[str]:
     profiles = ", ".join(report["profiles"]) or "none"
     profile = report["profile"]
     head = [
-        f"file        {report['file'] or '(none: no scrapeline.toml or [tool.scrapeline])'}",
+        f"file        {report['file'] or '(none: no scrapeline.toml or [tool.scrapeline])'}"
+        + (f" (its [tool.scrapeline] ignored: {report['ignored']})" if report["ignored"] else ""),
         f"profile     {profile} ({report['profile_source']}; the file has {profiles})"
         if profile
         else f"profile     (none; the file has {profiles})",

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 import typer
 
-from scrapeline.cli.app import add_secrets, app, errors, load
+from scrapeline.cli.app import add_secrets, app, errors, hide, load
 from scrapeline.cli.exits import exit_code
 from scrapeline.cli.options import (
     GRACE,
@@ -53,6 +53,7 @@ from scrapeline.ops.config import EffectiveRun
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner import loop as event_loop
 from scrapeline.runner.run import Outcome, RunOptions
+from scrapeline.secrets import collect_secrets
 
 
 @app.command(epilog=RUN_EPILOG)
@@ -119,6 +120,8 @@ def configured(
     Raises ConfigError for anything that cannot work."""
     settings = flags.configure(target, pipe, env=os.environ, data_dir=data_dir).run()
     add_secrets(pipe, settings.secrets)
+    if settings.base_url:  # from the file or the environment: its credentials too
+        hide(collect_secrets(urls=[settings.base_url]))
     return settings
 
 

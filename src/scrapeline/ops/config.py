@@ -233,8 +233,9 @@ class Effective:
         )
 
     def report(self) -> dict[str, Any]:
-        """The effective settings as JSON-ready values, secrets masked: the file, the
-        profile, the precedence, and each setting's ``value`` and ``source``."""
+        """The effective settings as JSON-ready values, secrets masked: the file (and
+        the pyproject.toml it wins over, ``ignored``), the profile, the precedence, and
+        each setting's ``value`` and ``source``."""
         shown: dict[str, Any] = {}
         for key, setting in self.settings.items():
             entry: dict[str, Any] = {
@@ -247,6 +248,7 @@ class Effective:
         profiles = self.file.settings.profiles if self.file else None
         return {
             "file": str(self.file.path) if self.file else None,
+            "ignored": str(self.file.shadowed) if self.file and self.file.shadowed else None,
             "profile": self.profile,
             "profile_source": self.profile_source,
             "profiles": sorted(profiles or {}),
