@@ -15,6 +15,7 @@ import textwrap
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,14 +86,19 @@ def scrapeline(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.Comp
     )
 
 
-def stored_workers(data_dir: Path) -> list[int]:
-    """The workers of each run the ledger recorded, oldest first."""
+def stored_options(data_dir: Path) -> list[dict[str, Any]]:
+    """The options of each run the ledger recorded, oldest first."""
     conn = sqlite3.connect(data_dir / "ledger.db")
     try:
         rows = conn.execute("SELECT options FROM runs ORDER BY id").fetchall()
     finally:
         conn.close()
-    return [json.loads(options)["workers"] for (options,) in rows]
+    return [json.loads(options) for (options,) in rows]
+
+
+def stored_workers(data_dir: Path) -> list[int]:
+    """The workers of each run the ledger recorded, oldest first."""
+    return [options["workers"] for options in stored_options(data_dir)]
 
 
 def test_the_profile_env_and_flags_set_the_run_and_the_secret_stays_hidden(
@@ -106,7 +112,9 @@ def test_the_profile_env_and_flags_set_the_run_and_the_secret_stays_hidden(
         "run", pipeline, "--profile", "prod", "--end-offset", "0", cwd=project, env=env
     )
     assert prod.returncode == 1, prod.stdout + prod.stderr  # the planned stage bugs
-    assert stored_workers(project / "data" / "prod") == [6]
+    [stored] = stored_options(project / "data" / "prod")
+    assert stored["workers"] == 6 and stored["max_consecutive_failures"] == 0  # file's top
+    assert stored["invocation"]["profile"] == "prod"
     assert not (project / "data" / "dev").exists()
 
     # SCRAPELINE_PROFILE chooses dev; SCRAPELINE_WORKERS beats its workers
@@ -114,6 +122,7 @@ def test_the_profile_env_and_flags_set_the_run_and_the_secret_stays_hidden(
     dev = scrapeline("run", pipeline, "--end-offset", "0", cwd=project, env=dev_env)
     assert dev.returncode == 1, dev.stdout + dev.stderr
     assert stored_workers(project / "data" / "dev") == [3]
+    assert stored_options(project / "data" / "dev")[0]["invocation"]["profile"] == "dev"
 
     # and a flag beats the variable
     flagged = scrapeline(

@@ -11,6 +11,7 @@ import pytest
 
 from scrapeline import Context, Item, Pipeline
 from scrapeline.cli.options import RunFlags
+from scrapeline.errors import ConfigError
 from scrapeline.ops.config import Effective, Flags, load_settings
 from scrapeline.ops.config_file import key_lines, line_of
 
@@ -362,6 +363,32 @@ def test_only_stage_selects_the_stages() -> None:
     options = RunFlags(only_stage=["overview", "overview"]).run_options(pipe)
     assert options.stages == ("overview",)
     assert RunFlags().run_options(pipe).stages is None
+    with pytest.raises(ConfigError, match="--skip-stage lineups: the pipeline has no stage"):
+        RunFlags(skip_stage=["lineups"]).run_options(pipe)
+
+
+def test_the_run_options_take_the_policies_and_the_time_limit(tmp_path: Path) -> None:
+    toml = """
+        failure_policy = "retry-at-end"
+        max_duration = "2h"
+
+        [stages.overview]
+        failure_policy = "fail-fast"
+    """
+    (tmp_path / "scrapeline.toml").write_text(textwrap.dedent(toml))
+    flags = RunFlags(skip_stage=["overview"], max_duration="90m")
+    pipe = pipeline()
+    run = flags.configure(str(tmp_path / "football.py"), pipe, env={}).run()
+    options = flags.run_options(pipe, run)
+    assert options.failure_policy == "retry-at-end"
+    assert options.stage_policies == {"overview": "fail-fast"}
+    assert options.max_duration == 5400.0  # the flag's 90m over the file's 2h
+    assert options.skip_stages == ("overview",)
+    # the pipeline's own policy is left to the runner (None), and shown as the pipeline's
+    declared = Pipeline("strict", failure_policy="fail-fast")
+    effective = load_settings(None, declared, env={})
+    assert effective["failure_policy"].source == "pipeline"
+    assert RunFlags().run_options(declared, effective.run()).failure_policy is None
 
 
 # -- where each key is --------------------------------------------------------------

@@ -111,6 +111,7 @@ def demo(
     with serve_in_thread(site) as url:
         console().print(f"rehearsal site at {url}", markup=False)
         run_and_exit(
+            "demo",
             pipe,
             settings,
             options,

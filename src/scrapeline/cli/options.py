@@ -280,8 +280,9 @@ class RunFlags:
     def run_options(self, pipe: Pipeline, run: EffectiveRun | None = None) -> RunOptions:
         """The runner's options for ``pipe`` with the settings of ``run`` (None: these
         flags alone over the pipeline's declaration, no file, no environment):
-        workers, timeouts and the breaker, ``ctx.config``, and this command's range,
-        ``--only`` and ``--only-stage``.
+        workers, timeouts, the breaker, failure policies and the time limit,
+        ``ctx.config``, and this command's range, ``--only``, ``--only-stage`` and
+        ``--skip-stage``.
 
         Raises ConfigError for an end offset before the start, a stage the pipeline
         does not have, a malformed ``--set`` or ``--secret``, or a key given by both."""
@@ -291,7 +292,7 @@ class RunFlags:
         if start is not None and end is not None and end < start:
             raise ConfigError(f"--end-offset {end} is before --start-offset {start}")
         only_stages = stage_names("--only-stage", self.only_stage, pipe)
-        stage_names("--skip-stage", self.skip_stage, pipe)
+        skip_stages = stage_names("--skip-stage", self.skip_stage, pipe)
         return RunOptions(
             workers=run.workers,
             start=start,
@@ -304,6 +305,10 @@ class RunFlags:
             config=run.config,
             only=tuple(only_item(text, pipe) for text in self.only or ()),
             stages=only_stages or None,
+            skip_stages=skip_stages,
+            failure_policy=run.failure_policy,
+            stage_policies=run.stage_policies,
+            max_duration=run.max_duration,
         )
 
 

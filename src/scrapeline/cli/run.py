@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -109,7 +110,7 @@ def run(
         pipe = load(pipeline, secrets=secret, base_url=base_url)
         settings = configured(flags, pipeline, pipe)
         options = flags.run_options(pipe, settings)
-    run_and_exit(pipe, settings, options)
+    run_and_exit("run", pipe, settings, options)
 
 
 def configured(
@@ -126,6 +127,7 @@ def configured(
 
 
 def run_and_exit(
+    command: str,
     pipe: Pipeline,
     settings: EffectiveRun,
     options: RunOptions,
@@ -135,9 +137,13 @@ def run_and_exit(
 ) -> NoReturn:
     """Run ``pipe`` on the data dir of ``settings`` with its fetch settings (``base_url``
     over its own: the demo's site) and the console reporting, call ``after`` with the
-    outcome, and exit with the code of the run's status."""
+    outcome, and exit with the code of the run's status. The run's record keeps
+    ``command``, its arguments and the profile."""
     from scrapeline.observe.console import ConsoleReporter
+    from scrapeline.workspace.invocation import Invocation
     from scrapeline.workspace.run import run as run_pipeline
+
+    invocation = replace(Invocation.current(command), profile=settings.profile)
 
     reporter = ConsoleReporter()
     try:
@@ -149,6 +155,7 @@ def run_and_exit(
                     options,
                     fetch_options=fetch_options(settings, base_url=base_url),
                     subscribers=[reporter],
+                    invocation=invocation,
                 )
             )
     finally:

@@ -42,6 +42,7 @@ from pydantic import ValidationError
 
 from scrapeline.errors import ConfigError
 from scrapeline.fetch.settings import FetchSettings
+from scrapeline.model import FailurePolicy
 from scrapeline.ops.config_file import (
     RESOLVED,
     ConfigFile,
@@ -358,19 +359,19 @@ def _defaults(pipeline: Pipeline, data_dir: Path | None) -> dict[Key, _Entry]:
 
 
 def _declared(pipeline: Pipeline) -> dict[Key, _Entry]:
-    """What the pipeline declares itself (a concurrency at the built-in default is
-    taken as not declared)."""
+    """What the pipeline declares itself (a concurrency or a failure policy at the
+    built-in default is taken as not declared)."""
     fetch = pipeline.fetch
     values: dict[Key, Any] = {
         ("workers",): pipeline.workers,
         ("rate",): fetch.rate,
         ("delay",): fetch.delay,
         ("base_url",): fetch.base_url,
-        # Pipeline(failure_policy=...): the pipeline's own policy, when it declares one
-        ("failure_policy",): getattr(pipeline, "failure_policy", None),
     }
     if fetch.concurrency != FetchSettings().concurrency:
         values[("concurrency",)] = fetch.concurrency
+    if pipeline.failure_policy is not FailurePolicy.CONTINUE:
+        values[("failure_policy",)] = pipeline.failure_policy.value
     where = f"pipeline {pipeline.name!r}"
     return {k: _Entry(v, "pipeline", "pipeline", where) for k, v in values.items() if v is not None}
 
