@@ -215,7 +215,8 @@ def test_a_bad_file_or_profile_exits_2_in_one_line_before_anything_is_written(
 
 def test_demo_reads_the_configuration_of_the_current_directory(tmp_path: Path) -> None:
     (tmp_path / "scrapeline.toml").write_text(
-        '[profiles.quick]\nworkers = 7\ndata_dir = "demo-data"\n'
+        '[profiles.quick]\nworkers = 7\ndata_dir = "demo-data"\n\n'
+        "[profiles.quick.output]\nquiet = true\n"
     )
     done = scrapeline(
         "demo", "--profile", "quick", "--no-latency", "--end-offset", "0", cwd=tmp_path, env={}
@@ -223,3 +224,11 @@ def test_demo_reads_the_configuration_of_the_current_directory(tmp_path: Path) -
     assert done.returncode == 0, done.stdout + done.stderr
     assert stored_workers(tmp_path / "demo-data") == [7]
     assert not (tmp_path / "data").exists()  # not the demo's own default, data/demo
+    # the profile's output.quiet: the summary, no line per item
+    assert "run 1 of football: done" in done.stdout
+    assert "✓ overview" not in done.stdout
+    loud = scrapeline(
+        "demo", "--no-latency", "--end-offset", "0", "--force-rescrape", cwd=tmp_path, env={}
+    )
+    assert loud.returncode == 0, loud.stdout + loud.stderr
+    assert "✓ overview" in loud.stdout  # without the profile, the lines are there

@@ -145,7 +145,7 @@ def run_and_exit(
 
     invocation = replace(Invocation.current(command), profile=settings.profile)
 
-    reporter = ConsoleReporter()
+    reporter = ConsoleReporter(quiet=settings.quiet, items=settings.items)
     try:
         with errors():
             outcome = event_loop.run(
