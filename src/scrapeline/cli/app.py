@@ -105,10 +105,18 @@ def load(target: str, *, secrets: list[str] | None = None, base_url: str | None 
     given = parse_secrets(secrets)
     hide(given.values())
     pipe = load_pipeline(target)
-    # the pipeline's settings, replaced by a value that also hides the --secret values
-    pipe.fetch = replace(pipe.fetch, secrets=(*pipe.fetch.secrets, *given.values()))
-    hide(pipe.secret_values())
+    add_secrets(pipe, given.values())
     return pipe
+
+
+def add_secrets(pipe: Pipeline, secrets: Iterable[str]) -> None:
+    """Make ``secrets`` (``--secret`` values, the configuration's ``${...}`` values)
+    secrets of ``pipe``'s runs: kept out of the run log, the ledger and the archive,
+    and hidden from the command's output, with the pipeline's own."""
+    values = tuple(s for s in secrets if s not in pipe.fetch.secrets)
+    # the pipeline's settings, replaced by a value that also hides these
+    pipe.fetch = replace(pipe.fetch, secrets=(*pipe.fetch.secrets, *values))
+    hide(pipe.secret_values())
 
 
 def parse_secrets(pairs: list[str] | None) -> dict[str, str]:
@@ -135,16 +143,22 @@ def parse_secrets(pairs: list[str] | None) -> dict[str, str]:
     return found
 
 
-def stage_config(pairs: list[str] | None, secrets: list[str] | None = None) -> dict[str, str]:
-    """The stages' ``ctx.config``: the ``--set`` values and the ``--secret`` ones.
-
-    Raises ConfigError for a ``--set`` without ``=`` or a key given by both."""
+def parse_sets(pairs: list[str] | None) -> dict[str, str]:
+    """The ``--set`` values by key. Raises ConfigError for one without ``=``."""
     config: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set takes KEY=VALUE, got {pair!r}")
         config[key] = value
+    return config
+
+
+def stage_config(pairs: list[str] | None, secrets: list[str] | None = None) -> dict[str, str]:
+    """The stages' ``ctx.config``: the ``--set`` values and the ``--secret`` ones.
+
+    Raises ConfigError for a ``--set`` without ``=`` or a key given by both."""
+    config = parse_sets(pairs)
     for key, value in parse_secrets(secrets).items():
         if key in config:
             raise ConfigError(f"{key} is given by both --set and --secret")

@@ -19,39 +19,52 @@ from scrapeline.cli.options import (
     GRACE,
     ITEM_TIMEOUT,
     MAX_CONSECUTIVE_FAILURES,
+    RUN_EPILOG,
     ArchiveOpt,
     BreakerOpt,
     DataDirOpt,
     EndOpt,
+    FailurePolicyOpt,
     ForceOpt,
     FullOpt,
     GraceOpt,
+    MaxDurationOpt,
+    OnlyStageOpt,
+    ProfileOpt,
+    QuietOpt,
     RateOpt,
     RunFlags,
     SecretOpt,
     SetOpt,
+    SkipStageOpt,
     StartOpt,
     TimeoutOpt,
     WorkersOpt,
 )
-from scrapeline.cli.run import run_and_exit
+from scrapeline.cli.run import configured, run_and_exit
 from scrapeline.errors import ConfigError
 from scrapeline.runner.run import Outcome
 
+DEMO_PIPELINE = "scrapeline.demo.football:pipe"
 DEMO_DATA_DIR = Path("data/demo")
 DEMO_END_OFFSET = 900
 
 
-@app.command()
+@app.command(epilog=RUN_EPILOG)
 def demo(
+    profile: ProfileOpt = None,
     data_dir: DataDirOpt = None,
     workers: WorkersOpt = None,
     start_offset: StartOpt = None,
     end_offset: EndOpt = None,
     full: FullOpt = False,
     force_rescrape: ForceOpt = False,
+    only_stage: OnlyStageOpt = None,
+    skip_stage: SkipStageOpt = None,
     max_consecutive_failures: BreakerOpt = MAX_CONSECUTIVE_FAILURES,
+    failure_policy: FailurePolicyOpt = None,
     item_timeout: TimeoutOpt = ITEM_TIMEOUT,
+    max_duration: MaxDurationOpt = None,
     grace: GraceOpt = GRACE,
     latency: Annotated[
         bool, typer.Option("--latency/--no-latency", help="Answer with realistic latency.")
@@ -59,40 +72,51 @@ def demo(
     rate: RateOpt = None,
     set_: SetOpt = None,
     secret: SecretOpt = None,
-    archive: ArchiveOpt = True,
+    archive: ArchiveOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Crawl the built-in rehearsal site with the bundled football pipeline. No network needed.
 
-    Without --end-offset the crawl ends at the listing page at offset 900."""
+    Without --end-offset the crawl ends at the listing page at offset 900. Settings
+    come as for `run` (the configuration file in the current directory included),
+    but the base URL: the rehearsal site is its own, and data/demo the default data dir."""
     from scrapeline.testing import RehearsalSite, serve_in_thread
 
     flags = RunFlags(
+        profile=profile,
+        data_dir=data_dir,
         workers=workers,
         start_offset=start_offset,
         end_offset=DEMO_END_OFFSET if end_offset is None else end_offset,
         full=full,
         force_rescrape=force_rescrape,
+        only_stage=only_stage,
+        skip_stage=skip_stage,
         max_consecutive_failures=max_consecutive_failures,
+        failure_policy=failure_policy,
         item_timeout=item_timeout,
+        max_duration=max_duration,
         grace=grace,
+        rate=rate,
         set_=set_,
         secret=secret,
+        archive=archive,
+        quiet=quiet,
     )
     with errors():
-        pipe = load("scrapeline.demo.football:pipe", secrets=secret)
-        options = flags.run_options(pipe)
-    target = data_dir or DEMO_DATA_DIR
+        pipe = load(DEMO_PIPELINE, secrets=secret)
+        settings = configured(flags, DEMO_PIPELINE, pipe, data_dir=DEMO_DATA_DIR)
+        options = flags.run_options(pipe, settings)
     site = RehearsalSite() if latency else RehearsalSite(latency=None)
     with serve_in_thread(site) as url:
         console().print(f"rehearsal site at {url}", markup=False)
         run_and_exit(
+            "demo",
             pipe,
-            target,
+            settings,
             options,
-            url,
-            archive=archive,
-            rate=rate,
-            after=lambda outcome: _demo_epilogue(target, outcome),
+            base_url=url,
+            after=lambda outcome: _demo_epilogue(settings.data_dir, outcome),
         )
 
 

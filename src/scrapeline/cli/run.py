@@ -1,50 +1,66 @@
 """``scrapeline run PIPELINE``: discover new items, then run every stage not done.
 
+The run's settings are resolved before anything is written: the flags over the
+environment over the configuration file's profile and top level over the
+pipeline's declaration (:mod:`scrapeline.ops.config`; ``--help`` says so too).
+
 Exit codes follow the run's status (cli/exits.py): 0 done · 1 failed items · 3 halted
 · 130 interrupted; 2 for a usage or config error before the run starts.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 import typer
 
-from scrapeline.cli.app import app, errors, load
+from scrapeline.cli.app import add_secrets, app, errors, hide, load
 from scrapeline.cli.exits import exit_code
 from scrapeline.cli.options import (
     GRACE,
     ITEM_TIMEOUT,
     MAX_CONSECUTIVE_FAILURES,
+    RUN_EPILOG,
     ArchiveOpt,
     BaseUrlOpt,
     BreakerOpt,
     DataDirOpt,
     EndOpt,
+    FailurePolicyOpt,
     ForceOpt,
     FullOpt,
     GraceOpt,
+    MaxDurationOpt,
     OnlyOpt,
+    OnlyStageOpt,
     PipelineArg,
+    ProfileOpt,
+    QuietOpt,
     RateOpt,
     RunFlags,
     SecretOpt,
     SetOpt,
+    SkipStageOpt,
     StartOpt,
     TimeoutOpt,
     WorkersOpt,
     fetch_options,
 )
+from scrapeline.ops.config import EffectiveRun
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner import loop as event_loop
 from scrapeline.runner.run import Outcome, RunOptions
+from scrapeline.secrets import collect_secrets
 
 
-@app.command()
+@app.command(epilog=RUN_EPILOG)
 def run(
     pipeline: PipelineArg,
+    profile: ProfileOpt = None,
     data_dir: DataDirOpt = None,
     workers: WorkersOpt = None,
     start_offset: StartOpt = None,
@@ -52,65 +68,94 @@ def run(
     full: FullOpt = False,
     force_rescrape: ForceOpt = False,
     only: OnlyOpt = None,
+    only_stage: OnlyStageOpt = None,
+    skip_stage: SkipStageOpt = None,
     max_consecutive_failures: BreakerOpt = MAX_CONSECUTIVE_FAILURES,
+    failure_policy: FailurePolicyOpt = None,
     item_timeout: TimeoutOpt = ITEM_TIMEOUT,
+    max_duration: MaxDurationOpt = None,
     grace: GraceOpt = GRACE,
     base_url: BaseUrlOpt = None,
     rate: RateOpt = None,
     set_: SetOpt = None,
     secret: SecretOpt = None,
-    archive: ArchiveOpt = True,
+    archive: ArchiveOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run a pipeline: discover new items, then run every stage that is not done."""
     flags = RunFlags(
+        profile=profile,
+        data_dir=data_dir,
         workers=workers,
         start_offset=start_offset,
         end_offset=end_offset,
         full=full,
         force_rescrape=force_rescrape,
+        only=only,
+        only_stage=only_stage,
+        skip_stage=skip_stage,
         max_consecutive_failures=max_consecutive_failures,
+        failure_policy=failure_policy,
         item_timeout=item_timeout,
+        max_duration=max_duration,
         grace=grace,
+        base_url=base_url,
+        rate=rate,
         set_=set_,
         secret=secret,
-        only=only,
+        archive=archive,
+        quiet=quiet,
     )
     with errors():
         pipe = load(pipeline, secrets=secret, base_url=base_url)
-        options = flags.run_options(pipe)
-    from scrapeline.workspace.opened import default_data_dir
+        settings = configured(flags, pipeline, pipe)
+        options = flags.run_options(pipe, settings)
+    run_and_exit("run", pipe, settings, options)
 
-    run_and_exit(
-        pipe, data_dir or default_data_dir(pipe), options, base_url, archive=archive, rate=rate
-    )
+
+def configured(
+    flags: RunFlags, target: str | None, pipe: Pipeline, *, data_dir: Path | None = None
+) -> EffectiveRun:
+    """The run settings of ``pipe`` (see :meth:`RunFlags.configure`), with the
+    configuration's secrets made the pipeline's and hidden from the command's output.
+    Raises ConfigError for anything that cannot work."""
+    settings = flags.configure(target, pipe, env=os.environ, data_dir=data_dir).run()
+    add_secrets(pipe, settings.secrets)
+    if settings.base_url:  # from the file or the environment: its credentials too
+        hide(collect_secrets(urls=[settings.base_url]))
+    return settings
 
 
 def run_and_exit(
+    command: str,
     pipe: Pipeline,
-    data_dir: Path,
+    settings: EffectiveRun,
     options: RunOptions,
-    base_url: str | None,
     *,
-    archive: bool = True,
-    rate: str | None = None,
+    base_url: str | None = None,
     after: Callable[[Outcome], None] | None = None,
 ) -> NoReturn:
-    """Run ``pipe`` on ``data_dir`` with the console reporting (``rate``: ``--rate``,
-    None for the pipeline's), call ``after`` with the outcome, and exit with the code
-    of the run's status."""
+    """Run ``pipe`` on the data dir of ``settings`` with its fetch settings (``base_url``
+    over its own: the demo's site) and the console reporting, call ``after`` with the
+    outcome, and exit with the code of the run's status. The run's record keeps
+    ``command``, its arguments and the profile."""
     from scrapeline.observe.console import ConsoleReporter
+    from scrapeline.workspace.invocation import Invocation
     from scrapeline.workspace.run import run as run_pipeline
 
-    reporter = ConsoleReporter()
+    invocation = replace(Invocation.current(command), profile=settings.profile)
+
+    reporter = ConsoleReporter(quiet=settings.quiet, items=settings.items)
     try:
         with errors():
             outcome = event_loop.run(
                 run_pipeline(
                     pipe,
-                    data_dir,
+                    settings.data_dir,
                     options,
-                    fetch_options=fetch_options(base_url=base_url, archive=archive, rate=rate),
+                    fetch_options=fetch_options(settings, base_url=base_url),
                     subscribers=[reporter],
+                    invocation=invocation,
                 )
             )
     finally:

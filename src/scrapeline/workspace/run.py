@@ -48,16 +48,27 @@ class FetchOptions:
     """Keep every usable response in DATA_DIR/archive (``--no-archive`` turns it off)."""
     rate: str | float | None = None
     """Overrides the pipeline's rate for this run (``--rate 5/s``); None keeps it."""
+    delay: tuple[float, float] | float | None = None
+    """Overrides the pipeline's delay for this run; None keeps it."""
+    concurrency: int | None = None
+    """Overrides the pipeline's concurrency per host for this run; None keeps it."""
 
 
 def fetch_settings(pipeline: Pipeline, fetch: FetchOptions) -> FetchSettings:
-    """The pipeline's fetch settings, pointed at ``fetch.base_url`` and at
-    ``fetch.rate`` when given (a new value: the pipeline is not changed)."""
+    """The pipeline's fetch settings, pointed at ``fetch.base_url`` and with
+    ``fetch``'s rate, delay and concurrency when given (a new value: the pipeline is
+    not changed)."""
     settings = pipeline.fetch
     if fetch.base_url:
         settings = settings.with_base_url(fetch.base_url)
-    if fetch.rate is not None:
-        settings = dataclasses.replace(settings, rate=fetch.rate)
+    overrides: dict[str, Any] = {
+        "rate": fetch.rate,
+        "delay": fetch.delay,
+        "concurrency": fetch.concurrency,
+    }
+    given = {name: value for name, value in overrides.items() if value is not None}
+    if given:
+        settings = dataclasses.replace(settings, **given)
     return settings
 
 
