@@ -185,6 +185,7 @@ def test_a_run_end_without_an_outcome_is_the_newest_run_only_if_this_process_beg
         error=DataDirBusy("another run holds it"),
         began_after=200.0,
     )
+    assert busy.command == f"scrapeline runs p --data-dir {tmp_path}"  # no run to show
     assert (busy.run_id, busy.status, busy.exit_code, busy.previous_status) == (
         None,
         "error",

@@ -90,11 +90,12 @@ class RunEnd:
 
     @property
     def command(self) -> str:
-        """The command that shows this run in full."""
-        words = ["scrapeline", "runs", "show", self.target or self.pipeline]
-        words += [str(self.run_id)] if self.run_id is not None else []
-        words += ["--data-dir", str(self.data_dir)]
-        return shlex.join(words)
+        """The command that shows this run in full (the runs, when it never began)."""
+        target = self.target or self.pipeline
+        words = ["scrapeline", "runs", target]
+        if self.run_id is not None:
+            words = ["scrapeline", "runs", "show", target, str(self.run_id)]
+        return shlex.join([*words, "--data-dir", str(self.data_dir)])
 
 
 def run_alert(status: str, *, previous: str | None) -> AlertEvent | None:
