@@ -65,6 +65,7 @@ from scrapeline.model import (
 if TYPE_CHECKING:
     from scrapeline.context import Context
     from scrapeline.fetch.contract import Expect
+    from scrapeline.ops.alerts import RunEnd
 
 RESERVED_TABLES: frozenset[str] = frozenset(
     {
@@ -99,6 +100,7 @@ _TABLE_NAME = re.compile(r"[^\x00-\x1f\"]*[^\x00-\x20\"][^\x00-\x1f\"]*")
 
 StageFn: TypeAlias = Callable[["Context", "Item"], Awaitable[Any]]
 DiscoverFn: TypeAlias = Callable[["Context", Any], AsyncIterator[Item]]
+RunEndHook: TypeAlias = Callable[["RunEnd"], "Awaitable[None] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +289,8 @@ class Pipeline:
         self.tables: dict[str, Table] = {}
         self.refresh_windows: dict[str, float] = {}
         """Refresh windows (seconds) declared per kind: :meth:`refresh`."""
+        self.run_end_hooks: list[RunEndHook] = []
+        """Called with each run's end: :meth:`on_run_end`."""
 
     # -- fetch settings, read through ``self.fetch`` ---------------------------
 
@@ -498,6 +502,23 @@ class Pipeline:
             return fn
 
         return register
+
+    def on_run_end(self, fn: RunEndHook) -> RunEndHook:
+        """Register ``fn`` to be called with how each run ended, a
+        :class:`~scrapeline.ops.alerts.RunEnd` (pipeline, run id, status, exit code,
+        reason, counts, profile, data dir), once the run has ended: for notifiers of
+        the pipeline's own. ``fn`` may be async. One that raises is logged and
+        changes nothing: the run's status and exit code stay the run's::
+
+            @pipe.on_run_end
+            async def tell_the_team(end):
+                if end.status != "done":
+                    await post_to_chat(f"{end.pipeline} run {end.run_id}: {end.reason}")
+        """
+        if not callable(fn):
+            raise PipelineError(f"on_run_end takes a function, got {fn!r}")
+        self.run_end_hooks.append(fn)
+        return fn
 
     def encode_record(self, record: Record) -> tuple[str, str]:
         """A record's primary key and JSON text, as they are stored.

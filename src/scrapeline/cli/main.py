@@ -18,6 +18,7 @@ from scrapeline.cli import demo as _demo  # noqa: F401  (registers `demo`, `demo
 from scrapeline.cli import archive as _archive  # noqa: F401  (registers `reparse`, `prune`)
 from scrapeline.cli import check as _check  # noqa: F401  (registers `check`)
 from scrapeline.cli import config as _config  # noqa: F401  (registers `config show`)
+from scrapeline.cli import schedule as _schedule  # noqa: F401  (registers `schedule`)
 
 # isort: on
 from scrapeline.cli.app import app
