@@ -110,7 +110,7 @@ def run(
         pipe = load(pipeline, secrets=secret, base_url=base_url)
         settings = configured(flags, pipeline, pipe)
         options = flags.run_options(pipe, settings)
-    run_and_exit("run", pipe, settings, options)
+    run_and_exit("run", pipe, settings, options, target=pipeline)
 
 
 def configured(
@@ -133,26 +133,32 @@ def run_and_exit(
     options: RunOptions,
     *,
     base_url: str | None = None,
+    target: str | None = None,
     after: Callable[[Outcome], None] | None = None,
 ) -> NoReturn:
     """Run ``pipe`` on the data dir of ``settings`` with its fetch settings (``base_url``
     over its own: the demo's site) and the console reporting, call ``after`` with the
     outcome, and exit with the code of the run's status. The run's record keeps
-    ``command``, its arguments and the profile."""
+    ``command``, its arguments and the profile. The configured notifiers are told how
+    it ended (and of a host held back too long), as are the pipeline's ``on_run_end``
+    hooks; ``target`` is the pipeline as typed, for the command an alert suggests."""
     from scrapeline.observe.console import ConsoleReporter
+    from scrapeline.ops.alerts import run_and_alert
     from scrapeline.workspace.invocation import Invocation
-    from scrapeline.workspace.run import run as run_pipeline
 
     invocation = replace(Invocation.current(command), profile=settings.profile)
 
     reporter = ConsoleReporter(quiet=settings.quiet, items=settings.items)
     try:
         with errors():
-            outcome = event_loop.run(
-                run_pipeline(
+            outcome, _ = event_loop.run(
+                run_and_alert(
                     pipe,
                     settings.data_dir,
                     options,
+                    settings.notifiers,
+                    profile=settings.profile,
+                    target=target,
                     fetch_options=fetch_options(settings, base_url=base_url),
                     subscribers=[reporter],
                     invocation=invocation,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from scrapeline.pipeline import Pipeline
     from scrapeline.runner.run import Outcome, RunOptions
     from scrapeline.runner.shutdown import Shutdown
+    from scrapeline.workspace.invocation import Invocation
     from scrapeline.workspace.run import FetchOptions
 
 __all__ = [
@@ -278,6 +279,7 @@ async def run_and_alert(
     fetch_options: FetchOptions | None = None,
     subscribers: Sequence[Any] = (),
     shutdown: Shutdown | None = None,
+    invocation: Invocation | None = None,
 ) -> tuple[Outcome, list[Delivery]]:
     """Run ``pipe`` on ``data_dir`` (:func:`scrapeline.workspace.run.run`) with a
     :class:`HostWatch` among its subscribers, then :func:`alert_run_end`. An error
@@ -303,6 +305,7 @@ async def run_and_alert(
             fetch_options=fetch_options,
             subscribers=[*subscribers, watch],
             shutdown=shutdown,
+            invocation=invocation,
         )
     except ScrapelineError as error:
         await watch.drain()

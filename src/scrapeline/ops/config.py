@@ -51,6 +51,7 @@ from scrapeline.ops.config_file import (
     find_config,
     first_error,
 )
+from scrapeline.ops.notify import Notifier
 from scrapeline.pipeline import Pipeline
 from scrapeline.runner.run import RunOptions
 from scrapeline.secrets import MIN_SECRET_LENGTH, REDACTED, redact
@@ -179,7 +180,7 @@ class EffectiveRun:
     concurrency: int | None
     archive: bool
     config: Mapping[str, Any]
-    notifiers: tuple[Mapping[str, Any], ...]
+    notifiers: tuple[Notifier, ...]
     secrets: tuple[str, ...]
 
 
@@ -199,6 +200,23 @@ class Effective:
     def __getitem__(self, key: str) -> Setting:
         """The setting named ``key`` (dotted: ``"output.quiet"``, ``"config.token"``)."""
         return self.settings[tuple(key.split("."))]
+
+    def notifiers(self) -> tuple[Notifier, ...]:
+        """The notifiers in force, checked now that their ``${...}`` are filled in (an
+        Apprise URL is often one whole secret). Raises ConfigError naming where they
+        were set, the notifier and the reason, never the URL."""
+        found: list[Notifier] = []
+        tables = self.resolved.notifiers or []
+        source = self.settings[("notifiers",)].source if tables else ""
+        for index, table in enumerate(tables):
+            try:
+                found.append(Notifier.model_validate(table))
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                where = ".".join(str(part) for part in error["loc"])
+                field = f".{where}" if where else ""
+                raise ConfigError(f"{source}: notifiers[{index}]{field}: {error['msg']}") from None
+        return tuple(found)
 
     def run(self) -> EffectiveRun:
         """The settings as a run takes them."""
@@ -229,7 +247,7 @@ class Effective:
             concurrency=above("concurrency"),
             archive=r.archive is not False,
             config=dict(r.config or {}),
-            notifiers=tuple(r.notifiers or ()),
+            notifiers=self.notifiers(),
             secrets=self.secrets,
         )
 
