@@ -199,3 +199,23 @@ def test_a_pyproject_error_names_its_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"pyproject.toml:5: grace: Input should be a valid"):
         load_settings(str(tmp_path / "football.py"), pipeline(), env={})
+
+
+def test_a_notifier_apprise_cannot_use_is_refused_without_repeating_its_url(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "scrapeline.toml").write_text(
+        '[profiles.prod]\nnotifiers = [{ url = "${HOOK}" }]\n'
+    )
+    settings = load_settings(
+        str(tmp_path / "football.py"),
+        pipeline(),
+        profile="prod",
+        env={"HOOK": "nonsense://tok-secret-1234"},
+    )
+    with pytest.raises(ConfigError) as caught:
+        settings.run()
+    message = str(caught.value)
+    assert "(scrapeline.toml:2): notifiers[0].url:" in message
+    assert "not a notification URL" in message and "tok-secret-1234" not in message
+    assert "\n" not in message

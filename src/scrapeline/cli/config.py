@@ -48,6 +48,7 @@ def show(pipeline: PipelineArg, profile: ProfileOpt = None, json: JsonOpt = Fals
         pipe = load(pipeline)
         settings = load_settings(pipeline, pipe, profile=profile, env=os.environ)
         hide(settings.secrets)
+        settings.notifiers()  # a notifier a run would refuse is refused here too
     report = settings.report()
     if json:
         print_json(report)
