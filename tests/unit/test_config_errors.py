@@ -216,6 +216,6 @@ def test_a_notifier_apprise_cannot_use_is_refused_without_repeating_its_url(
     with pytest.raises(ConfigError) as caught:
         settings.run()
     message = str(caught.value)
-    assert "(scrapeline.toml:2): notifiers[0].url:" in message
+    assert "scrapeline.toml:2): notifiers[0].url:" in message
     assert "not a notification URL" in message and "tok-secret-1234" not in message
     assert "\n" not in message
