@@ -61,3 +61,21 @@ def test_print_crontab_and_systemd_give_the_entries_with_the_runs_options(tmp_pa
     )
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
     assert "has no systemd OnCalendar form" in refused.stderr
+
+
+def test_the_printed_entry_uses_the_profiles_data_dir(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "football.py").write_text(Path(PIPELINE).read_text())
+    (project / "scrapeline.toml").write_text('[profiles.prod]\ndata_dir = "data/prod"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    crontab = scrapeline(
+        "schedule", str(project / "football.py"), "--cron", "0 6 * * *",
+        "--profile", "prod", "--print", "crontab", cwd=elsewhere,
+    )  # fmt: skip
+    assert crontab.returncode == 0, crontab.stderr
+    # the profile's data dir counts from its file's directory, not from where cron starts
+    assert crontab.stdout.rstrip().endswith(
+        f"--profile prod --data-dir {project / 'data' / 'prod'}"
+    ), crontab.stdout

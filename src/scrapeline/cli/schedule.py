@@ -25,6 +25,7 @@ from scrapeline.errors import ConfigError
 
 if TYPE_CHECKING:  # croniter is imported when the command runs
     from scrapeline.ops.schedule import Cron
+    from scrapeline.pipeline import Pipeline
 
 CronOpt = Annotated[
     str,
@@ -67,9 +68,9 @@ def schedule(
         pipe = load(pipeline)
         run_args = list(ctx.args)
         given = _option(run_args, "--data-dir")
-        from scrapeline.workspace.opened import default_data_dir
-
-        where = Path(given) if given else (data_dir or default_data_dir(pipe))
+        # the data dir each run will use: the configuration's (the profile's) unless
+        # given here, so the schedule's state and the printed entries point at it
+        where = Path(given) if given else (data_dir or _configured_dir(pipeline, pipe, profile))
         if print_ is not None:
             _print(print_, when, pipe.name, pipeline, where, run_args, given, profile)
             return
@@ -113,6 +114,15 @@ def _print(
         f"# {service_name} (in ~/.config/systemd/user/, or /etc/systemd/system/)\n{service}\n"
         f"# {timer_name}, beside it; then: systemctl --user enable --now {timer_name}\n{timer}"
     )
+
+
+def _configured_dir(target: str, pipe: Pipeline, profile: str | None) -> Path:
+    """The data dir a run of ``target`` with ``profile`` takes from the configuration
+    (the default one when nothing sets it)."""
+    from scrapeline.cli.options import RunFlags
+    from scrapeline.cli.run import configured
+
+    return configured(RunFlags(profile=profile), target, pipe).data_dir
 
 
 def _option(args: list[str], name: str) -> str | None:
