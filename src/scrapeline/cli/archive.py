@@ -33,6 +33,8 @@ from scrapeline.cli.options import (
     DataDirOpt,
     GraceOpt,
     PipelineArg,
+    ProfileOpt,
+    QuietOpt,
     RunFlags,
     SecretOpt,
     SetOpt,
@@ -94,13 +96,21 @@ def reparse(
     base_url: SiteOpt = None,
     set_: SetOpt = None,
     secret: SecretOpt = None,
+    profile: ProfileOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run a stage again over the archived responses: parse anew, fetch nothing."""
+    from dataclasses import replace
+
+    from scrapeline.cli.run import configured
     from scrapeline.observe.console import ConsoleReporter
-    from scrapeline.workspace.opened import default_data_dir
+    from scrapeline.workspace.invocation import Invocation
     from scrapeline.workspace.reparse import reparse as reparse_stage
 
     flags = RunFlags(
+        profile=profile,
+        data_dir=data_dir,
+        quiet=quiet,
         workers=workers,
         max_consecutive_failures=max_consecutive_failures,
         item_timeout=item_timeout,
@@ -110,15 +120,18 @@ def reparse(
     )
     with errors():
         pipe = load(pipeline, secrets=secret, base_url=base_url)
-        options = flags.run_options(pipe)
-    reporter = ConsoleReporter()
+        settings = configured(flags, pipeline, pipe)  # the file's and the profile's too
+        options = flags.run_options(pipe, settings)
+    reporter = ConsoleReporter(quiet=settings.quiet, items=settings.items)
+    invocation = replace(Invocation.current("reparse"), profile=settings.profile)
     try:
         with errors():
             outcome = event_loop.run(
                 reparse_stage(
                     pipe,
-                    data_dir or default_data_dir(pipe),
+                    settings.data_dir,
                     stage,
+                    invocation=invocation,
                     outdated_only=outdated,
                     options=options,
                     base_url=base_url,
