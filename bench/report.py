@@ -1006,7 +1006,7 @@ def history_section(history: dict[str, Any], targets: list[Target]) -> list[str]
             Target(
                 f"{size}: run → first item fetch, vs no history",
                 "not slower beyond noise (max(0.1 s, spread without))",
-                f"{_num(a, 2)} s vs {_num(b, 2)} s (+{_num(a - b, 2)} s, noise {_num(noise, 2)} s)",
+                f"{_num(a, 2)} s vs {_num(b, 2)} s ({a - b:+.2f} s, noise {_num(noise, 2)} s)",
                 a - b <= noise,
             )
         )
