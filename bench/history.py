@@ -103,7 +103,14 @@ HEALTH_WINDOW = 10
 TOP_ERRORS = 3
 WORK_AFTER_FIRST_ITEM_FETCH = 0.3
 PIPE_NAME = "history_bench"
-START_FIGURES = ("to_first_fetch", "to_first_item_fetch", "process_wall", "cpu", "max_rss_mb")
+START_FIGURES = (
+    "to_first_fetch",
+    "to_first_item_fetch",
+    "process_wall",
+    "cpu",
+    "max_rss_mb",
+    "start_calls",
+)
 
 
 # -- the history, as a pure function of (run, attempt) ----------------------------------
@@ -746,6 +753,30 @@ def measure_start(
     }
 
 
+def start_calls(pristine: Path, data: Path) -> float:
+    """The ledger calls a run's start makes, in-process, on a fresh copy of
+    ``pristine``: open, prepare, adopt the tables, begin the run, reset the failed
+    tasks, claim a first batch. Seconds; what history could add to a start-up,
+    without Python's start or the machine's noise around it."""
+    from scrapeline.ledger.sqlite import SqliteLedger
+    from scrapeline.loader import load_pipeline
+
+    pipe = load_pipeline(str(PIPE_FILE))
+    _copy(pristine, data)
+    started = time.perf_counter()
+    ledger = SqliteLedger(data / "ledger.db")
+    try:
+        ledger.prepare(pipe.graph())
+        ledger.adopt_tables({t.name: t.key for t in pipe.tables.values()})
+        ledger.begin_run(pipe.name, {}, time.time(), os.getpid())
+        ledger.reset_failed()
+        if not ledger.claim("bench", 64, time.time(), 60.0):
+            raise RuntimeError("nothing to claim in the start-up ledger")
+        return time.perf_counter() - started
+    finally:
+        ledger.close()
+
+
 def query_plans(shape: Shape, history: Path, scratch: Path) -> list[dict[str, Any]]:
     """The statements ``runs``, ``runs show`` and ``health`` run (SQLite's trace of
     the history functions, in-process) with their ``EXPLAIN QUERY PLAN``."""
@@ -878,13 +909,18 @@ def run(
             record = measure_start(history if which == "history" else empty, scratch, shape.items)
             record["round"] = round_no
             starts[which].append(record)
+        for which in order:
+            starts[which][-1]["start_calls"] = start_calls(
+                history if which == "history" else empty, scratch / "calls"
+            )
         h, e = starts["history"][-1], starts["empty"][-1]
         problems = [p for x in (*(m[-1] for m in measured.values()), h, e) for p in x["problems"]]
         say(
             f"  round {round_no}: "
             + ", ".join(parts)
             + f"; run → first item fetch: history {_s(h['to_first_item_fetch'])}, "
-            f"empty {_s(e['to_first_item_fetch'])}"
+            f"empty {_s(e['to_first_item_fetch'])} (its ledger calls "
+            f"{1000 * h['start_calls']:.0f} / {1000 * e['start_calls']:.0f} ms)"
             + ("  WRONG: " + "; ".join(problems) if problems else "  ok")
         )
     say("  query plans of the history commands (in-process, traced) ...")

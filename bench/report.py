@@ -953,6 +953,15 @@ def history_section(history: dict[str, Any], targets: list[Target]) -> list[str]
         ],
         start_rows,
     )
+    calls = {w: start[w].get("start_calls", {}).get("median") for w in ("history", "empty")}
+    if calls["history"] is not None and calls["empty"] is not None:
+        lines += [
+            "The ledger calls of a run's start alone, in-process on a fresh copy (open, "
+            "prepare, begin the run, reset the failed tasks, claim a first batch): "
+            f"{_num(1000 * calls['history'], 1)} ms with the history, "
+            f"{_num(1000 * calls['empty'], 1)} ms without (medians).",
+            "",
+        ]
     plans = history.get("query_plans", [])
     if plans:
         lines += [
