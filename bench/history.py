@@ -889,7 +889,10 @@ def run(
         _copy(empty, reads_empty)
         load = load_average()
         parts = []
-        for name, (args, check) in commands.items():
+        # the order turns round by round: none is always first after the copies
+        turn = list(commands.items())
+        shift = (round_no - 1) % len(turn)
+        for name, (args, check) in turn[shift:] + turn[:shift]:
             on = reads_empty if name.endswith("_empty") else reads
             record = measure_command(
                 name,
