@@ -1,8 +1,8 @@
 """``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
 
-Commands: ``all`` (the eight benchmarks, then ``report``), ``crawl``, ``engine``,
-``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``smoke`` (all
-eight at tiny sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
+Commands: ``all`` (the nine benchmarks, then ``report``), ``crawl``, ``engine``,
+``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``,
+``smoke`` (all nine at tiny sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
 ``report`` (writes bench/RESULTS.md from the results in bench/results/).
 """
 
@@ -104,6 +104,14 @@ def _refresh(args: argparse.Namespace, mode: Mode) -> Result:
     )
 
 
+def _history(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import history
+
+    if mode.smoke:
+        return history.run(mode, shape=history.SMOKE, rounds=1)
+    return history.run(mode, rounds=args.rounds or 3)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "crawl": _crawl,
     "engine": _engine,
@@ -113,6 +121,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "tree": _tree,
     "limited": _limited,
     "refresh": _refresh,
+    "history": _history,
 }
 
 
@@ -167,6 +176,9 @@ def _smoke_checks() -> int:
                 problems.append(f"resume: {key} = {resume.get(key)}")
         if resume.get("final_exit_code") != 0:
             problems.append(f"resume: last run exited {resume.get('final_exit_code')}")
+    history: dict[str, Any] = results.get("history", {})
+    for problem in history.get("problems", [])[:3]:
+        problems.append(f"history: {problem}")
     ledger: dict[str, Any] = results.get("ledger", {})
     for size, info in ledger.get("per_size", {}).items():
         if info.get("problems"):

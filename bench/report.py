@@ -861,6 +861,167 @@ def refresh_section(refresh: dict[str, Any], targets: list[Target]) -> list[str]
     return lines
 
 
+def history_section(history: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 9. Run history", ""]
+    lines += [
+        f"`{history['pipeline']}` (stages {', '.join(history['stages'])}) over a ledger of "
+        f"{history['runs']:,} runs and {history['attempts']:,} attempts "
+        f"({history['ledger_mb']:,.0f} MB; {history['items']:,} items, the "
+        f"{history['pending_items']:,} newest pending), filled straight into the ledger's "
+        "tables with `executemany` (the runs' summaries as real runs store them, every 97th "
+        "run crashed and read from its attempts), then ANALYZE. Each command is a whole "
+        f"process through the real CLI on a fresh copy, {history['rounds']} rounds. "
+        "*Run → first request / first item fetch*: `scrapeline run` against a local site "
+        "on a copy of that ledger and on a copy of the same ledger with no runs and no "
+        "attempts (its items and tasks the same), alternating; the run is stopped with "
+        f"SIGINT {history['work_after_first_item_fetch_s']:g} s after its first item fetch.",
+        "",
+        "Output check: "
+        + (
+            "`runs` listed the 20 newest runs, newest first, with the status, counts per "
+            "stage, categories and failed stage each was filled with; `runs show` the "
+            "newest run's counts and every item it failed, in order, still failed with its "
+            "message; `health` the tasks, done, failed, records, success rate, p50/p95 and "
+            "top error categories (per run, before, trend) of the 10 newest runs, as filled."
+            if history.get("all_ok")
+            else "**some outputs were wrong; those rounds are left out of the timings** "
+            "(see problems below)."
+        ),
+        "",
+    ]
+    floor = history.get("startup_floor_s")
+    if floor:
+        lines += [
+            f"Start-up floor: `scrapeline --help` takes {_spread(floor, 2)} s (Python, imports).",
+            "",
+        ]
+    measured = history["commands_measured"]
+    labels = {
+        "runs": "`runs --json`",
+        "show": "`runs show ID --json`",
+        "health": "`health --json`",
+        "runs_empty": "`runs --json`, no history",
+        "health_empty": "`health --json`, no history",
+    }
+    rows = [
+        [
+            labels.get(name, name),
+            _spread(m["wall"], 2),
+            _spread(m["cpu"], 2),
+            _spread(m["max_rss_mb"]),
+            f"{m['runs_ok']}/{m['runs']}",
+        ]
+        for name, m in measured.items()
+    ]
+    lines += _table(["command", "wall s", "CPU s", "peak RSS MB", "rounds ok"], rows)
+    inside: dict[str, float] = {}
+    for p in history.get("query_plans", []):
+        inside.setdefault(p["command"], p["command_s_in_process"])
+    if inside:
+        lines += [
+            "The same three as calls in one process, imports and start-up left out "
+            "(the ledger opened, read and closed): "
+            + ", ".join(f"{name} {_num(s, 3)} s" for name, s in inside.items())
+            + ". The rest of a command's wall time is Python starting and importing.",
+            "",
+        ]
+    start = history["start"]
+    start_rows = [
+        [
+            label,
+            _spread(start[which]["to_first_fetch"], 2),
+            _spread(start[which]["to_first_item_fetch"], 2),
+            _spread(start[which]["process_wall"], 2),
+            _spread(start[which]["cpu"], 2),
+            _spread(start[which]["max_rss_mb"]),
+            f"{start[which]['runs_ok']}/{start[which]['runs']}",
+        ]
+        for which, label in (
+            ("history", f"{history['runs']:,} runs, {history['attempts']:,} attempts"),
+            ("empty", "no history"),
+        )
+    ]
+    lines += _table(
+        [
+            "`scrapeline run` on",
+            "→ first request s",
+            "→ first item fetch s",
+            "process wall s",
+            "CPU s",
+            "peak RSS MB",
+            "rounds ok",
+        ],
+        start_rows,
+    )
+    calls = {w: start[w].get("start_calls", {}).get("median") for w in ("history", "empty")}
+    if calls["history"] is not None and calls["empty"] is not None:
+        lines += [
+            "The ledger calls of a run's start alone, in-process on a fresh copy (open, "
+            "prepare, begin the run, reset the failed tasks, claim a first batch): "
+            f"{_num(1000 * calls['history'], 1)} ms with the history, "
+            f"{_num(1000 * calls['empty'], 1)} ms without (medians).",
+            "",
+        ]
+    plans = history.get("query_plans", [])
+    if plans:
+        lines += [
+            "The statements the three commands run (traced in-process on the same ledger), "
+            "the time of each alone and SQLite's plan:",
+            "",
+        ]
+        lines += _table(
+            ["command", "statement", "s", "plan"],
+            [
+                [
+                    p["command"],
+                    "`" + p["sql"][:140] + ("…" if len(p["sql"]) > 140 else "") + "`",
+                    _num(p["seconds"], 3),
+                    "; ".join(p["plan"]),
+                ]
+                for p in plans
+            ],
+            "llrl",
+        )
+    if history.get("problems"):
+        lines += ["Problems:", ""] + [f"- {p}" for p in history["problems"]] + [""]
+    for note in history.get("notes", []):
+        lines += [f"Note: {note}.", ""]
+    lines += ["Commands:", "", "```"]
+    lines += [f"{k}: {v}" for k, v in history["commands"].items()] + ["```", ""]
+    size = f"{history['runs']:,} runs / {history['attempts']:,} attempts"
+    for name, goal, limit in (
+        ("runs", "≤ 0.5 s", 0.5),
+        ("show", "≤ 0.5 s", 0.5),
+        ("health", "≤ 1 s", 1.0),
+    ):
+        wall = measured.get(name, {}).get("wall", {}).get("median")
+        targets.append(
+            Target(
+                f"{size}: {labels[name]}",
+                goal,
+                f"{_num(wall, 2)} s",
+                None if wall is None else wall <= limit,
+            )
+        )
+    with_history = start["history"]["to_first_item_fetch"]
+    without = start["empty"]["to_first_item_fetch"]
+    a, b = with_history.get("median"), without.get("median")
+    if a is None or b is None:
+        targets.append(Target(f"{size}: run start-up vs no history", "–", "not measured", None))
+    else:
+        # noise: the spread of the runs without history, at least 0.1 s
+        noise = max(0.1, (without.get("max") or b) - (without.get("min") or b))
+        targets.append(
+            Target(
+                f"{size}: run → first item fetch, vs no history",
+                "not slower beyond noise (max(0.1 s, spread without))",
+                f"{_num(a, 2)} s vs {_num(b, 2)} s ({a - b:+.2f} s, noise {_num(noise, 2)} s)",
+                a - b <= noise,
+            )
+        )
+    return lines
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] = [
     ("crawl", crawl_section),
     ("engine", engine_section),
@@ -870,6 +1031,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] 
     ("tree", tree_section),
     ("limited", limited_section),
     ("refresh", refresh_section),
+    ("history", history_section),
 ]
 
 
@@ -904,9 +1066,9 @@ def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
         f"aiohttp {machine.get('aiohttp', '?')}, selectolax {machine.get('selectolax', '?')}"
         + (f", {scrapy}" if scrapy else "")
         + (f", nginx {nginx}" if nginx else ""),
-        "- Reproduce: `make bench` (all eight and this page, about 25 minutes); one "
+        "- Reproduce: `make bench` (all nine and this page, about 35 minutes); one "
         "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume, tree, limited, "
-        "refresh), then "
+        "refresh, history), then "
         "`make bench ARGS=report`.",
         "",
     ]
