@@ -206,12 +206,12 @@ def test_a_profile_replaces_the_notifiers_whole(tmp_path: Path) -> None:
         [[profiles.prod.notifiers]]
         url = "ntfy://127.0.0.1:9/prod"
     """
-    assert [n.get("url") for n in settings(tmp_path, toml).run().notifiers] == [
+    assert [n.url for n in settings(tmp_path, toml).run().notifiers] == [
         "json://127.0.0.1:9/all",
         None,
     ]
     prod = settings(tmp_path, toml, profile="prod")
-    assert prod.run().notifiers == ({"url": "ntfy://127.0.0.1:9/prod"},)
+    assert [n.url for n in prod.run().notifiers] == ["ntfy://127.0.0.1:9/prod"]
     assert prod["notifiers"].source == f"profile prod ({tmp_path / 'scrapeline.toml'}:7)"
 
 
