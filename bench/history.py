@@ -704,7 +704,7 @@ def measure_start(
     """``scrapeline run`` on a fresh copy of ``pristine``: from starting the process to
     its first request and to its first item fetch (as ``ledger_scale`` measures it),
     then ``work_after`` s of work and SIGINT."""
-    from bench.sites import ThingsSite, serve_app, warm_up
+    from bench.sites import ThingsSite, first_arrivals, serve_app, warm_up
 
     data = scratch / "run"
     _copy(pristine, data)
@@ -717,19 +717,7 @@ def measure_start(
             "run", str(PIPE_FILE), "--base-url", url, *_data_dir(data), "--workers", "8"
         )
         child = Child(argv, out=out)
-        first = first_item = None
-        deadline = child.started + 120
-        seen = 0
-        while first_item is None and time.monotonic() < deadline and not child.done():
-            time.sleep(0.002)
-            arrivals = site.arrivals[seen:]
-            seen += len(arrivals)
-            for at, target in arrivals:
-                if first is None:
-                    first = at
-                if target.startswith("/things/"):
-                    first_item = at
-                    break
+        first, first_item = first_arrivals(child, site.arrivals, item="/things/")
         if first_item is not None:
             time.sleep(work_after)
         if not child.done():

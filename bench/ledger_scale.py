@@ -161,7 +161,7 @@ def measure_status(pristine: Path, scratch: Path, size: int) -> dict[str, Any]:
 def measure_resume(
     pristine: Path, scratch: Path, size: int, work_after: float = WORK_AFTER_FIRST_FETCH
 ) -> dict[str, Any]:
-    from bench.sites import ThingsSite, serve_app, warm_up
+    from bench.sites import ThingsSite, first_arrivals, serve_app, warm_up
 
     data = scratch / "run"
     _copy(pristine, data)
@@ -173,19 +173,7 @@ def measure_resume(
             "run", str(PIPE_FILE), "--base-url", url, "--data-dir", str(data), "--workers", "8"
         )
         child = Child(argv, out=scratch / "run.txt")
-        first = first_item = None
-        deadline = child.started + 120
-        seen = 0
-        while first_item is None and time.monotonic() < deadline and not child.done():
-            time.sleep(0.002)
-            arrivals = site.arrivals[seen:]
-            seen += len(arrivals)
-            for at, target in arrivals:
-                if first is None:
-                    first = at
-                if target.startswith("/things/"):
-                    first_item = at
-                    break
+        first, first_item = first_arrivals(child, site.arrivals, item="/things/")
         if first_item is not None:
             time.sleep(work_after)
         child.send(signal.SIGINT)

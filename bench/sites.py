@@ -344,6 +344,28 @@ def warm_up(url: str, arrivals: list[tuple[float, str]]) -> None:
     arrivals.clear()
 
 
+def first_arrivals(
+    child: Any, arrivals: list[tuple[float, str]], *, item: str, timeout: float = 120.0
+) -> tuple[float | None, float | None]:
+    """Watch ``arrivals`` while ``child`` (a bench.common.Child) runs: when its first
+    request arrived and its first request for a target starting with ``item``, each
+    None if it never came (the child ended, or ``timeout`` s after it started)."""
+    first = first_item = None
+    deadline = child.started + timeout
+    seen = 0
+    while first_item is None and time.monotonic() < deadline and not child.done():
+        time.sleep(0.002)
+        fresh = arrivals[seen:]
+        seen += len(fresh)
+        for at, target in fresh:
+            if first is None:
+                first = at
+            if target.startswith(item):
+                first_item = at
+                break
+    return first, first_item
+
+
 class RecordingSite(RehearsalSite):
     """The rehearsal site, recording ``(time.monotonic(), target)`` for every request.
 

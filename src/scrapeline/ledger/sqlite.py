@@ -1460,20 +1460,11 @@ def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]
 
 
 def _history(db: sqlite3.Connection) -> list[RunInfo]:
-    """Every run as retention decides on it: its summary left unread."""
+    """Every run as retention decides on it: its summary left unread (empty)."""
     return [
-        RunInfo(
-            id=rid,
-            pipeline=pipeline,
-            started_at=started,
-            ended_at=ended,
-            status=RunStatus(status),
-            pid=pid,
-            options=_loads(options),
-            summary={},
-        )
-        for rid, pipeline, started, ended, status, pid, options in db.execute(
-            "SELECT id, pipeline, started_at, ended_at, status, pid, options FROM runs"
+        _run_info(row)
+        for row in db.execute(
+            "SELECT id, pipeline, started_at, ended_at, status, pid, options, NULL FROM runs"
         )
     ]
 
