@@ -14,8 +14,8 @@ from scrapeline.cli.exits import (
     error_exit_code,
     exit_code,
 )
+from scrapeline.cli.flags import RunFlags
 from scrapeline.cli.main import app
-from scrapeline.cli.options import RunFlags
 from scrapeline.cli.status import task_counts
 from scrapeline.errors import ConfigError
 from scrapeline.ledger.base import RunStatus

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scrapeline import Context, Item, Pipeline
-from scrapeline.cli.options import RunFlags
+from scrapeline.cli.flags import RunFlags
 from scrapeline.errors import ConfigError
 from scrapeline.ops.config import Effective, Flags, load_settings
 from scrapeline.ops.config_file import key_lines, line_of
@@ -411,7 +411,7 @@ def test_the_line_of_a_key_is_found_by_a_scan(text: str, key: tuple[str, ...], l
 
 
 def test_the_run_fetches_with_the_settings_above_the_pipeline(tmp_path: Path) -> None:
-    from scrapeline.cli.options import fetch_options
+    from scrapeline.cli.flags import fetch_options
     from scrapeline.workspace.run import fetch_settings
 
     pipe = pipeline()

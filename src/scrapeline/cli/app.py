@@ -1,24 +1,29 @@
 """The Typer app every command registers on, and what the commands share: the one
 redaction point, loading a pipeline, turning errors into one line and an exit code.
 
-The command modules (``cli/run.py``, ``cli/status.py``, ...) import this module;
-``cli/main.py`` imports them to register their commands. Nothing here imports a
-command module, so the CLI has no import cycle.
+The command modules (``cli/run.py``, ``cli/status.py``, ...) import this module and
+register their commands on ``app``. Nothing here imports them at start-up: the app
+knows each command's module by name (``COMMANDS``) and imports it when the command
+is asked for, so ``scrapeline runs`` never loads what ``scrapeline run`` needs
+(the configuration's models, the runner, the HTTP client). ``--help`` imports them
+all, to list them. The CLI has no import cycle.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
+import importlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
+import typer.main
 from rich.console import Console
+from typer.core import TyperGroup
 
 from scrapeline.cli.exits import EXIT_INTERRUPTED, error_exit_code
 from scrapeline.errors import ConfigError, ScrapelineError
@@ -26,8 +31,85 @@ from scrapeline.loader import load_pipeline
 from scrapeline.pipeline import Pipeline
 from scrapeline.secrets import MIN_SECRET_LENGTH, RedactingWriter, collect_secrets
 
+COMMANDS: Mapping[str, str] = {
+    "run": "run",
+    "status": "status",
+    "runs": "status",
+    "health": "status",
+    "demo": "demo",
+    "demo-site": "demo",
+    "reparse": "archive",
+    "prune": "archive",
+    "check": "check",
+    "config": "config",
+    "schedule": "schedule",
+}
+"""Each command, in the order ``--help`` lists them, and the module of ``scrapeline.cli``
+that registers it."""
+
+
+class _CommandTable(MutableMapping[str, Any]):
+    """The root group's commands by name: a command of ``COMMANDS`` is built when it is
+    first looked up, after importing its module. Iterating gives every name (for
+    ``--help`` and the suggestions for a mistyped one) without importing any."""
+
+    def __init__(self, built: Mapping[str, Any]) -> None:
+        self._built = dict(built)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            module = COMMANDS[name]  # KeyError: not a command
+            importlib.import_module(f"scrapeline.cli.{module}")
+            self._built[name] = _build(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._built if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS.keys() | self._built.keys())
+
+
+def _build(name: str) -> Any:
+    """The click command (or group) that ``name``'s module registered on ``app``."""
+    for info in app.registered_commands:
+        assert info.callback is not None
+        if (info.name or typer.main.get_command_name(info.callback.__name__)) == name:
+            return typer.main.get_command_from_info(
+                info,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+    for group in app.registered_groups:
+        assert group.typer_instance is not None
+        if (group.name or group.typer_instance.info.name) == name:
+            return typer.main.get_group_from_info(
+                group,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                suggest_commands=app.suggest_commands,
+                rich_markup_mode=app.rich_markup_mode,
+            )
+    raise LookupError(f"scrapeline.cli.{COMMANDS[name]} registers no command {name!r}")
+
+
+class _Commands(TyperGroup):
+    """The root group, whose commands are imported when asked for (``_CommandTable``)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _CommandTable(self.commands)
+
+
 app = typer.Typer(
     name="scrapeline",
+    cls=_Commands,
     help="Durable, resumable scraping pipelines.",
     add_completion=False,
     no_args_is_help=True,
@@ -39,6 +121,8 @@ app = typer.Typer(
 def _show_version(value: bool) -> None:
     if not value:
         return
+    import importlib.metadata
+
     try:
         version = importlib.metadata.version("scrapeline")
     except importlib.metadata.PackageNotFoundError:  # run from a source tree

@@ -25,21 +25,23 @@ import typer
 
 from scrapeline.cli.app import app, console, errors, load
 from scrapeline.cli.exits import exit_code
-from scrapeline.cli.options import (
+from scrapeline.cli.flags import (
     GRACE,
     ITEM_TIMEOUT,
     MAX_CONSECUTIVE_FAILURES,
     BreakerOpt,
-    DataDirOpt,
     GraceOpt,
-    PipelineArg,
-    ProfileOpt,
     QuietOpt,
     RunFlags,
-    SecretOpt,
-    SetOpt,
     TimeoutOpt,
     WorkersOpt,
+)
+from scrapeline.cli.options import (
+    DataDirOpt,
+    PipelineArg,
+    ProfileOpt,
+    SecretOpt,
+    SetOpt,
 )
 from scrapeline.ledger.base import KEEP_RUNS
 from scrapeline.runner import loop as event_loop

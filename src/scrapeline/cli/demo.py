@@ -15,14 +15,13 @@ import typer
 
 from scrapeline.cli.app import app, console, errors, load
 from scrapeline.cli.exits import EXIT_INTERRUPTED, exit_code
-from scrapeline.cli.options import (
+from scrapeline.cli.flags import (
     GRACE,
     ITEM_TIMEOUT,
     MAX_CONSECUTIVE_FAILURES,
     RUN_EPILOG,
     ArchiveOpt,
     BreakerOpt,
-    DataDirOpt,
     EndOpt,
     FailurePolicyOpt,
     ForceOpt,
@@ -30,16 +29,19 @@ from scrapeline.cli.options import (
     GraceOpt,
     MaxDurationOpt,
     OnlyStageOpt,
-    ProfileOpt,
     QuietOpt,
     RateOpt,
     RunFlags,
-    SecretOpt,
-    SetOpt,
     SkipStageOpt,
     StartOpt,
     TimeoutOpt,
     WorkersOpt,
+)
+from scrapeline.cli.options import (
+    DataDirOpt,
+    ProfileOpt,
+    SecretOpt,
+    SetOpt,
 )
 from scrapeline.cli.run import configured, run_and_exit
 from scrapeline.errors import ConfigError

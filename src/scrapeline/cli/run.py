@@ -20,15 +20,13 @@ import typer
 
 from scrapeline.cli.app import add_secrets, app, errors, hide, load
 from scrapeline.cli.exits import exit_code
-from scrapeline.cli.options import (
+from scrapeline.cli.flags import (
     GRACE,
     ITEM_TIMEOUT,
     MAX_CONSECUTIVE_FAILURES,
     RUN_EPILOG,
     ArchiveOpt,
-    BaseUrlOpt,
     BreakerOpt,
-    DataDirOpt,
     EndOpt,
     FailurePolicyOpt,
     ForceOpt,
@@ -37,18 +35,22 @@ from scrapeline.cli.options import (
     MaxDurationOpt,
     OnlyOpt,
     OnlyStageOpt,
-    PipelineArg,
-    ProfileOpt,
     QuietOpt,
     RateOpt,
     RunFlags,
-    SecretOpt,
-    SetOpt,
     SkipStageOpt,
     StartOpt,
     TimeoutOpt,
     WorkersOpt,
     fetch_options,
+)
+from scrapeline.cli.options import (
+    BaseUrlOpt,
+    DataDirOpt,
+    PipelineArg,
+    ProfileOpt,
+    SecretOpt,
+    SetOpt,
 )
 from scrapeline.ops.config import EffectiveRun
 from scrapeline.pipeline import Pipeline

@@ -119,7 +119,7 @@ def _print(
 def _configured_dir(target: str, pipe: Pipeline, profile: str | None) -> Path:
     """The data dir a run of ``target`` with ``profile`` takes from the configuration
     (the default one when nothing sets it)."""
-    from scrapeline.cli.options import RunFlags
+    from scrapeline.cli.flags import RunFlags
     from scrapeline.cli.run import configured
 
     return configured(RunFlags(profile=profile), target, pipe).data_dir

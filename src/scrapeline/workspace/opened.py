@@ -26,18 +26,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from scrapeline.datadir import DataDir
 from scrapeline.errors import DataDirError, LedgerError
-from scrapeline.fetch.archive import Archive
-from scrapeline.fetch.settings import FetchSettings
-from scrapeline.ledger.aio import AsyncLedger
 from scrapeline.ledger.base import Ledger
-from scrapeline.observe.logfile import close_run_log, open_run_log
 from scrapeline.pipeline import Pipeline
-from scrapeline.runner.run import RunOptions
-from scrapeline.workspace.invocation import Invocation
 from scrapeline.workspace.ledgers import open_ledger
+
+if TYPE_CHECKING:  # what a run needs, imported when one starts: `runs` reads without it
+    from scrapeline.fetch.archive import Archive
+    from scrapeline.fetch.settings import FetchSettings
+    from scrapeline.ledger.aio import AsyncLedger
+    from scrapeline.runner.options import RunOptions
+    from scrapeline.workspace.invocation import Invocation
 
 
 def default_data_dir(pipeline: Pipeline) -> Path:
@@ -132,6 +134,8 @@ class Workspace:
             self._stack.close()
         finally:
             logs, self._logs = self._logs, []
+            if logs:
+                from scrapeline.observe.logfile import close_run_log
             for handler in logs:
                 close_run_log(handler)
 
@@ -153,6 +157,8 @@ class Workspace:
         """The data dir's archive, opened once and closed (its queue written) with the
         workspace; it remembers the base URL what it stores was fetched from."""
         if self._archive is None:
+            from scrapeline.fetch.archive import Archive
+
             archive = Archive(self.dd.archive, secrets=settings.secret_values())
             self._stack.callback(archive.close)
             archive.remember_base_url(settings.base_url)
@@ -161,6 +167,8 @@ class Workspace:
 
     def existing_archive(self, secrets: tuple[str, ...]) -> Archive | None:
         """The archive if one was ever written, opened (and closed with the workspace)."""
+        from scrapeline.fetch.archive import Archive
+
         if not Archive.exists(self.dd.archive):
             return None
         archive = self._stack.enter_context(Archive(self.dd.archive, secrets=secrets))
@@ -169,6 +177,8 @@ class Workspace:
 
     def queue(self) -> AsyncLedger:
         """The ledger behind its writer thread, for the runner; closed with the workspace."""
+        from scrapeline.ledger.aio import AsyncLedger
+
         queue = AsyncLedger(self.ledger)
         self._stack.callback(queue.close)
         return queue
@@ -188,6 +198,9 @@ class Workspace:
         ``"invocation"``, its secrets masked, with the host, the version and the
         stages asked for. The log is closed with the workspace, after everything else
         it opened."""
+        from scrapeline.observe.logfile import open_run_log
+        from scrapeline.workspace.invocation import Invocation
+
         call = invocation or Invocation.current("run")
         record = call.record(secrets, stages=stages_asked(pipeline, options))
         stored = {**options.public(), "invocation": record}
