@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from scrapeline.context import Context
     from scrapeline.fetch.contract import Expect
     from scrapeline.ops.alerts import RunEnd
+    from scrapeline.quality.schema import Check, RecordCheck, Severity, TableSchema, Violation
 
 RESERVED_TABLES: frozenset[str] = frozenset(
     {
@@ -287,6 +288,10 @@ class Pipeline:
         self.discoveries: list[Discovery] = []
         self.stages: dict[str, Stage] = {}
         self.tables: dict[str, Table] = {}
+        self.schemas: dict[str, TableSchema] = {}
+        """The declared columns and types of the tables that have a schema (``schema=``)."""
+        self.checks: dict[str, list[Check]] = {}
+        """The record checks of each table, in declaration order: :meth:`check`."""
         self.refresh_windows: dict[str, float] = {}
         """Refresh windows (seconds) declared per kind: :meth:`refresh`."""
         self.run_end_hooks: list[RunEndHook] = []
@@ -365,12 +370,19 @@ class Pipeline:
 
     # -- declarations ------------------------------------------------------
 
-    def table(self, name: str, *, key: str | Sequence[str]) -> Table:
+    def table(self, name: str, *, key: str | Sequence[str], schema: Any = None) -> Table:
         """Declare a table of records, upserted by its ``key`` column(s).
+
+        ``schema``: its columns and types, a pydantic model or a mapping of column
+        names to types (``{"match_id": int, "date": datetime.date, "ht": int | None}``).
+        Each record is then validated and coerced on the way in, and one that breaks
+        the schema (or an ``error`` check) is quarantined, not stored. Without one,
+        records are stored as given (any JSON).
 
         Raises PipelineError for a name the ledger keeps for itself (its own tables,
         indexes and anything starting ``sqlite_``, in any case), or one that is empty or
-        holds a double quote or a control character."""
+        holds a double quote or a control character; for a schema that is not one, or
+        that lacks a key column or lets it be empty."""
         if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
             raise PipelineError(
                 f"table name must be non-empty text without quotes or control characters: {name!r}"
@@ -382,9 +394,67 @@ class Pipeline:
         columns = (key,) if isinstance(key, str) else tuple(key)
         if not columns:
             raise PipelineError(f"table {name!r} needs at least one key column")
+        if schema is not None:
+            from scrapeline.quality.schema import schema_of  # pydantic: only with a schema
+
+            declared = schema_of(name, schema)
+            for column in columns:
+                found = declared.column(column)
+                if found is None:
+                    raise PipelineError(
+                        f"table {name!r}: the key column {column!r} is not in its schema "
+                        f"(which has {', '.join(declared.names)})"
+                    )
+                if found.nullable:
+                    raise PipelineError(
+                        f"table {name!r}: the key column {column!r} may be empty in its "
+                        "schema: declare it without None"
+                    )
+            declared.checks[:] = self.checks.setdefault(name, [])
+            self.checks[name] = declared.checks  # one list: checks declared later count
+            self.schemas[name] = declared
         table = Table(name, columns)
         self.tables[name] = table
         return table
+
+    def check(
+        self, table: str, *, severity: Severity = "error", name: str | None = None
+    ) -> Callable[[RecordCheck], RecordCheck]:
+        """Declare a record check of ``table``: a function given each validated record
+        (a dict) that returns True or None when it holds, False or a reason (text)
+        when it does not.
+
+            @pipe.check("matches")
+            def half_time_within_full_time(r):
+                \"\"\"half-time goals exceed full-time goals\"\"\"
+                return r["ht_home"] is None or r["ht_home"] <= r["home_goals"]
+
+        ``severity="error"`` (default): a record that breaks it is quarantined, not
+        stored, and its item fails (category ``validation``); ``"warn"``: the record
+        is stored and the breach counted in the run's summary. A False says the
+        docstring's first line as the reason (else the check's name)."""
+        from scrapeline.quality.schema import SEVERITIES, Check
+
+        if table not in self.tables:
+            raise PipelineError(
+                f"@pipe.check({table!r}): no such table; declare it first with pipe.table()"
+            )
+        if severity not in SEVERITIES:
+            raise PipelineError(f"@pipe.check severity must be 'error' or 'warn', not {severity!r}")
+
+        def register(fn: RecordCheck) -> RecordCheck:
+            doc = (inspect.getdoc(fn) or "").strip().splitlines()
+            check = Check(
+                table=table,
+                name=name or str(getattr(fn, "__name__", "check")),
+                fn=fn,
+                severity=severity,
+                reason=doc[0] if doc else "",
+            )
+            self.checks.setdefault(table, []).append(check)
+            return fn
+
+        return register
 
     def discover(
         self,
@@ -521,21 +591,44 @@ class Pipeline:
         return fn
 
     def encode_record(self, record: Record) -> tuple[str, str]:
-        """A record's primary key and JSON text, as they are stored.
+        """A record's primary key and JSON text, as they are stored: see
+        :meth:`check_record`, whose warnings this drops."""
+        pk, data, _ = self.check_record(record)
+        return pk, data
+
+    def check_record(self, record: Record) -> tuple[str, str, tuple[Violation, ...]]:
+        """A record's primary key, its JSON text as stored, and the ``warn`` rules it
+        broke: validated and coerced by its table's schema when it has one, and run
+        through the table's record checks.
 
         Raises ValidationError for an undeclared table, a missing key column, or
-        data that is not JSON: the checks every record passes before it is written."""
+        data that is not JSON: the checks every record passes before it is written;
+        its subclass RecordInvalid for a record that broke an ``error`` rule (the
+        schema, or a check), which is quarantined."""
         table = self.tables.get(record.table)
         if table is None:
             raise ValidationError(
                 f"record for undeclared table {record.table!r}: "
                 f"declare it with pipe.table({record.table!r}, key=...)"
             )
+        schema = self.schemas.get(record.table)
+        if schema is not None:
+            checked = schema.check(record.data)
+            return table.primary_key(checked.data), checked.json, checked.warnings
         try:
             data = orjson.dumps(record.data).decode()
         except TypeError as exc:
             raise ValidationError(f"record for {record.table!r} is not JSON: {exc}") from None
-        return table.primary_key(record.data), data
+        warnings: tuple[Violation, ...] = ()
+        checks = self.checks.get(record.table)
+        if checks:
+            from scrapeline.quality.schema import RecordInvalid
+
+            broken = tuple(v for v in (c.run(dict(record.data)) for c in checks) if v)
+            if any(v.severity == "error" for v in broken):
+                raise RecordInvalid(record.table, broken, record.data)
+            warnings = broken
+        return table.primary_key(record.data), data, warnings
 
     # -- graph ---------------------------------------------------------------
 
