@@ -61,8 +61,11 @@ async def test_a_match_page_through_the_browser_parses_like_any_page(start_site)
         assert page.text_of("h1 .team1") == match.team1  # UTF-8 survives the DOM round trip
         missing = await fetcher.fetch(Request(url=f"{site.url}/matches/1"))
         assert missing.status == 404
-        # pictures and fonts are not fetched: only the two pages reached the site
-        assert sum(site.hits.values()) == 2
+        # pictures and fonts are not fetched: only the two pages reached the site. Chromium
+        # may ask for /favicon.ico on its own, outside the page's request interception
+        # (so no fetcher can hold it back); that one is not the page's and is left out.
+        pages = {path: n for path, n in site.hits.items() if path != "/favicon.ico"}
+        assert pages == {f"/matches/{match.id}": 1, "/matches/1": 1}
     finally:
         await fetcher.close()
 
