@@ -6,6 +6,9 @@ Public API for your own tests as well as scrapeline's:
   site (aiohttp.web on 127.0.0.1, deterministic for a seed);
 - :class:`ApiSite`: the same matches as a JSON API (tournaments → seasons →
   events, page numbers and cursors, ETags and 304s, publishing and corrections);
+- :class:`ProspectsSite`: three sources about one draft class of prospects (a
+  combine site, a college-stats API, an injury report) and their ``truth``, for
+  rehearsing a multi-source reconciliation;
 - :class:`Faults`, :class:`Fault`, :func:`decide`: fault injection;
 - :class:`ForwardProxy`: an HTTP forward proxy (credentials, a broken mode) that
   :func:`serve_in_thread` runs too;
@@ -17,7 +20,8 @@ Public API for your own tests as well as scrapeline's:
 - :class:`MemoryLedger`: the in-memory ledger, held to the same contract as SQLite.
 
 Names are imported on first use, so ``python -m scrapeline.testing.site``,
-``python -m scrapeline.testing.api`` and ``python -m scrapeline.testing.football``
+``python -m scrapeline.testing.api``, ``python -m scrapeline.testing.prospects`` and
+``python -m scrapeline.testing.football``
 run without importing themselves twice, and reading the data does not import aiohttp.
 
 Example::
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     from scrapeline.testing.api import ApiSite
     from scrapeline.testing.faults import Fault, Faults, decide
     from scrapeline.testing.football import Match, find_full_dataset, load_full, load_sample
+    from scrapeline.testing.prospects import ProspectsSite
     from scrapeline.testing.proxy import ForwardProxy
     from scrapeline.testing.serving import serve_forever, serve_in_thread
     from scrapeline.testing.site import RehearsalSite
@@ -69,6 +74,7 @@ __all__ = [
     "ForwardProxy",
     "Match",
     "MemoryLedger",
+    "ProspectsSite",
     "RehearsalSite",
     "StageFailure",
     "StageResult",
@@ -91,6 +97,7 @@ _HOME = {
     "load_full": "football",
     "load_sample": "football",
     "ForwardProxy": "proxy",
+    "ProspectsSite": "prospects",
     "RehearsalSite": "site",
     "serve_forever": "serving",
     "serve_in_thread": "serving",
