@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scrapeline.ledger.sqlite import SqliteLedger
 from scrapeline.testing import ProspectsSite, serve_in_thread
@@ -59,7 +59,7 @@ def html(body: bytes) -> LexborHTMLParser:
     return LexborHTMLParser(body.decode())
 
 
-def text(page: LexborHTMLParser, selector: str) -> str:
+def text(page: LexborHTMLParser | LexborNode, selector: str) -> str:
     node = page.css_first(selector)
     assert node is not None, selector
     return node.text(strip=True)
@@ -133,9 +133,11 @@ async def test_each_combine_detail_page_shows_its_record(
         status, body = await get(client, f"{site.url}/combine/players/{record.combine_id}")
         assert status == 200
         page = html(body)
+        player = page.css_first("#player")
+        assert player is not None
         weight, forty = text(page, "dd.weight"), text(page, "dd.forty")
         shown = CombineRecord(
-            combine_id=int(page.css_first("#player").attributes["data-id"] or 0),  # type: ignore[union-attr]
+            combine_id=int(player.attributes["data-id"] or 0),
             name=text(page, "h1.name"),
             college=text(page, "dd.college"),
             position=text(page, "dd.position"),
@@ -187,10 +189,10 @@ async def test_the_injury_report_is_one_table_of_every_line(
     shown = [
         InjuryLine(
             report_id=row.attributes["data-id"] or "",
-            name=row.css_first("td.name").text(strip=True),  # type: ignore[union-attr]
-            college=row.css_first("td.college").text(strip=True) or None,  # type: ignore[union-attr]
-            status=row.css_first("td.status").text(strip=True),  # type: ignore[union-attr]
-            updated=row.css_first("td.updated").text(strip=True),  # type: ignore[union-attr]
+            name=text(row, "td.name"),
+            college=text(row, "td.college") or None,
+            status=text(row, "td.status"),
+            updated=text(row, "td.updated"),
         )
         for row in page.css("tr.injury")
     ]

@@ -67,7 +67,8 @@ and ``N = max(1, size // 250)``:
   (the later date wins). The winner is always the true value.
 - **The injury report** names a prospect in full (accents dropped 60% of the time
   when there are any, suffix dropped half the time, capitals 15%) or, 40% of the
-  time, as an initial and last name; it gives the college (its alias half the time
+  time, as an initial and last name (``J. Nunez``; the last name in capitals 10% of
+  those times); it gives the college (its alias half the time
   there is one) except for 12% of lines; each namesake's earlier twin has a line
   ``J. Last`` without a college: ambiguous on purpose. ``F`` lines name nobody in
   the class (a name and college no prospect has): they match no entity, and an
