@@ -580,7 +580,7 @@ def fresh(
     return Fresh(column=column, max_age=max_age, seconds=seconds, severity=severity, name=name)
 
 
-def sql(query: str, *, name: str, severity: Severity = "error") -> CustomSql:
+def sql(query: str, *, name: str | None = None, severity: Severity = "error") -> CustomSql:
     """A rule of your own: ``query`` (a SELECT; the tables by their names) returns the
     failing rows, none when the rule holds.
 
