@@ -1,8 +1,8 @@
 """``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
 
-Commands: ``all`` (the nine benchmarks, then ``report``), ``crawl``, ``engine``,
-``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``,
-``smoke`` (all nine at tiny sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
+Commands: ``all`` (the ten benchmarks, then ``report``), ``crawl``, ``engine``,
+``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``, ``rules``,
+``smoke`` (all ten at tiny sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
 ``report`` (writes bench/RESULTS.md from the results in bench/results/).
 """
 
@@ -112,6 +112,14 @@ def _history(args: argparse.Namespace, mode: Mode) -> Result:
     return history.run(mode, rounds=args.rounds or 3)
 
 
+def _rules(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import rules
+
+    if mode.smoke:
+        return rules.run(mode, rows=10_000, rounds=1)
+    return rules.run(mode, rows=args.rows, rounds=args.rounds or 3)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "crawl": _crawl,
     "engine": _engine,
@@ -122,6 +130,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "limited": _limited,
     "refresh": _refresh,
     "history": _history,
+    "rules": _rules,
 }
 
 
@@ -183,6 +192,9 @@ def _smoke_checks() -> int:
     for size, info in ledger.get("per_size", {}).items():
         if info.get("problems"):
             problems.append(f"ledger {size}: {info['problems'][0]}")
+    rules: dict[str, Any] = results.get("rules", {})
+    for problem in rules.get("problems", [])[:3]:
+        problems.append(f"rules: {problem}")
     rate: dict[str, Any] = results.get("rate", {})
     for run in rate.get("runs", []):
         if run.get("problems"):
@@ -254,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1e4,1e5,1e6", help="ledger: item counts (1e4,1e5,1e6)")
     parser.add_argument("--events", type=int, default=10_000, help="tree: events (10,000)")
     parser.add_argument("--kills", type=int, default=20, help="resume: SIGKILLs (20)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rules: rows (1,000,000)")
     parser.add_argument("--seed", type=int, default=20_250_101, help="resume: random seed")
     parser.add_argument(
         "--at",

@@ -1022,6 +1022,48 @@ def history_section(history: dict[str, Any], targets: list[Target]) -> list[str]
     return lines
 
 
+def rules_section(rules: dict[str, Any], targets: list[Target]) -> list[str]:
+    rows = rules["rows"]
+    lines = ["## 10. Table rules", ""]
+    lines += [
+        f"The usual table rules ({', '.join(f'`{r}`' for r in rules['rules'])}) over a "
+        f"`matches` table of {rows:,} rows and {rules['columns']} columns and a `teams` table "
+        f"of {rules['teams']:,} rows, Parquet files read through DuckDB views as a snapshot "
+        f"is ({', '.join(f'{k} {v} MB' for k, v in rules['parquet_mb'].items())}); "
+        "`scrapeline.quality.rules.evaluate` on a fresh connection each time, "
+        f"{rules['rounds']} rounds. *Dirty*: the same table with one row in "
+        f"{rules['broken_every']:,} broken for each row rule, so each counts and samples "
+        "its failing rows.",
+        "",
+        "Results check: "
+        + (
+            "the clean table passed every rule; the dirty one failed each row rule with "
+            "exactly the rows broken, each with a sample of five."
+            if rules.get("all_ok")
+            else "**wrong results**: " + "; ".join(rules.get("problems", [])[:3])
+        ),
+        "",
+    ]
+    lines += _table(
+        ["evaluated", "wall s"],
+        [
+            ["all rules, clean table", _spread(rules["clean_s"], 2)],
+            ["all rules, dirty table", _spread(rules["dirty_s"], 2)],
+            *[[f"`{k}` alone", _spread(v, 3)] for k, v in rules["per_rule_s"].items()],
+        ],
+    )
+    wall = rules["clean_s"].get("median")
+    targets.append(
+        Target(
+            f"table rules: {len(rules['rules'])} rules over {rows:,} rows",
+            f"≤ {rules['target_s']:g} s",
+            f"{_num(wall, 2)} s",
+            None if wall is None else wall <= rules["target_s"] and bool(rules.get("all_ok")),
+        )
+    )
+    return lines
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] = [
     ("crawl", crawl_section),
     ("engine", engine_section),
@@ -1032,6 +1074,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] 
     ("limited", limited_section),
     ("refresh", refresh_section),
     ("history", history_section),
+    ("rules", rules_section),
 ]
 
 
@@ -1066,9 +1109,9 @@ def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
         f"aiohttp {machine.get('aiohttp', '?')}, selectolax {machine.get('selectolax', '?')}"
         + (f", {scrapy}" if scrapy else "")
         + (f", nginx {nginx}" if nginx else ""),
-        "- Reproduce: `make bench` (all nine and this page, about 35 minutes); one "
+        "- Reproduce: `make bench` (all ten and this page, about 35 minutes); one "
         "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume, tree, limited, "
-        "refresh, history), then "
+        "refresh, history, rules), then "
         "`make bench ARGS=report`.",
         "",
     ]
