@@ -501,7 +501,8 @@ class Pipeline:
             raise PipelineError(f"derived table {name!r}: {what} has that name")
         derived = derived_table(name, sql, key)
         self.derived[name] = derived
-        self.rules[name] = [*key_rule(derived), *self.rules.get(name, [])]
+        if derived.key:  # its key's rule first, before any declared already
+            self.rules[name] = [*key_rule(derived), *self.rules.get(name, [])]
         return derived
 
     def discover(

@@ -505,6 +505,12 @@ def accepted(
     found = tuple(values)
     if not found:
         raise PipelineError(f"accepted({column!r}, ...) needs at least one value")
+    if any(v is None for v in found):
+        # in SQL, NOT IN a list holding NULL is never true: the rule would never fail
+        raise PipelineError(
+            f"accepted({column!r}, ...): None is not a value to accept; NULLs always pass "
+            f"accepted(), refuse them with not_null({column!r})"
+        )
     return Accepted(column=column, values=found, severity=severity, name=name)
 
 
@@ -521,8 +527,15 @@ def between(
     (column,) = _names("between", (column,))
     if min is None and max is None:
         raise PipelineError(f"between({column!r}) needs min=, max= or both")
-    if min is not None and max is not None and min > max:
-        raise PipelineError(f"between({column!r}, min={min!r}, max={max!r}): min is above max")
+    if min is not None and max is not None:
+        try:
+            above = min > max
+        except TypeError:
+            raise PipelineError(
+                f"between({column!r}, min={min!r}, max={max!r}): min and max do not compare"
+            ) from None
+        if above:
+            raise PipelineError(f"between({column!r}, min={min!r}, max={max!r}): min is above max")
     return Between(column=column, min=min, max=max, severity=severity, name=name)
 
 
