@@ -41,6 +41,9 @@ COMMANDS: Mapping[str, str] = {
     "reparse": "archive",
     "prune": "archive",
     "check": "check",
+    "publish": "publish",
+    "snapshots": "publish",
+    "rollback": "publish",
     "config": "config",
     "schedule": "schedule",
 }
