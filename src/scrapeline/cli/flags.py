@@ -128,6 +128,14 @@ FailurePolicyOpt = Annotated[
         "(one more pass at the end) [default: the pipeline's failure_policy=, else continue].",
     ),
 ]
+PublishOpt = Annotated[
+    bool,
+    typer.Option(
+        "--publish",
+        help="After a run that ends done, publish a snapshot of the tables "
+        "(scrapeline publish); a publish that fails makes the run exit 1.",
+    ),
+]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", help="Print only the summary and errors (for cron).")
 ]

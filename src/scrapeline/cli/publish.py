@@ -20,13 +20,16 @@ the snapshot could not be written; 2 for no ledger or bad flags.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from scrapeline.cli.app import app, console, errors, load, print_json
 from scrapeline.cli.options import DataDirOpt, JsonOpt, PipelineArg
+
+if TYPE_CHECKING:
+    from scrapeline.workspace.publish import PublishReport
 
 KEEP = 10
 """Snapshots kept unless ``--keep`` says (publish.snapshots.KEEP, without importing it)."""
@@ -70,18 +73,21 @@ def publish(
         print_json(report.as_dict())
         return
     out = console()
-    out.print(f"published {report.snapshot} ({report.path})", markup=False, soft_wrap=True)
+    for line in report_lines(report, keep=keep):
+        out.print(line, markup=False, soft_wrap=True)
+
+
+def report_lines(report: PublishReport, *, keep: int = KEEP) -> list[str]:
+    """What ``publish`` prints: the snapshot, rows per table, the rules, ``latest``."""
     width = max((len(name) for name in report.tables), default=0)
-    for name, rows in report.tables.items():
-        out.print(f"  {name.ljust(width)}  {rows:,} rows", markup=False)
+    lines = [f"published {report.snapshot} ({report.path})"]
+    lines += [f"  {name.ljust(width)}  {rows:,} rows" for name, rows in report.tables.items()]
     failed = [r for r in report.rules if not r.get("passed")]
     if report.rules:
-        out.print(
-            f"rules: {len(report.rules) - len(failed)} passed, {len(failed)} warnings",
-            markup=False,
-        )
+        lines.append(f"rules: {len(report.rules) - len(failed)} passed, {len(failed)} warnings")
     removed = f", removed {len(report.removed)} older" if report.removed else ""
-    out.print(f"latest -> {report.snapshot}; kept the newest {keep}{removed}", markup=False)
+    lines.append(f"latest -> {report.snapshot}; kept the newest {keep}{removed}")
+    return lines
 
 
 @app.command()

@@ -11,6 +11,7 @@ Exit codes follow the run's status (cli/exits.py): 0 done · 1 failed items · 3
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +36,7 @@ from scrapeline.cli.flags import (
     MaxDurationOpt,
     OnlyOpt,
     OnlyStageOpt,
+    PublishOpt,
     QuietOpt,
     RateOpt,
     RunFlags,
@@ -83,6 +85,7 @@ def run(
     secret: SecretOpt = None,
     archive: ArchiveOpt = None,
     quiet: QuietOpt = False,
+    publish: PublishOpt = False,
 ) -> None:
     """Run a pipeline: discover new items, then run every stage that is not done."""
     flags = RunFlags(
@@ -112,7 +115,32 @@ def run(
         pipe = load(pipeline, secrets=secret, base_url=base_url)
         settings = configured(flags, pipeline, pipe)
         options = flags.run_options(pipe, settings)
-    run_and_exit("run", pipe, settings, options, target=pipeline)
+    after = publish_after(pipe, settings.data_dir) if publish else None
+    run_and_exit("run", pipe, settings, options, target=pipeline, after=after)
+
+
+def publish_after(pipe: Pipeline, data_dir: Path) -> Callable[[Outcome], None]:
+    """What ``run --publish`` does once the run ended: publish a snapshot when it
+    ended done; a publish that fails ends the command with exit 1 and its reason."""
+
+    def after(outcome: Outcome) -> None:
+        from scrapeline.cli.app import fail
+        from scrapeline.cli.publish import report_lines
+        from scrapeline.errors import ScrapelineError
+        from scrapeline.ledger.base import RunStatus
+        from scrapeline.workspace.invocation import Invocation
+        from scrapeline.workspace.publish import publish
+
+        if outcome.status is not RunStatus.DONE:
+            return
+        try:
+            report = publish(pipe, data_dir, invocation=Invocation.current("publish"))
+        except ScrapelineError as exc:
+            fail(f"publish: {exc}", 1)
+        for line in report_lines(report):
+            sys.stdout.write(line + "\n")
+
+    return after
 
 
 def configured(

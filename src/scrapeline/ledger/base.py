@@ -460,11 +460,15 @@ KEEP_RUNS = 100
 --keep-runs``): about three months of a daily pipeline's history."""
 
 
+_NOT_RUNS = frozenset({"prune", "publish"})
+"""Commands recorded in the run history that fetch nothing: never the last success."""
+
+
 def runs_to_forget(runs: Sequence[RunInfo], before: float, keep_runs: int) -> list[int]:
     """The ids of the runs retention deletes (see :meth:`RunHistory.forget_runs`), the
     one decision every backend takes: a finished run goes when it ended before
     ``before``, is not among the newest ``keep_runs`` finished runs and is not the
-    last successful run (the newest DONE one that is not a prune).
+    last successful run (the newest DONE one that is not a prune or a publish).
 
     >>> def run(id, status, ended, command=None):
     ...     return RunInfo(id=id, pipeline="p", started_at=ended - 1, ended_at=ended,
@@ -478,12 +482,16 @@ def runs_to_forget(runs: Sequence[RunInfo], before: float, keep_runs: int) -> li
     [2]
     >>> runs_to_forget(history, before=100, keep_runs=3)
     []
+    >>> runs_to_forget([*history, run(6, "done", 60, "publish")], before=100, keep_runs=1)
+    [2, 3, 4]
     """
     finished = sorted(
         (r for r in runs if r.status is not RunStatus.RUNNING), key=lambda r: r.id, reverse=True
     )
     successes = [
-        r.id for r in finished if r.status is RunStatus.DONE and r.options.get("command") != "prune"
+        r.id
+        for r in finished
+        if r.status is RunStatus.DONE and r.options.get("command") not in _NOT_RUNS
     ]
     last_success = successes[0] if successes else None
     return sorted(
@@ -556,7 +564,7 @@ class RunHistory(Protocol):
         start) and are not among the newest ``keep_runs`` finished runs, with their
         attempts and item changes; items, tasks and records stay. Never deleted: a run
         still RUNNING (it is not counted among the kept either), and the newest DONE
-        run whose options' ``command`` is not "prune" (the last successful run).
+        run whose options' ``command`` is not "prune" or "publish" (the last successful run).
         Returns how many runs were deleted."""
 
     def forgettable(self, before: float, keep_runs: int) -> Forgettable:

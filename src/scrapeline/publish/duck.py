@@ -53,7 +53,7 @@ def table_batches(
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """A DuckDB table's Arrow schema and its rows, a batch at a time."""
     try:
-        reader = con.execute(f"SELECT * FROM {ident(name)}").to_arrow_reader(rows)
+        reader = con.sql(f"SELECT * FROM {ident(name)}").to_arrow_reader(rows)
     except duckdb.Error as exc:
         raise PublishError(f"cannot read derived table {name!r}: {exc}") from exc
     if reader is None:

@@ -122,8 +122,10 @@ def write_batches(
 ) -> TableFile:
     """Write a derived table (Arrow batches, e.g. from DuckDB) to a new Parquet file.
 
-    Its columns' declared types are read back from the Arrow types; a type with no
-    declared counterpart (a decimal, a list) is published as is, named ``json``."""
+    The batches are written as they come (DuckDB's ``sum`` of BIGINTs stays a
+    decimal); the manifest names each column's type from its Arrow type: integers
+    ``int``, floats and decimals ``float``, and a nested type (a list, a struct)
+    ``json``, its Parquet type saying what it is."""
     rows = 0
     with new_file(path) as out, pq.ParquetWriter(out, schema, compression=COMPRESSION) as w:
         for chunk in batches:
@@ -147,7 +149,7 @@ def _described(f: pa.Field) -> OutColumn:
         kind = "bool"
     elif pa.types.is_integer(t):
         kind = "int"
-    elif pa.types.is_floating(t):
+    elif pa.types.is_floating(t) or pa.types.is_decimal(t):
         kind = "float"
     elif pa.types.is_string(t) or pa.types.is_large_string(t):
         kind = "str"
