@@ -50,7 +50,7 @@ def test_publish_while_a_run_writes_copies_one_committed_state(tmp_path: Path) -
             published = scrapeline("publish", PIPE, "--data-dir", str(data), "--json")
             still_running = run.poll() is None
         finally:
-            out, err = run.communicate(timeout=120)
+            _out, err = run.communicate(timeout=120)
     assert run.returncode == 0, err
     assert still_running, "the run ended before the publish: nothing was tested"
     assert published.returncode == 0, published.stderr
