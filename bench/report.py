@@ -1022,6 +1022,52 @@ def history_section(history: dict[str, Any], targets: list[Target]) -> list[str]
     return lines
 
 
+def publish_section(publish: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 10. Publishing", ""]
+    lines += [
+        f"`scrapeline publish` of `{publish['pipeline']}` (one table, {publish['columns']} "
+        "columns declared with a schema: ints, nullable ints, a float, a bool, strs, a date "
+        "and a datetime with an offset) from a ledger filled straight with SQL, as a whole "
+        f"process through the real CLI, {publish['rounds']} rounds per size; the output, "
+        "the manifest's row count and checksum and the Parquet file (read back by pyarrow) "
+        "checked each time.",
+        "",
+        "| rows | wall s | CPU s | peak RSS MB | rows/s | ledger MB | Parquet MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in publish["per_size"].values():
+        lines.append(
+            f"| {size['rows']:,} | {_spread(size['wall_s'], 2)} | {_spread(size['cpu_s'], 2)} "
+            f"| {_spread(size['peak_rss_mb'])} | {_num(size['rows_per_s'])} "
+            f"| {_num(size['ledger_mb'])} | {_num(size['parquet_mb'], 1)} |"
+        )
+    lines.append("")
+    sizes = list(publish["per_size"].values())
+    largest = sizes[-1]
+    if largest["rows"] >= 1_000_000:
+        targets.append(
+            Target(
+                what="publish 1,000,000 rows (10 columns) to Parquet",
+                goal=f"≤ {publish['target_seconds_at_1m']:g} s",
+                measured=f"{_num(largest['wall_s']['median'], 2)} s",
+                met=publish.get("meets_time_target"),
+            )
+        )
+    growth = publish.get("peak_rss_growth_largest_over_smallest")
+    if growth is not None and len(sizes) > 1:
+        targets.append(
+            Target(
+                what=f"publish peak RSS, {sizes[-1]['rows']:,} vs {sizes[0]['rows']:,} rows",
+                goal="flat (≤ 1.25×)",
+                measured=f"{growth:.2f}×",
+                met=growth <= 1.25,
+            )
+        )
+    for problem in publish.get("problems", [])[:5]:
+        lines.append(f"- problem: {problem}")
+    return lines
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] = [
     ("crawl", crawl_section),
     ("engine", engine_section),
@@ -1032,6 +1078,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] 
     ("limited", limited_section),
     ("refresh", refresh_section),
     ("history", history_section),
+    ("publish", publish_section),
 ]
 
 
