@@ -110,3 +110,42 @@ def test_retention_keeps_the_newest_and_latest(
     ids: list[str], keep: int, latest: str | None, removed: list[str]
 ) -> None:
     assert to_remove(ids, keep=keep, latest=latest) == removed
+
+
+def test_instants_without_an_offset_in_a_utc_column_are_taken_as_utc() -> None:
+    import pyarrow as pa
+
+    from scrapeline.publish.columns import OutColumn, arrow_batch
+
+    columns = [OutColumn("at", "datetime", True, utc=True)]
+    schema = pa.schema([c.field() for c in columns])
+    texts = [
+        '{"at": "2024-01-01T10:00:00"}',
+        '{"at": "2024-01-01T10:00:00+02:00"}',
+        '{"at": "2024-01-01T10:00:00.5Z"}',
+        '{"at": null}',
+    ]
+    got = arrow_batch("t", columns, schema, texts).column(0).to_pylist()
+    utc = dt.UTC
+    assert got == [
+        dt.datetime(2024, 1, 1, 10, 0, tzinfo=utc),
+        dt.datetime(2024, 1, 1, 8, 0, tzinfo=utc),
+        dt.datetime(2024, 1, 1, 10, 0, 0, 500000, tzinfo=utc),
+        None,
+    ]
+
+
+def test_a_value_that_does_not_fit_its_column_is_one_line() -> None:
+    import pyarrow as pa
+
+    from scrapeline.errors import PublishError
+    from scrapeline.publish.columns import OutColumn, arrow_batch
+
+    columns = [OutColumn("n", "int", False)]
+    schema = pa.schema([c.field() for c in columns])
+    with pytest.raises(
+        PublishError, match=r"table 't', column 'n': a stored value is not of type int"
+    ):
+        arrow_batch("t", columns, schema, ['{"n": "seven"}'])
+    with pytest.raises(PublishError, match=r"1 stored records have no value"):
+        arrow_batch("t", columns, schema, ['{"n": 1}', "{}"])

@@ -160,7 +160,7 @@ def arrow_batch(
             array = _array(column, values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise PublishError(
-                f"table {table!r}, column {name!r}: a stored value is not a {column.type}: "
+                f"table {table!r}, column {name!r}: a stored value is not of type {column.type}: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
         if not column.nullable and array.null_count:
