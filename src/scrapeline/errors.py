@@ -14,6 +14,8 @@ adapter that sees them, and kept as ``__cause__``.
     ├── LedgerError           the ledger could not be read or written (disk full, corrupt)
     │   └── DiskFull            no space left on the data dir's device; exit_code 3
     ├── ArchiveError          the raw archive could not be read or written
+    ├── ReconcileError        source records a reconciliation cannot take (a key twice,
+    │                         no key, an unknown source) or a custom rule that raised
     ├── RunHalted             the run stopped itself; exit_code 3 (HostDown: the
     │                         breaker gave up on a host; HostUnreachable: a host down
     │                         from the first request; BrowserUnavailable)
@@ -112,6 +114,11 @@ class DiskFull(LedgerError):
 
 class ArchiveError(ScrapelineError):
     """The raw archive could not be read or written (disk full, missing or corrupt body)."""
+
+
+class ReconcileError(ScrapelineError):
+    """A reconciliation cannot be computed from the records given: a source record
+    without its key, one key given twice, an unknown source, a custom rule that raised."""
 
 
 class RunHalted(ScrapelineError):
