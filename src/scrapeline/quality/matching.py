@@ -6,7 +6,8 @@ Within a block, in this order:
 
 1. Records are grouped by their exact normalised identity (a *name group*).
 2. Fuzzy (only when declared): a name group seen in one source only joins the earlier
-   name group (more sources first, then more records, then by name) whose name scores
+   name group (seen in more sources first, then of the source declared first, then with
+   more records, then by name) whose name scores
    highest against its own (``rapidfuzz.fuzz.ratio`` at or above the threshold), whose
    other identity fields are equal and which holds no record of that source. Two or more
    such groups at the same best score: its records are unresolved (``ambiguous``).
@@ -186,7 +187,10 @@ def _attach_fuzzy(
     and which could join several equally."""
     from rapidfuzz import fuzz
 
-    ranked = sorted(named, key=lambda i: (-len(_sources(named[i])), -len(named[i]), i))
+    ranked = sorted(
+        named,
+        key=lambda i: (-len(_sources(named[i])), min(r.order for r in named[i]), -len(named[i]), i),
+    )
     roots: dict[Identity, list[SourceRecord]] = {}
     root_sources: dict[Identity, set[str]] = {}
     attached: dict[Identity, Identity] = {}
