@@ -1,8 +1,9 @@
 """``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
 
-Commands: ``all`` (the nine benchmarks, then ``report``), ``crawl``, ``engine``,
+Commands: ``all`` (the ten benchmarks, then ``report``), ``crawl``, ``engine``,
 ``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``,
-``smoke`` (all nine at tiny sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
+``reconcile``, ``smoke`` (all ten at tiny sizes, a few seconds, no nginx or Scrapy: checks
+the harness works) and
 ``report`` (writes bench/RESULTS.md from the results in bench/results/).
 """
 
@@ -112,6 +113,14 @@ def _history(args: argparse.Namespace, mode: Mode) -> Result:
     return history.run(mode, rounds=args.rounds or 3)
 
 
+def _reconcile(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import reconcile
+
+    if mode.smoke:
+        return reconcile.run(mode, people=1_200, rounds=1)
+    return reconcile.run(mode, rounds=args.rounds or 3)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "crawl": _crawl,
     "engine": _engine,
@@ -122,6 +131,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "limited": _limited,
     "refresh": _refresh,
     "history": _history,
+    "reconcile": _reconcile,
 }
 
 
@@ -179,6 +189,8 @@ def _smoke_checks() -> int:
     history: dict[str, Any] = results.get("history", {})
     for problem in history.get("problems", [])[:3]:
         problems.append(f"history: {problem}")
+    for problem in results.get("reconcile", {}).get("problems", [])[:3]:
+        problems.append(f"reconcile: {problem}")
     ledger: dict[str, Any] = results.get("ledger", {})
     for size, info in ledger.get("per_size", {}).items():
         if info.get("problems"):
