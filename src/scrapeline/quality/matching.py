@@ -62,6 +62,8 @@ class SourceRecord:
     key_text: str
     """The key as canonical JSON text: what sorts and identifies the record."""
     data: Mapping[str, Any]
+    normals: Mapping[str, Any]
+    """The fields with a value, normalised for comparison (missing ones left out)."""
     identity: Identity | None
     """None: an identity field is missing or empty."""
     ties: tuple[Any, ...]

@@ -115,6 +115,7 @@ def normalise_name(text: str) -> str:
     return drop_suffixes(normalise_text(text))
 
 
+@lru_cache(maxsize=1 << 17)
 def initial_form(name: str) -> str:
     """A normalised name with every word but the last cut to its first letter:
     ``"jose luis nunez"`` → ``"j l nunez"``. A one-word name is its own initial form."""

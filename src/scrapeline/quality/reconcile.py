@@ -170,17 +170,20 @@ class Reconciliation:
             raise ReconcileError(f"{self.name}: a {name} record has an empty key {values!r}")
         rename, hidden = src.rename, self._key_columns[name]
         data = {rename.get(k, k): v for k, v in record.items() if k not in hidden}
-        parts = [self.comparable(f, data.get(f)) for f in self.identity]
+        comparable = self.comparable
+        normals = {k: n for k, v in data.items() if (n := comparable(k, v)) is not None}
+        parts = [normals.get(f) for f in self.identity]
         identity: tuple[str, ...] | None = None
         if all(p is not None for p in parts):
             identity = tuple(p if isinstance(p, str) else str(p) for p in parts)
-        ties = tuple(self.comparable(f, data.get(f)) for f in self.tie_breakers)
+        ties = tuple(normals.get(f) for f in self.tie_breakers)
         return SourceRecord(
             source=name,
             order=self.source_order[name],
             key=values[0] if len(values) == 1 else values,
             key_text=orjson.dumps(values, option=orjson.OPT_SORT_KEYS).decode(),
             data=data,
+            normals=normals,
             identity=identity,
             ties=ties,
             block=self.block_of(name, values, identity),
@@ -481,10 +484,9 @@ class Reconciler:
         for name in sorted(names):
             candidates = []
             for m in members:
-                value = m.data.get(name)
-                normal = decl.comparable(name, value)
+                normal = m.normals.get(name)
                 if normal is not None:
-                    candidates.append(Candidate(m.source, value, normal, m.data))
+                    candidates.append(Candidate(m.source, m.data[name], normal, m.data))
             if not candidates:
                 row[name] = None
                 continue

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from scrapeline.errors import PipelineError, ReconcileError
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One source's value for a field of an entity."""
+class Candidate(NamedTuple):
+    """One source's value for a field of an entity (a tuple: made for every field of
+    every entity, so cheap to build)."""
 
     source: str
     value: Any
