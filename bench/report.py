@@ -1050,6 +1050,7 @@ def reconcile_section(rec: dict[str, Any], targets: list[Target]) -> list[str]:
         ["measured", "value"],
         [
             ["full reconcile, s", _spread(rec["full_s"], 2)],
+            ["full reconcile, CPU s", _spread(rec.get("full_cpu_s"), 2)],
             ["source records/s", _num(rec["records_per_s"])],
             ["entities", _num(rec["entities"])],
             ["conflicts", _num(rec["conflicts"])],
@@ -1060,6 +1061,7 @@ def reconcile_section(rec: dict[str, Any], targets: list[Target]) -> list[str]:
                 + ")",
             ],
             ["update after the change, s", _spread(rec["update_s"], 3)],
+            ["update after the change, CPU s", _spread(rec.get("update_cpu_s"), 3)],
             [
                 "update's output",
                 f"{update['entities_upserted']:,} upserted, {update['entities_removed']:,} "
