@@ -179,8 +179,8 @@ def edits(
 
 def declare(fuzzy_threshold: float | None = None) -> Any:
     from scrapeline import Pipeline
+    from scrapeline.quality.authority import custom, latest, most_frequent, prefer
     from scrapeline.quality.reconcile import fuzzy, source
-    from scrapeline.quality.rules import custom, latest, most_frequent, prefer
 
     def worst(values: dict[str, Any]) -> Any:
         order = ["out", "questionable", "healthy"]

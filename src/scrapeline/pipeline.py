@@ -66,8 +66,8 @@ if TYPE_CHECKING:
     from scrapeline.context import Context
     from scrapeline.fetch.contract import Expect
     from scrapeline.ops.alerts import RunEnd
+    from scrapeline.quality.authority import Rule
     from scrapeline.quality.reconcile import Fuzzy, Reconciliation, Source
-    from scrapeline.quality.rules import Rule
     from scrapeline.quality.schema import Check, RecordCheck, Severity, TableSchema, Violation
 
 RESERVED_TABLES: frozenset[str] = frozenset(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from scrapeline import Pipeline, Record
 from scrapeline.errors import PipelineError, ReconcileError
+from scrapeline.quality.authority import custom, latest, most_frequent, prefer
 from scrapeline.quality.reconcile import (
     Reconciler,
     Reconciliation,
@@ -22,7 +23,6 @@ from scrapeline.quality.reconcile import (
     reconciliation,
     source,
 )
-from scrapeline.quality.rules import custom, latest, most_frequent, prefer
 from scrapeline.quality.schema import RecordInvalid
 
 

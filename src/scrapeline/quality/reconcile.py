@@ -28,7 +28,7 @@ here, and nothing more is needed to keep them out.
 :class:`Reconciler` keeps the state and takes changes (:meth:`Reconciler.update`),
 recomputing only the blocks of identities the changes touch; :func:`reconcile` is the
 same code from an empty state. How records match: :mod:`scrapeline.quality.matching`;
-authority rules: :mod:`scrapeline.quality.rules`; spellings:
+authority rules: :mod:`scrapeline.quality.authority`; spellings:
 :mod:`scrapeline.quality.normalise`; for users: docs/reconciliation.md.
 """
 
@@ -44,6 +44,7 @@ from typing import Any
 import orjson
 
 from scrapeline.errors import PipelineError, ReconcileError
+from scrapeline.quality.authority import RULE_TYPES, Candidate, Custom, Prefer, Rule
 from scrapeline.quality.matching import Entity, SourceRecord, settle_block
 from scrapeline.quality.normalise import (
     Aliases,
@@ -51,7 +52,6 @@ from scrapeline.quality.normalise import (
     normalise_name,
     normalise_text,
 )
-from scrapeline.quality.rules import RULE_TYPES, Candidate, Custom, Prefer, Rule
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from scrapeline.errors import PipelineError, ReconcileError
+from scrapeline.quality.authority import Candidate, custom, latest, most_frequent, prefer
 from scrapeline.quality.normalise import normalise_text
-from scrapeline.quality.rules import Candidate, custom, latest, most_frequent, prefer
 
 
 def cands(*given: tuple[str, Any] | tuple[str, Any, dict[str, Any]]) -> list[Candidate]:
