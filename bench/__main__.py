@@ -1,8 +1,9 @@
 """``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
 
-Commands: ``all`` (the ten benchmarks, then ``report``), ``crawl``, ``engine``,
+Commands: ``all`` (every benchmark, then ``report``), ``crawl``, ``engine``,
 ``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``,
-``publish``, ``smoke`` (all ten at tiny sizes, a few seconds, no nginx or Scrapy: checks
+``publish``, ``reconcile``, ``smoke`` (all of them at tiny sizes, a few seconds, no nginx
+or Scrapy: checks
 the harness works) and
 ``report`` (writes bench/RESULTS.md from the results in bench/results/).
 """
@@ -121,6 +122,14 @@ def _publish(args: argparse.Namespace, mode: Mode) -> Result:
     return publish.run(mode, rounds=args.rounds or 3)
 
 
+def _reconcile(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import reconcile
+
+    if mode.smoke:
+        return reconcile.run(mode, people=1_200, rounds=1)
+    return reconcile.run(mode, rounds=args.rounds or 3)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "crawl": _crawl,
     "engine": _engine,
@@ -132,6 +141,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "refresh": _refresh,
     "history": _history,
     "publish": _publish,
+    "reconcile": _reconcile,
 }
 
 
@@ -191,6 +201,8 @@ def _smoke_checks() -> int:
     history: dict[str, Any] = results.get("history", {})
     for problem in history.get("problems", [])[:3]:
         problems.append(f"history: {problem}")
+    for problem in results.get("reconcile", {}).get("problems", [])[:3]:
+        problems.append(f"reconcile: {problem}")
     ledger: dict[str, Any] = results.get("ledger", {})
     for size, info in ledger.get("per_size", {}).items():
         if info.get("problems"):

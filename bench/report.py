@@ -1065,6 +1065,76 @@ def publish_section(publish: dict[str, Any], targets: list[Target]) -> list[str]
         )
     for problem in publish.get("problems", [])[:5]:
         lines.append(f"- problem: {problem}")
+    lines.append("")
+    return lines
+
+
+def reconcile_section(rec: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 11. Reconciliation", ""]
+    per = ", ".join(f"{n} {c:,}" for n, c in rec["source_records"].items())
+    lines += [
+        f"{rec['records']:,} source records ({per}) about {rec['people']:,} generated "
+        f'prospects (seed {rec["seed"]}: accents, "Last, First", suffixes, initials, '
+        "college aliases, missing fields, re-measured weights, namesakes, injury reports of "
+        "unknown people), reconciled in-process by `scrapeline.quality.reconcile` with the "
+        "declaration of `bench/reconcile.py` (identity `name`, tie-breakers college and "
+        f"position, four authority rules, injuries required), {rec['rounds']} rounds, cold "
+        f"caches. Then {rec['changed_records']:,} of the records changed "
+        f"({100 * rec['change_share']:g} %: corrections and removals) through "
+        "`Reconciler.update`.",
+        "",
+        "Check: "
+        + (
+            "the state after every update equals a full reconcile of the changed inputs, "
+            "and every round gave the same outputs."
+            if not rec.get("problems")
+            else "**" + "; ".join(rec["problems"]) + "**"
+        ),
+        "",
+    ]
+    update = rec["update"]
+    lines += _table(
+        ["measured", "value"],
+        [
+            ["full reconcile, s", _spread(rec["full_s"], 2)],
+            ["full reconcile, CPU s", _spread(rec.get("full_cpu_s"), 2)],
+            ["source records/s", _num(rec["records_per_s"])],
+            ["entities", _num(rec["entities"])],
+            ["conflicts", _num(rec["conflicts"])],
+            [
+                "unresolved",
+                f"{rec['unresolved']:,} ("
+                + ", ".join(f"{k} {v:,}" for k, v in rec["unresolved_by_reason"].items())
+                + ")",
+            ],
+            ["update after the change, s", _spread(rec["update_s"], 3)],
+            ["update after the change, CPU s", _spread(rec.get("update_cpu_s"), 3)],
+            [
+                "update's output",
+                f"{update['entities_upserted']:,} upserted, {update['entities_removed']:,} "
+                f"removed, {update['unresolved']:,} unresolved, {update['settled']:,} settled",
+            ],
+            [
+                f"full, fuzzy on (threshold {rec['fuzzy']['threshold']}), s",
+                _num(rec["fuzzy"]["full_s"], 2),
+            ],
+        ],
+    )
+    size = f"{rec['records']:,} records"
+    full, upd = rec["full_s"]["median"], rec["update_s"]["median"]
+    targets.append(
+        Target(
+            f"{size}: full reconcile", "≤ 10 s", f"{full:.2f} s", full <= rec["targets"]["full_s"]
+        )
+    )
+    targets.append(
+        Target(
+            f"{size}: update after {100 * rec['change_share']:g} % changed",
+            "≤ 1 s",
+            f"{upd:.3f} s",
+            upd <= rec["targets"]["update_s"],
+        )
+    )
     return lines
 
 
@@ -1079,6 +1149,7 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] 
     ("refresh", refresh_section),
     ("history", history_section),
     ("publish", publish_section),
+    ("reconcile", reconcile_section),
 ]
 
 
@@ -1115,7 +1186,7 @@ def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
         + (f", nginx {nginx}" if nginx else ""),
         "- Reproduce: `make bench` (all nine and this page, about 35 minutes); one "
         "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume, tree, limited, "
-        "refresh, history), then "
+        "refresh, history, reconcile), then "
         "`make bench ARGS=report`.",
         "",
     ]

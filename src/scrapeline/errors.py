@@ -17,6 +17,8 @@ adapter that sees them, and kept as ``__cause__``.
     ├── ArchiveError          the raw archive could not be read or written
     ├── PublishError          a snapshot could not be written; ``latest`` did not move
     │   └── RulesFailed       an error-severity table rule failed on the snapshot
+    ├── ReconcileError        source records a reconciliation cannot take (a key twice,
+    │                         no key, an unknown source) or a custom rule that raised
     ├── RunHalted             the run stopped itself; exit_code 3 (HostDown: the
     │                         breaker gave up on a host; HostUnreachable: a host down
     │                         from the first request; BrowserUnavailable)
@@ -134,6 +136,11 @@ class RulesFailed(PublishError):
         super().__init__(message)
         self.results = results
         """Every rule's result, as the manifest would have kept them."""
+
+
+class ReconcileError(ScrapelineError):
+    """A reconciliation cannot be computed from the records given: a source record
+    without its key, one key given twice, an unknown source, a custom rule that raised."""
 
 
 class RunHalted(ScrapelineError):
