@@ -39,6 +39,7 @@ COMMANDS: Mapping[str, str] = {
     "demo": "demo",
     "demo-site": "demo",
     "reparse": "archive",
+    "backfill": "backfill",
     "prune": "archive",
     "check": "check",
     "config": "config",
