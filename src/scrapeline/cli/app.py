@@ -41,6 +41,7 @@ COMMANDS: Mapping[str, str] = {
     "reparse": "archive",
     "backfill": "backfill",
     "prune": "archive",
+    "freshness": "freshness",
     "check": "check",
     "config": "config",
     "schedule": "schedule",
