@@ -44,6 +44,7 @@ def test_a_keys_file_names_its_bad_line() -> None:
         ({}, "backfill needs a slice"),
         ({"offsets": (0, 100), "keys": (("match", "1"),)}, "--offsets re-walks"),
         ({"offsets": (0, 100), "dates": ("2024-01-01", "2024-01-02")}, "--offsets re-walks"),
+        ({"offsets": (0, 100), "stages": ("overview",)}, "--offsets redoes every stage"),
     ],
 )
 def test_a_slice_needs_a_part_and_offsets_go_alone(given, message) -> None:  # type: ignore[no-untyped-def]

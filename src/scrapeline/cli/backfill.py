@@ -57,7 +57,7 @@ OffsetsOpt = Annotated[
         metavar="A:B",
         help="Walk the top-level listings from offset A to B (that page included), as "
         "`run --start-offset A --end-offset B --force-rescrape` does, and redo every item "
-        "found there. Goes alone.",
+        "found there, every stage. Goes alone, without --stage.",
     ),
 ]
 DatesOpt = Annotated[

@@ -15,7 +15,8 @@ its completion then replaces them in the same transaction as its ``done`` mark.
 
 A range (``--offsets A:B``) is walked as ``run --start-offset A --end-offset B
 --force-rescrape`` walks it: the whole range, no early stop, each item found (new
-or known) redone; that run also does whatever other work the ledger holds pending.
+or known) redone, every stage of it (so a range takes no ``--stage``); that run also
+does whatever other work the ledger holds pending.
 
 Fetches go through :class:`~scrapeline.fetch.archive_first.ArchiveFirst`: the
 archived response for a URL when there is one, the network otherwise (archived as

@@ -61,6 +61,13 @@ class Slice:
                 "--offsets re-walks the listing and redoes what it yields: it goes alone, "
                 "not with --dates, --keys, --keys-file or --only"
             )
+        if self.offsets is not None and self.stages:
+            # the walk puts every task of each item it finds back to pending: a run of
+            # some stages would leave the others pending for the next run
+            raise ConfigError(
+                "--offsets redoes every stage of the items it finds: --stage goes with "
+                "--dates, --keys, --keys-file or --only"
+            )
 
     def describe(self) -> str:
         """The slice in words, for the run's first log line."""
