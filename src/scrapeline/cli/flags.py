@@ -73,6 +73,17 @@ OnlyOpt = Annotated[
         "runs that season's listing, events and their stages; no top-level listing is walked.",
     ),
 ]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        metavar="N",
+        min=1,
+        max=10_000,
+        help="Work only the first N new items of each top-level kind, and their "
+        "descendants (a smoke test); the next run goes on with the following ones.",
+    ),
+]
 BreakerOpt = Annotated[
     int | None,
     typer.Option(
@@ -205,6 +216,7 @@ class RunFlags:
     max_duration: str | None = None
     only_stage: list[str] | None = None
     skip_stage: list[str] | None = None
+    limit: int | None = None
 
     def flags(self) -> Flags:
         """The settings these flags give, for :func:`~scrapeline.ops.config.load_settings`.
@@ -283,6 +295,7 @@ class RunFlags:
             failure_policy=run.failure_policy,
             stage_policies=run.stage_policies,
             max_duration=run.max_duration,
+            limit=self.limit,
         )
 
 

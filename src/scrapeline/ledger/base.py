@@ -296,6 +296,18 @@ class RunReport:
     """This run's other completions of tasks run again for a refresh: parsed anew."""
 
 
+def within_dates(date: str, date_from: str, date_to: str) -> bool:
+    """Whether an item's ISO ``date`` is within ``date_from`` to ``date_to``, both
+    included: the upper bound compares as many characters as it has, so a date and
+    time on the last day is within.
+
+    >>> [within_dates(d, "2024-05-01", "2024-05-31") for d in
+    ...  ("2024-04-30", "2024-05-01", "2024-05-31T23:00", "2024-06-01")]
+    [False, True, True, False]
+    """
+    return date >= date_from and date[: len(date_to)] <= date_to
+
+
 def settled_once(
     entries: Sequence[tuple[int, str]], holds: Container[tuple[int, str]]
 ) -> list[bool]:
@@ -385,6 +397,11 @@ class WorkQueue(Protocol):
 
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         """The subset of keys already in the ledger for that kind."""
+
+    def dated(self, date_from: str, date_to: str) -> list[tuple[str, Key]]:
+        """Every item (kind, key) dated ``date_from`` to ``date_to``, both included
+        (ISO text compares in date order: a date ``2024-05-01T20:00`` is within
+        ``2024-05-01``), in kind then key order. Items with no date are left out."""
 
     def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
         """Upsert items and create their tasks. Returns how many were new.
