@@ -1,8 +1,9 @@
 """``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
 
-Commands: ``all`` (the ten benchmarks, then ``report``), ``crawl``, ``engine``,
-``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``, ``rules``,
-``smoke`` (all ten at tiny sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
+Commands: ``all`` (every benchmark, then ``report``), ``crawl``, ``engine``,
+``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``,
+``publish``, ``reconcile``, ``rules``, ``smoke`` (all of them at tiny sizes, a few seconds,
+no nginx or Scrapy: checks the harness works) and
 ``report`` (writes bench/RESULTS.md from the results in bench/results/).
 """
 
@@ -112,6 +113,22 @@ def _history(args: argparse.Namespace, mode: Mode) -> Result:
     return history.run(mode, rounds=args.rounds or 3)
 
 
+def _publish(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import publish
+
+    if mode.smoke:
+        return publish.run(mode, sizes=publish.SMOKE_SIZES, rounds=1)
+    return publish.run(mode, rounds=args.rounds or 3)
+
+
+def _reconcile(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import reconcile
+
+    if mode.smoke:
+        return reconcile.run(mode, people=1_200, rounds=1)
+    return reconcile.run(mode, rounds=args.rounds or 3)
+
+
 def _rules(args: argparse.Namespace, mode: Mode) -> Result:
     from bench import rules
 
@@ -130,6 +147,8 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "limited": _limited,
     "refresh": _refresh,
     "history": _history,
+    "publish": _publish,
+    "reconcile": _reconcile,
     "rules": _rules,
 }
 
@@ -185,9 +204,13 @@ def _smoke_checks() -> int:
                 problems.append(f"resume: {key} = {resume.get(key)}")
         if resume.get("final_exit_code") != 0:
             problems.append(f"resume: last run exited {resume.get('final_exit_code')}")
+    for problem in results.get("publish", {}).get("problems", [])[:3]:
+        problems.append(f"publish: {problem}")
     history: dict[str, Any] = results.get("history", {})
     for problem in history.get("problems", [])[:3]:
         problems.append(f"history: {problem}")
+    for problem in results.get("reconcile", {}).get("problems", [])[:3]:
+        problems.append(f"reconcile: {problem}")
     ledger: dict[str, Any] = results.get("ledger", {})
     for size, info in ledger.get("per_size", {}).items():
         if info.get("problems"):

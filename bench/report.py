@@ -1022,9 +1022,125 @@ def history_section(history: dict[str, Any], targets: list[Target]) -> list[str]
     return lines
 
 
+def publish_section(publish: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 10. Publishing", ""]
+    lines += [
+        f"`scrapeline publish` of `{publish['pipeline']}` (one table, {publish['columns']} "
+        "columns declared with a schema: ints, nullable ints, a float, a bool, strs, a date "
+        "and a datetime with an offset) from a ledger filled straight with SQL, as a whole "
+        f"process through the real CLI, {publish['rounds']} rounds per size; the output, "
+        "the manifest's row count and checksum and the Parquet file (read back by pyarrow) "
+        "checked each time.",
+        "",
+        "| rows | wall s | CPU s | peak RSS MB | rows/s | ledger MB | Parquet MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in publish["per_size"].values():
+        lines.append(
+            f"| {size['rows']:,} | {_spread(size['wall_s'], 2)} | {_spread(size['cpu_s'], 2)} "
+            f"| {_spread(size['peak_rss_mb'])} | {_num(size['rows_per_s'])} "
+            f"| {_num(size['ledger_mb'])} | {_num(size['parquet_mb'], 1)} |"
+        )
+    lines.append("")
+    sizes = list(publish["per_size"].values())
+    largest = sizes[-1]
+    if largest["rows"] >= 1_000_000:
+        targets.append(
+            Target(
+                what="publish 1,000,000 rows (10 columns) to Parquet",
+                goal=f"≤ {publish['target_seconds_at_1m']:g} s",
+                measured=f"{_num(largest['wall_s']['median'], 2)} s",
+                met=publish.get("meets_time_target"),
+            )
+        )
+    growth = publish.get("peak_rss_growth_largest_over_smallest")
+    if growth is not None and len(sizes) > 1:
+        targets.append(
+            Target(
+                what=f"publish peak RSS, {sizes[-1]['rows']:,} vs {sizes[0]['rows']:,} rows",
+                goal="flat (≤ 1.25×)",
+                measured=f"{growth:.2f}×",
+                met=growth <= 1.25,
+            )
+        )
+    for problem in publish.get("problems", [])[:5]:
+        lines.append(f"- problem: {problem}")
+    lines.append("")
+    return lines
+
+
+def reconcile_section(rec: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 11. Reconciliation", ""]
+    per = ", ".join(f"{n} {c:,}" for n, c in rec["source_records"].items())
+    lines += [
+        f"{rec['records']:,} source records ({per}) about {rec['people']:,} generated "
+        f'prospects (seed {rec["seed"]}: accents, "Last, First", suffixes, initials, '
+        "college aliases, missing fields, re-measured weights, namesakes, injury reports of "
+        "unknown people), reconciled in-process by `scrapeline.quality.reconcile` with the "
+        "declaration of `bench/reconcile.py` (identity `name`, tie-breakers college and "
+        f"position, four authority rules, injuries required), {rec['rounds']} rounds, cold "
+        f"caches. Then {rec['changed_records']:,} of the records changed "
+        f"({100 * rec['change_share']:g} %: corrections and removals) through "
+        "`Reconciler.update`.",
+        "",
+        "Check: "
+        + (
+            "the state after every update equals a full reconcile of the changed inputs, "
+            "and every round gave the same outputs."
+            if not rec.get("problems")
+            else "**" + "; ".join(rec["problems"]) + "**"
+        ),
+        "",
+    ]
+    update = rec["update"]
+    lines += _table(
+        ["measured", "value"],
+        [
+            ["full reconcile, s", _spread(rec["full_s"], 2)],
+            ["full reconcile, CPU s", _spread(rec.get("full_cpu_s"), 2)],
+            ["source records/s", _num(rec["records_per_s"])],
+            ["entities", _num(rec["entities"])],
+            ["conflicts", _num(rec["conflicts"])],
+            [
+                "unresolved",
+                f"{rec['unresolved']:,} ("
+                + ", ".join(f"{k} {v:,}" for k, v in rec["unresolved_by_reason"].items())
+                + ")",
+            ],
+            ["update after the change, s", _spread(rec["update_s"], 3)],
+            ["update after the change, CPU s", _spread(rec.get("update_cpu_s"), 3)],
+            [
+                "update's output",
+                f"{update['entities_upserted']:,} upserted, {update['entities_removed']:,} "
+                f"removed, {update['unresolved']:,} unresolved, {update['settled']:,} settled",
+            ],
+            [
+                f"full, fuzzy on (threshold {rec['fuzzy']['threshold']}), s",
+                _num(rec["fuzzy"]["full_s"], 2),
+            ],
+        ],
+    )
+    size = f"{rec['records']:,} records"
+    full, upd = rec["full_s"]["median"], rec["update_s"]["median"]
+    targets.append(
+        Target(
+            f"{size}: full reconcile", "≤ 10 s", f"{full:.2f} s", full <= rec["targets"]["full_s"]
+        )
+    )
+    targets.append(
+        Target(
+            f"{size}: update after {100 * rec['change_share']:g} % changed",
+            "≤ 1 s",
+            f"{upd:.3f} s",
+            upd <= rec["targets"]["update_s"],
+        )
+    )
+    return lines
+
+
 def rules_section(rules: dict[str, Any], targets: list[Target]) -> list[str]:
     rows = rules["rows"]
-    lines = ["## 10. Table rules", ""]
+    lines = ["## 12. Table rules", ""]
     lines += [
         f"The usual table rules ({', '.join(f'`{r}`' for r in rules['rules'])}) over a "
         f"`matches` table of {rows:,} rows and {rules['columns']} columns and a `teams` table "
@@ -1074,6 +1190,8 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] 
     ("limited", limited_section),
     ("refresh", refresh_section),
     ("history", history_section),
+    ("publish", publish_section),
+    ("reconcile", reconcile_section),
     ("rules", rules_section),
 ]
 
@@ -1109,9 +1227,9 @@ def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
         f"aiohttp {machine.get('aiohttp', '?')}, selectolax {machine.get('selectolax', '?')}"
         + (f", {scrapy}" if scrapy else "")
         + (f", nginx {nginx}" if nginx else ""),
-        "- Reproduce: `make bench` (all ten and this page, about 35 minutes); one "
+        "- Reproduce: `make bench` (all of them and this page, about 36 minutes); one "
         "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume, tree, limited, "
-        "refresh, history, rules), then "
+        "refresh, history, publish, reconcile, rules), then "
         "`make bench ARGS=report`.",
         "",
     ]

@@ -66,7 +66,9 @@ if TYPE_CHECKING:
     from scrapeline.context import Context
     from scrapeline.fetch.contract import Expect
     from scrapeline.ops.alerts import RunEnd
+    from scrapeline.quality.authority import Rule
     from scrapeline.quality.derived import Derived
+    from scrapeline.quality.reconcile import Fuzzy, Reconciliation, Source
     from scrapeline.quality.rules import TableRule
     from scrapeline.quality.schema import Check, RecordCheck, Severity, TableSchema, Violation
 
@@ -294,6 +296,8 @@ class Pipeline:
         """The declared columns and types of the tables that have a schema (``schema=``)."""
         self.checks: dict[str, list[Check]] = {}
         """The record checks of each table, in declaration order: :meth:`check`."""
+        self.reconciliations: dict[str, Reconciliation] = {}
+        """The entity tables built from several source tables: :meth:`reconcile`."""
         self.rules: dict[str, list[TableRule]] = {}
         """The table rules of each table and derived table, in declaration order: :meth:`rule`."""
         self.derived: dict[str, Derived] = {}
@@ -462,6 +466,68 @@ class Pipeline:
 
         return register
 
+    def reconcile(
+        self,
+        name: str,
+        *,
+        sources: Mapping[str, str | Source],
+        identity: str | Sequence[str],
+        tie_breakers: Sequence[str] = (),
+        fields: Mapping[str, Rule] | None = None,
+        aliases: Mapping[str, Mapping[str, str]] | None = None,
+        fuzzy: Fuzzy | None = None,
+        required: Sequence[str] | frozenset[str] | set[str] = (),
+        key: str = "id",
+    ) -> Reconciliation:
+        """Declare an entity table ``name`` built from several declared source tables
+        (``{source name: table}``, or ``source(table, rename={"full_name": "name"})``
+        where its columns are named differently), matched on the normalised
+        ``identity`` field(s), told apart by ``tie_breakers`` when one identity matches
+        several, each field taken by its authority rule in ``fields`` (``prefer``,
+        ``latest``, ``most_frequent``, ``custom``; others ``prefer`` in source order).
+        ``aliases`` maps spellings per field; ``fuzzy=fuzzy(threshold=90)`` matches close
+        spellings; a ``required`` source's records must match an entity (they never make
+        one); ``key`` is the entity table's id column. See docs/reconciliation.md.
+
+        Raises PipelineError for a name already taken, a source table not declared
+        (declare tables first), and what :func:`~scrapeline.quality.reconcile.reconciliation`
+        refuses."""
+        from dataclasses import replace
+
+        from scrapeline.quality.reconcile import Source, reconciliation
+
+        if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+            raise PipelineError(f"reconcile: a name without quotes or control characters: {name!r}")
+        if name in self.reconciliations or name in self.tables:
+            raise PipelineError(f"reconcile {name!r}: the name is already a table's")
+        if name.lower() in RESERVED_TABLES or name.lower().startswith("sqlite_"):
+            raise PipelineError(f"reconcile {name!r}: the ledger keeps the name for its own use")
+        if not isinstance(sources, Mapping):
+            raise PipelineError(f"reconcile {name!r}: sources= maps source names to tables")
+        keyed: dict[str, str | Source] = {}
+        for label, given in sources.items():
+            src = Source(given) if isinstance(given, str) else given
+            table = self.tables.get(src.table) if isinstance(src, Source) else None
+            if isinstance(src, Source) and table is None:
+                raise PipelineError(
+                    f"reconcile {name!r}: source {label!r} reads table {src.table!r}, which is "
+                    "not declared: declare it first with pipe.table()"
+                )
+            keyed[label] = replace(src, key=src.key or table.key) if table else given
+        declared = reconciliation(
+            name,
+            sources=keyed,
+            identity=identity,
+            tie_breakers=tie_breakers,
+            fields=fields,
+            aliases=aliases,
+            fuzzy=fuzzy,
+            required=required,
+            key=key,
+        )
+        self.reconciliations[name] = declared
+        return declared
+
     def rule(self, table: str, *rules: TableRule) -> None:
         """Declare rules over the whole of ``table`` (a table or a derived table),
         checked in DuckDB before it is published (``quality.rules``):
@@ -496,9 +562,14 @@ class Pipeline:
             raise PipelineError(
                 f"derived table name {name!r} is kept by the ledger: choose another"
             )
-        if name in self.tables or name in self.derived:
-            what = "a table" if name in self.tables else "another derived table"
-            raise PipelineError(f"derived table {name!r}: {what} has that name")
+        taken: dict[str, Mapping[str, object]] = {
+            "a table": self.tables,
+            "another derived table": self.derived,
+            "a reconciled table": self.reconciliations,
+        }
+        for what, names in taken.items():
+            if name in names:
+                raise PipelineError(f"derived table {name!r}: {what} has that name")
         derived = derived_table(name, sql, key)
         self.derived[name] = derived
         if derived.key:  # its key's rule first, before any declared already

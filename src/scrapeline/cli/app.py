@@ -39,8 +39,13 @@ COMMANDS: Mapping[str, str] = {
     "demo": "demo",
     "demo-site": "demo",
     "reparse": "archive",
+    "backfill": "backfill",
     "prune": "archive",
+    "freshness": "freshness",
     "check": "check",
+    "publish": "publish",
+    "snapshots": "publish",
+    "rollback": "publish",
     "config": "config",
     "schedule": "schedule",
 }

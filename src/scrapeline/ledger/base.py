@@ -296,6 +296,18 @@ class RunReport:
     """This run's other completions of tasks run again for a refresh: parsed anew."""
 
 
+def within_dates(date: str, date_from: str, date_to: str) -> bool:
+    """Whether an item's ISO ``date`` is within ``date_from`` to ``date_to``, both
+    included: the upper bound compares as many characters as it has, so a date and
+    time on the last day is within.
+
+    >>> [within_dates(d, "2024-05-01", "2024-05-31") for d in
+    ...  ("2024-04-30", "2024-05-01", "2024-05-31T23:00", "2024-06-01")]
+    [False, True, True, False]
+    """
+    return date >= date_from and date[: len(date_to)] <= date_to
+
+
 def settled_once(
     entries: Sequence[tuple[int, str]], holds: Container[tuple[int, str]]
 ) -> list[bool]:
@@ -386,6 +398,11 @@ class WorkQueue(Protocol):
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         """The subset of keys already in the ledger for that kind."""
 
+    def dated(self, date_from: str, date_to: str) -> list[tuple[str, Key]]:
+        """Every item (kind, key) dated ``date_from`` to ``date_to``, both included
+        (ISO text compares in date order: a date ``2024-05-01T20:00`` is within
+        ``2024-05-01``), in kind then key order. Items with no date are left out."""
+
     def add_items(self, items: Sequence[NewItem], run_id: int) -> int:
         """Upsert items and create their tasks. Returns how many were new.
 
@@ -460,11 +477,15 @@ KEEP_RUNS = 100
 --keep-runs``): about three months of a daily pipeline's history."""
 
 
+_NOT_RUNS = frozenset({"prune", "publish"})
+"""Commands recorded in the run history that fetch nothing: never the last success."""
+
+
 def runs_to_forget(runs: Sequence[RunInfo], before: float, keep_runs: int) -> list[int]:
     """The ids of the runs retention deletes (see :meth:`RunHistory.forget_runs`), the
     one decision every backend takes: a finished run goes when it ended before
     ``before``, is not among the newest ``keep_runs`` finished runs and is not the
-    last successful run (the newest DONE one that is not a prune).
+    last successful run (the newest DONE one that is not a prune or a publish).
 
     >>> def run(id, status, ended, command=None):
     ...     return RunInfo(id=id, pipeline="p", started_at=ended - 1, ended_at=ended,
@@ -478,12 +499,16 @@ def runs_to_forget(runs: Sequence[RunInfo], before: float, keep_runs: int) -> li
     [2]
     >>> runs_to_forget(history, before=100, keep_runs=3)
     []
+    >>> runs_to_forget([*history, run(6, "done", 60, "publish")], before=100, keep_runs=1)
+    [2, 3, 4]
     """
     finished = sorted(
         (r for r in runs if r.status is not RunStatus.RUNNING), key=lambda r: r.id, reverse=True
     )
     successes = [
-        r.id for r in finished if r.status is RunStatus.DONE and r.options.get("command") != "prune"
+        r.id
+        for r in finished
+        if r.status is RunStatus.DONE and r.options.get("command") not in _NOT_RUNS
     ]
     last_success = successes[0] if successes else None
     return sorted(
@@ -556,7 +581,7 @@ class RunHistory(Protocol):
         start) and are not among the newest ``keep_runs`` finished runs, with their
         attempts and item changes; items, tasks and records stay. Never deleted: a run
         still RUNNING (it is not counted among the kept either), and the newest DONE
-        run whose options' ``command`` is not "prune" (the last successful run).
+        run whose options' ``command`` is not "prune" or "publish" (the last successful run).
         Returns how many runs were deleted."""
 
     def forgettable(self, before: float, keep_runs: int) -> Forgettable:

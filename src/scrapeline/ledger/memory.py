@@ -38,11 +38,17 @@ from scrapeline.ledger.base import (
     key_changed,
     record_key,
     runs_to_forget,
+    within_dates,
 )
 from scrapeline.ledger.merge import log_changes, merge_data
 from scrapeline.model import Graph, Key
 
 ItemRef = tuple[str, Key]
+
+
+def _sortable(key: Key) -> tuple[int, Key]:
+    """Keys in SQLite's order: integers first, then text."""
+    return (0, key) if isinstance(key, int) else (1, key)
 
 
 def _pk_of(data: Mapping[str, Any], key: Sequence[str], old: str) -> str:
@@ -376,6 +382,14 @@ class MemoryLedger:
 
     def reclaim_space(self) -> None:
         return None  # deleted rows are garbage for Python to collect
+
+    def dated(self, date_from: str, date_to: str) -> list[tuple[str, Key]]:
+        found = [
+            ref
+            for ref, item in self.items.items()
+            if item.date is not None and within_dates(item.date, date_from, date_to)
+        ]
+        return sorted(found, key=lambda ref: (ref[0], _sortable(ref[1])))
 
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         return {k for k in keys if (kind, k) in self.items}

@@ -586,6 +586,16 @@ class SqliteLedger:
             return 0
         return int(rows[0][0] or 0) if rows else 0
 
+    def dated(self, date_from: str, date_to: str) -> list[tuple[str, Key]]:
+        # as within_dates: the upper bound compares the date's first characters, so
+        # "2024-05-01T20:00" is within a range that ends on "2024-05-01"
+        rows = self._read(
+            "SELECT kind, key FROM items WHERE date >= ? AND substr(date, 1, length(?)) <= ? "
+            "ORDER BY kind, key",
+            (date_from, date_to, date_to),
+        )
+        return [(kind, key) for kind, key in rows]
+
     def known(self, kind: str, keys: Sequence[Key]) -> set[Key]:
         try:
             return self._known(self.db, kind, keys)

@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from scrapeline.context import Fetch
 from scrapeline.errors import ConfigError, DataDirError, DiskFull, LedgerError
 from scrapeline.events import EventBus, Log, Subscriber
 from scrapeline.fetch.client import FetchClient
@@ -36,6 +37,13 @@ from scrapeline.workspace.invocation import Invocation
 from scrapeline.workspace.opened import BegunRun, Workspace, default_data_dir
 
 log = logging.getLogger("scrapeline.workspace")
+
+
+class RunFetch(Fetch, Protocol):
+    """What a run fetches through: a :class:`FetchClient`, or one that puts the
+    archive first (:class:`~scrapeline.fetch.archive_first.ArchiveFirst`)."""
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,7 +138,7 @@ async def run(
 async def run_on(
     ws: Workspace,
     pipeline: Pipeline,
-    client: FetchClient,
+    client: RunFetch,
     options: RunOptions,
     *,
     bus: EventBus,
