@@ -162,3 +162,10 @@ def test_a_table_declared_after_a_derived_table_of_its_name_is_refused() -> None
     pipe.table("standings", key="x")
     with pytest.raises(PipelineError, match="has the name of a declared table"):
         check_declarations(pipe)
+
+
+def test_a_derived_table_may_not_take_a_reconciled_tables_name() -> None:
+    pipe = football()
+    pipe.reconcile("people", sources={"a": "teams"}, identity="name")
+    with pytest.raises(PipelineError, match="derived table 'people': a reconciled table has"):
+        pipe.derive("people", sql="SELECT 1 AS x")
