@@ -43,6 +43,7 @@ COMMANDS: Mapping[str, str] = {
     "prune": "archive",
     "freshness": "freshness",
     "check": "check",
+    "validate": "publish",
     "publish": "publish",
     "snapshots": "publish",
     "rollback": "publish",

@@ -14,6 +14,15 @@ the data dir::
 Exit 0; 1 when an error rule failed (nothing published, ``latest`` unchanged) or
 the snapshot could not be written; 2 for no ledger or bad flags.
 
+``validate PIPELINE [--json]`` runs the derived tables and table rules as a
+publish would, over one consistent copy of the ledger's tables, and publishes
+nothing: a line per rule, exit 1 when an ``error`` rule failed::
+
+    ok    matches  unique(match_id)
+    FAIL  matches  between(home_goals, min=0)  2 rows with home_goals below 0
+    warn  matches  row_count(min=400)  312 rows, fewer than 400
+    3 rules: 1 passed, 1 error failed, 1 warning
+
 ``snapshots PIPELINE [--json]`` lists them; ``rollback PIPELINE ID`` points
 ``latest`` at an earlier one (exit 2 for an unknown id).
 """
@@ -29,7 +38,7 @@ from scrapeline.cli.app import app, console, errors, load, print_json
 from scrapeline.cli.options import DataDirOpt, JsonOpt, PipelineArg
 
 if TYPE_CHECKING:
-    from scrapeline.workspace.publish import PublishReport
+    from scrapeline.workspace.publish import PublishReport, ValidationReport
 
 KEEP = 10
 """Snapshots kept unless ``--keep`` says (publish.snapshots.KEEP, without importing it)."""
@@ -87,6 +96,48 @@ def report_lines(report: PublishReport, *, keep: int = KEEP) -> list[str]:
         lines.append(f"rules: {len(report.rules) - len(failed)} passed, {len(failed)} warnings")
     removed = f", removed {len(report.removed)} older" if report.removed else ""
     lines.append(f"latest -> {report.snapshot}; kept the newest {keep}{removed}")
+    return lines
+
+
+@app.command()
+def validate(pipeline: PipelineArg, data_dir: DataDirOpt = None, json: JsonOpt = False) -> None:
+    """Run the derived tables and table rules over the pipeline's tables, as publish
+    would, publishing nothing; exit 1 when an error rule fails."""
+    from scrapeline.cli.exits import EXIT_FAILED
+    from scrapeline.workspace.opened import default_data_dir
+    from scrapeline.workspace.publish import validate as validate_tables
+
+    with errors():
+        pipe = load(pipeline)
+        report = validate_tables(pipe, data_dir or default_data_dir(pipe))
+    if json:
+        print_json(report.as_dict())
+    else:
+        out = console()
+        for line in validation_lines(report):
+            out.print(line, markup=False, soft_wrap=True)
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def validation_lines(report: ValidationReport) -> list[str]:
+    """What ``validate`` prints: a line per rule (ok, FAIL for an error, warn), then
+    the count."""
+    if not report.rules:
+        tables = ", ".join(f"{name} {rows:,}" for name, rows in report.tables.items())
+        return [f"no table rules declared ({tables or 'no tables'})"]
+    width = max(len(str(r["table"])) for r in report.rules)
+    lines = []
+    for r in report.rules:
+        mark = "ok" if r["passed"] else ("FAIL" if r["severity"] == "error" else "warn")
+        detail = "" if r["passed"] else f"  {r['message']}"
+        lines.append(f"{mark.ljust(4)}  {str(r['table']).ljust(width)}  {r['rule']}{detail}")
+    errors_, warnings = len(report.failed), len(report.warnings)
+    passed = len(report.rules) - errors_ - warnings
+    lines.append(
+        f"{len(report.rules)} rules: {passed} passed, {errors_} error"
+        f"{'' if errors_ == 1 else 's'} failed, {warnings} warning{'' if warnings == 1 else 's'}"
+    )
     return lines
 
 

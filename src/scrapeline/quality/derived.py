@@ -100,7 +100,7 @@ def materialise(con: duckdb.DuckDBPyConnection, pipe: Pipeline) -> dict[str, int
         name = quote(derived.name)
         try:
             con.execute(f"CREATE OR REPLACE TABLE {name} AS {derived.sql}")
-            found = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+            found = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]
         except duckdb.Error as exc:
             later = [d for d in order[at + 1 :] if d in derived.sql]
             hint = (

@@ -171,8 +171,9 @@ class Scope:
         return int(rows[0][-1]), [dict(zip(names[:-1], row[:-1], strict=True)) for row in rows]
 
     def one(self, query: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
-        row = self.con.execute(query, list(params)).fetchone()
-        assert row is not None  # an aggregate always has its one row
+        # fetchall, not fetchone: a result left unfinished blocks the connection's
+        # next query (the publisher then streams the derived tables from it)
+        (row,) = self.con.execute(query, list(params)).fetchall()  # an aggregate: one row
         return tuple(row)
 
 
@@ -741,4 +742,6 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str, error: type[Exceptio
         cursor = con.execute(f"SELECT * FROM {quote(relation)} LIMIT 0")
     except error as exc:
         raise PipelineError(f"no table {relation!r} to check: {first_line(exc)}") from exc
-    return {d[0].lower() for d in cursor.description or ()}
+    names = {d[0].lower() for d in cursor.description or ()}
+    cursor.fetchall()  # finished, so the connection takes the next query
+    return names

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -70,18 +71,21 @@ Derive = Callable[["duckdb.DuckDBPyConnection", Pipeline], list[str]]
 
 def run_checks(con: duckdb.DuckDBPyConnection, pipe: Pipeline) -> list[dict[str, Any]]:
     """The table rules' results over the snapshot ``con`` holds (a view per table, the
-    derived tables made). It will call ``scrapeline.quality.rules.evaluate(con, pipe)``
-    and return each ``RuleResult`` as a dict (table, rule, severity, passed, failing,
+    derived tables made), each a dict (table, rule, severity, passed, failing,
     message, sample); a result with severity ``"error"`` and ``passed`` false stops
-    the publish. No table rules exist yet: no results."""
-    return []
+    the publish (:func:`scrapeline.quality.rules.evaluate`)."""
+    from scrapeline.quality.rules import evaluate
+
+    return [result.as_dict() for result in evaluate(con, pipe)]
 
 
 def derive_tables(con: duckdb.DuckDBPyConnection, pipe: Pipeline) -> list[str]:
-    """Make the derived tables in ``con`` and return their names, to be published as
-    Parquet with ``"derived": true``. It will call
-    ``scrapeline.quality.derived.materialise(con, pipe)``. None are declared yet."""
-    return []
+    """Make the derived tables in ``con``, in declaration order, and return their
+    names, to be published as Parquet with ``"derived": true``
+    (:func:`scrapeline.quality.derived.materialise`)."""
+    from scrapeline.quality.derived import materialise
+
+    return list(materialise(con, pipe))
 
 
 # -- publishing --------------------------------------------------------------------
@@ -181,18 +185,7 @@ def _publish(
         snapshot = snapshot_id(created, set(published.ids()))
         staging = published.staging(snapshot)
         try:
-            tables, tasks_done = _export(pipe, dd, staging)
-            files = {t.name: staging / t.file for t in tables}
-            con = duck.views(files)
-            try:
-                for name in derive(con, pipe):
-                    schema, batches = duck.table_batches(con, name)
-                    path = staging / _file_name(name, ".parquet")
-                    tables.append(write_batches(name, batches, schema, path))
-                    files[name] = path
-                rules = [dict(r) for r in checks(con, pipe)]
-            finally:
-                con.close()
+            tables, files, rules, tasks_done = _stage(pipe, dd, staging, checks, derive)
             _refuse_failed(rules)
             if duckdb:
                 duck.write_duckdb(staging / duck.DUCKDB_FILE, files)
@@ -222,6 +215,76 @@ def _publish(
         rules=rules,
         removed=removed,
     )
+
+
+def _stage(
+    pipe: Pipeline, dd: DataDir, staging: Path, checks: Checks, derive: Derive
+) -> tuple[list[TableFile], dict[str, Path], list[dict[str, Any]], dict[str, int]]:
+    """Steps 1 and 2 of a publish into ``staging``: the tables' Parquet files (the
+    derived ones included), every rule's result, and the done tasks per stage."""
+    tables, tasks_done = _export(pipe, dd, staging)
+    files = {t.name: staging / t.file for t in tables}
+    con = duck.views(files)
+    try:
+        for name in derive(con, pipe):
+            schema, batches = duck.table_batches(con, name)
+            path = staging / _file_name(name, ".parquet")
+            tables.append(write_batches(name, batches, schema, path))
+            files[name] = path
+        rules = [dict(r) for r in checks(con, pipe)]
+    finally:
+        con.close()
+    return tables, files, rules, tasks_done
+
+
+# -- validate: the same checks, nothing published ------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationReport:
+    """What :func:`validate` found: rows per table (derived ones included) and every
+    table rule's result."""
+
+    tables: dict[str, int]
+    rules: list[dict[str, Any]]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The ``error`` rules that failed (what would stop a publish)."""
+        return [r for r in self.rules if r.get("severity") == "error" and not r.get("passed")]
+
+    @property
+    def warnings(self) -> list[dict[str, Any]]:
+        """The ``warn`` rules that failed."""
+        return [r for r in self.rules if r.get("severity") != "error" and not r.get("passed")]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "passed": not self.failed,
+            "tables": self.tables,
+            "rules": self.rules,
+            "errors": len(self.failed),
+            "warnings": len(self.warnings),
+        }
+
+
+def validate(
+    pipe: Pipeline,
+    data_dir: Path,
+    *,
+    checks: Checks = run_checks,
+    derive: Derive = derive_tables,
+) -> ValidationReport:
+    """Run ``pipe``'s derived tables and table rules over one consistent copy of what
+    the ledger holds, as a publish would, and publish nothing: the copy is made in a
+    private temporary directory of the data dir and removed. Read-only (a run may
+    hold the data dir meanwhile). Raises DataDirError when there is no ledger."""
+    dd = DataDir(data_dir)
+    with Workspace.read(data_dir):  # one line for a data dir without a ledger
+        pass
+    with tempfile.TemporaryDirectory(prefix=".validate-", dir=dd.path) as scratch:
+        tables, _, rules, _ = _stage(pipe, dd, Path(scratch), checks, derive)
+    return ValidationReport(tables={t.name: t.rows for t in tables}, rules=rules)
 
 
 def _export(pipe: Pipeline, dd: DataDir, staging: Path) -> tuple[list[TableFile], dict[str, int]]:
