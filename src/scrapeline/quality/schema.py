@@ -143,6 +143,9 @@ class TableSchema:
     model: type[BaseModel]
     checks: list[Check] = field(default_factory=list)
     """The record checks declared for the table, in order (``Pipeline.check`` adds)."""
+    declared: type[BaseModel] | None = None
+    """The model the user declared (``model`` may be a subclass of it that refuses
+    extra columns): a stage may return its instances bare, for this table."""
 
     def __post_init__(self) -> None:
         # the model's compiled validator and serializer, looked up once: a record
@@ -239,7 +242,8 @@ def schema_of(table: str, spec: Any) -> TableSchema:
         Column(name, column_type(info.annotation), _nullable(info.annotation))
         for name, info in model.model_fields.items()
     )
-    return TableSchema(table=table, columns=columns, model=model)
+    declared = spec if isinstance(spec, type) else model
+    return TableSchema(table=table, columns=columns, model=model, declared=declared)
 
 
 def _model_name(table: str) -> str:
