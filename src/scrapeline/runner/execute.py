@@ -386,6 +386,9 @@ def records_of(pipeline: Pipeline, result: Any, stage: str) -> list[Record]:
     given their table."""
     if result is None or isinstance(result, Record):
         return as_records(result, stage)
+    one = pipeline.schemas and table_of_model(pipeline, result)
+    if one:  # before iterating: a model instance iterates over its fields
+        return [Record(one, result)]
     many = (
         list(result)
         if isinstance(result, Iterable) and not isinstance(result, (str, bytes, dict))
