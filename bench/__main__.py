@@ -1,10 +1,10 @@
 """``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
 
-Commands: ``all`` (the ten benchmarks, then ``report``), ``crawl``, ``engine``,
+Commands: ``all`` (the eleven benchmarks, then ``report``), ``crawl``, ``engine``,
 ``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``,
-``publish``, ``smoke`` (all ten at tiny sizes, a few seconds, no nginx or Scrapy: checks
-the harness works) and
-``report`` (writes bench/RESULTS.md from the results in bench/results/).
+``publish``, ``validation``, ``smoke`` (all eleven at tiny sizes, a few seconds, no nginx
+or Scrapy: checks the harness works) and ``report`` (writes bench/RESULTS.md from the
+results in bench/results/).
 """
 
 from __future__ import annotations
@@ -113,6 +113,14 @@ def _history(args: argparse.Namespace, mode: Mode) -> Result:
     return history.run(mode, rounds=args.rounds or 3)
 
 
+def _validation(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import validation
+
+    if mode.smoke:
+        return validation.run(mode, records=2_000, rounds=1)
+    return validation.run(mode, rounds=args.rounds or 5)
+
+
 def _publish(args: argparse.Namespace, mode: Mode) -> Result:
     from bench import publish
 
@@ -132,6 +140,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "refresh": _refresh,
     "history": _history,
     "publish": _publish,
+    "validation": _validation,
 }
 
 
