@@ -1079,7 +1079,7 @@ def validation_section(validation: dict[str, Any], targets: list[Target]) -> lis
         )
     )
     return [
-        "## validation",
+        "## 11. Validation on the way in",
         "",
         f"`Pipeline.check_record` on {validation['records']:,} records of a "
         f"{validation['columns']}-column schema with one `warn` check (best of "

@@ -712,7 +712,9 @@ class RunHistory(Protocol):
     def forget_runs(self, before: float, keep_runs: int) -> int:
         """Delete the runs that ended before ``before`` (a run that never ended: its
         start) and are not among the newest ``keep_runs`` finished runs, with their
-        attempts and item changes; items, tasks and records stay. Never deleted: a run
+        attempts and item changes; items, tasks, records and the quarantine stay (a
+        quarantined record goes only when its task completes, whatever the age of the
+        run that refused it: it names a run that may be gone). Never deleted: a run
         still RUNNING (it is not counted among the kept either), and the newest DONE
         run whose options' ``command`` is not "prune" or "publish" (the last successful run).
         Returns how many runs were deleted."""
