@@ -1,8 +1,9 @@
 """``python -m bench COMMAND``: scrapeline's benchmarks. See bench/README.md.
 
-Commands: ``all`` (the nine benchmarks, then ``report``), ``crawl``, ``engine``,
+Commands: ``all`` (every benchmark, then ``report``), ``crawl``, ``engine``,
 ``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``,
-``smoke`` (all nine at tiny sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
+``publish``, ``reconcile``, ``rules``, ``validation``, ``smoke`` (all of them at tiny
+sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
 ``report`` (writes bench/RESULTS.md from the results in bench/results/).
 """
 
@@ -112,6 +113,38 @@ def _history(args: argparse.Namespace, mode: Mode) -> Result:
     return history.run(mode, rounds=args.rounds or 3)
 
 
+def _validation(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import validation
+
+    if mode.smoke:
+        return validation.run(mode, records=2_000, rounds=1)
+    return validation.run(mode, rounds=args.rounds or 5)
+
+
+def _publish(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import publish
+
+    if mode.smoke:
+        return publish.run(mode, sizes=publish.SMOKE_SIZES, rounds=1)
+    return publish.run(mode, rounds=args.rounds or 3)
+
+
+def _reconcile(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import reconcile
+
+    if mode.smoke:
+        return reconcile.run(mode, people=1_200, rounds=1)
+    return reconcile.run(mode, rounds=args.rounds or 3)
+
+
+def _rules(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import rules
+
+    if mode.smoke:
+        return rules.run(mode, rows=10_000, rounds=1)
+    return rules.run(mode, rows=args.rows, rounds=args.rounds or 3)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "crawl": _crawl,
     "engine": _engine,
@@ -122,6 +155,10 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "limited": _limited,
     "refresh": _refresh,
     "history": _history,
+    "publish": _publish,
+    "reconcile": _reconcile,
+    "rules": _rules,
+    "validation": _validation,
 }
 
 
@@ -176,13 +213,20 @@ def _smoke_checks() -> int:
                 problems.append(f"resume: {key} = {resume.get(key)}")
         if resume.get("final_exit_code") != 0:
             problems.append(f"resume: last run exited {resume.get('final_exit_code')}")
+    for problem in results.get("publish", {}).get("problems", [])[:3]:
+        problems.append(f"publish: {problem}")
     history: dict[str, Any] = results.get("history", {})
     for problem in history.get("problems", [])[:3]:
         problems.append(f"history: {problem}")
+    for problem in results.get("reconcile", {}).get("problems", [])[:3]:
+        problems.append(f"reconcile: {problem}")
     ledger: dict[str, Any] = results.get("ledger", {})
     for size, info in ledger.get("per_size", {}).items():
         if info.get("problems"):
             problems.append(f"ledger {size}: {info['problems'][0]}")
+    rules: dict[str, Any] = results.get("rules", {})
+    for problem in rules.get("problems", [])[:3]:
+        problems.append(f"rules: {problem}")
     rate: dict[str, Any] = results.get("rate", {})
     for run in rate.get("runs", []):
         if run.get("problems"):
@@ -254,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1e4,1e5,1e6", help="ledger: item counts (1e4,1e5,1e6)")
     parser.add_argument("--events", type=int, default=10_000, help="tree: events (10,000)")
     parser.add_argument("--kills", type=int, default=20, help="resume: SIGKILLs (20)")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rules: rows (1,000,000)")
     parser.add_argument("--seed", type=int, default=20_250_101, help="resume: random seed")
     parser.add_argument(
         "--at",

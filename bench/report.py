@@ -1022,6 +1022,186 @@ def history_section(history: dict[str, Any], targets: list[Target]) -> list[str]
     return lines
 
 
+def publish_section(publish: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 10. Publishing", ""]
+    lines += [
+        f"`scrapeline publish` of `{publish['pipeline']}` (one table, {publish['columns']} "
+        "columns declared with a schema: ints, nullable ints, a float, a bool, strs, a date "
+        "and a datetime with an offset) from a ledger filled straight with SQL, as a whole "
+        f"process through the real CLI, {publish['rounds']} rounds per size; the output, "
+        "the manifest's row count and checksum and the Parquet file (read back by pyarrow) "
+        "checked each time.",
+        "",
+        "| rows | wall s | CPU s | peak RSS MB | rows/s | ledger MB | Parquet MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size in publish["per_size"].values():
+        lines.append(
+            f"| {size['rows']:,} | {_spread(size['wall_s'], 2)} | {_spread(size['cpu_s'], 2)} "
+            f"| {_spread(size['peak_rss_mb'])} | {_num(size['rows_per_s'])} "
+            f"| {_num(size['ledger_mb'])} | {_num(size['parquet_mb'], 1)} |"
+        )
+    lines.append("")
+    sizes = list(publish["per_size"].values())
+    largest = sizes[-1]
+    if largest["rows"] >= 1_000_000:
+        targets.append(
+            Target(
+                what="publish 1,000,000 rows (10 columns) to Parquet",
+                goal=f"≤ {publish['target_seconds_at_1m']:g} s",
+                measured=f"{_num(largest['wall_s']['median'], 2)} s",
+                met=publish.get("meets_time_target"),
+            )
+        )
+    growth = publish.get("peak_rss_growth_largest_over_smallest")
+    if growth is not None and len(sizes) > 1:
+        targets.append(
+            Target(
+                what=f"publish peak RSS, {sizes[-1]['rows']:,} vs {sizes[0]['rows']:,} rows",
+                goal="flat (≤ 1.25×)",
+                measured=f"{growth:.2f}×",
+                met=growth <= 1.25,
+            )
+        )
+    for problem in publish.get("problems", [])[:5]:
+        lines.append(f"- problem: {problem}")
+    lines.append("")
+    return lines
+
+
+def reconcile_section(rec: dict[str, Any], targets: list[Target]) -> list[str]:
+    lines = ["## 11. Reconciliation", ""]
+    per = ", ".join(f"{n} {c:,}" for n, c in rec["source_records"].items())
+    lines += [
+        f"{rec['records']:,} source records ({per}) about {rec['people']:,} generated "
+        f'prospects (seed {rec["seed"]}: accents, "Last, First", suffixes, initials, '
+        "college aliases, missing fields, re-measured weights, namesakes, injury reports of "
+        "unknown people), reconciled in-process by `scrapeline.quality.reconcile` with the "
+        "declaration of `bench/reconcile.py` (identity `name`, tie-breakers college and "
+        f"position, four authority rules, injuries required), {rec['rounds']} rounds, cold "
+        f"caches. Then {rec['changed_records']:,} of the records changed "
+        f"({100 * rec['change_share']:g} %: corrections and removals) through "
+        "`Reconciler.update`.",
+        "",
+        "Check: "
+        + (
+            "the state after every update equals a full reconcile of the changed inputs, "
+            "and every round gave the same outputs."
+            if not rec.get("problems")
+            else "**" + "; ".join(rec["problems"]) + "**"
+        ),
+        "",
+    ]
+    update = rec["update"]
+    lines += _table(
+        ["measured", "value"],
+        [
+            ["full reconcile, s", _spread(rec["full_s"], 2)],
+            ["full reconcile, CPU s", _spread(rec.get("full_cpu_s"), 2)],
+            ["source records/s", _num(rec["records_per_s"])],
+            ["entities", _num(rec["entities"])],
+            ["conflicts", _num(rec["conflicts"])],
+            [
+                "unresolved",
+                f"{rec['unresolved']:,} ("
+                + ", ".join(f"{k} {v:,}" for k, v in rec["unresolved_by_reason"].items())
+                + ")",
+            ],
+            ["update after the change, s", _spread(rec["update_s"], 3)],
+            ["update after the change, CPU s", _spread(rec.get("update_cpu_s"), 3)],
+            [
+                "update's output",
+                f"{update['entities_upserted']:,} upserted, {update['entities_removed']:,} "
+                f"removed, {update['unresolved']:,} unresolved, {update['settled']:,} settled",
+            ],
+            [
+                f"full, fuzzy on (threshold {rec['fuzzy']['threshold']}), s",
+                _num(rec["fuzzy"]["full_s"], 2),
+            ],
+        ],
+    )
+    size = f"{rec['records']:,} records"
+    full, upd = rec["full_s"]["median"], rec["update_s"]["median"]
+    targets.append(
+        Target(
+            f"{size}: full reconcile", "≤ 10 s", f"{full:.2f} s", full <= rec["targets"]["full_s"]
+        )
+    )
+    targets.append(
+        Target(
+            f"{size}: update after {100 * rec['change_share']:g} % changed",
+            "≤ 1 s",
+            f"{upd:.3f} s",
+            upd <= rec["targets"]["update_s"],
+        )
+    )
+    return lines
+
+
+def rules_section(rules: dict[str, Any], targets: list[Target]) -> list[str]:
+    rows = rules["rows"]
+    lines = ["## 12. Table rules", ""]
+    lines += [
+        f"The usual table rules ({', '.join(f'`{r}`' for r in rules['rules'])}) over a "
+        f"`matches` table of {rows:,} rows and {rules['columns']} columns and a `teams` table "
+        f"of {rules['teams']:,} rows, Parquet files read through DuckDB views as a snapshot "
+        f"is ({', '.join(f'{k} {v} MB' for k, v in rules['parquet_mb'].items())}); "
+        "`scrapeline.quality.rules.evaluate` on a fresh connection each time, "
+        f"{rules['rounds']} rounds. *Dirty*: the same table with one row in "
+        f"{rules['broken_every']:,} broken for each row rule, so each counts and samples "
+        "its failing rows.",
+        "",
+        "Results check: "
+        + (
+            "the clean table passed every rule; the dirty one failed each row rule with "
+            "exactly the rows broken, each with a sample of five."
+            if rules.get("all_ok")
+            else "**wrong results**: " + "; ".join(rules.get("problems", [])[:3])
+        ),
+        "",
+    ]
+    lines += _table(
+        ["evaluated", "wall s"],
+        [
+            ["all rules, clean table", _spread(rules["clean_s"], 2)],
+            ["all rules, dirty table", _spread(rules["dirty_s"], 2)],
+            *[[f"`{k}` alone", _spread(v, 3)] for k, v in rules["per_rule_s"].items()],
+        ],
+    )
+    wall = rules["clean_s"].get("median")
+    targets.append(
+        Target(
+            f"table rules: {len(rules['rules'])} rules over {rows:,} rows",
+            f"≤ {rules['target_s']:g} s",
+            f"{_num(wall, 2)} s",
+            None if wall is None else wall <= rules["target_s"] and bool(rules.get("all_ok")),
+        )
+    )
+    return lines
+
+
+def validation_section(validation: dict[str, Any], targets: list[Target]) -> list[str]:
+    measured = validation["us_per_record"]
+    targets.append(
+        Target(
+            what=f"validate a record ({validation['columns']} columns, a check) on the way in",
+            goal=f"≤ {validation['target_us_per_record']:g} µs",
+            measured=f"{measured:.2f} µs",
+            met=validation.get("meets_target"),
+        )
+    )
+    return [
+        "## 13. Validation on the way in",
+        "",
+        f"`Pipeline.check_record` on {validation['records']:,} records of a "
+        f"{validation['columns']}-column schema with one `warn` check (best of "
+        f"{validation['rounds']} rounds, CPU time): **{measured:.2f} µs a record**; the same "
+        f"records through a table without a schema: "
+        f"{validation['us_per_record_without_schema']:.2f} µs.",
+        "",
+    ]
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] = [
     ("crawl", crawl_section),
     ("engine", engine_section),
@@ -1032,6 +1212,10 @@ SECTIONS: list[tuple[str, Callable[[dict[str, Any], list[Target]], list[str]]]] 
     ("limited", limited_section),
     ("refresh", refresh_section),
     ("history", history_section),
+    ("publish", publish_section),
+    ("reconcile", reconcile_section),
+    ("rules", rules_section),
+    ("validation", validation_section),
 ]
 
 
@@ -1066,9 +1250,9 @@ def render(results: dict[str, dict[str, Any]], smoke: bool = False) -> str:
         f"aiohttp {machine.get('aiohttp', '?')}, selectolax {machine.get('selectolax', '?')}"
         + (f", {scrapy}" if scrapy else "")
         + (f", nginx {nginx}" if nginx else ""),
-        "- Reproduce: `make bench` (all nine and this page, about 35 minutes); one "
+        "- Reproduce: `make bench` (all of them and this page, about 36 minutes); one "
         "benchmark: `make bench ARGS=crawl` (or engine, ledger, rate, resume, tree, limited, "
-        "refresh, history), then "
+        "refresh, history, publish, reconcile, rules), then "
         "`make bench ARGS=report`.",
         "",
     ]

@@ -10,10 +10,15 @@ adapter that sees them, and kept as ``__cause__``.
     ├── UsageError            exit_code 2: bad flags, config, pipeline file
     │   ├── ConfigError
     │   ├── PipelineError     declaration or graph problems, file that won't import
-    │   └── DataDirError      not writable, or in use by another run (DataDirBusy)
+    │   ├── DataDirError      not writable, or in use by another run (DataDirBusy)
+    │   └── SnapshotNotFound  no published snapshot has that id
     ├── LedgerError           the ledger could not be read or written (disk full, corrupt)
     │   └── DiskFull            no space left on the data dir's device; exit_code 3
     ├── ArchiveError          the raw archive could not be read or written
+    ├── PublishError          a snapshot could not be written; ``latest`` did not move
+    │   └── RulesFailed       an error-severity table rule failed on the snapshot
+    ├── ReconcileError        source records a reconciliation cannot take (a key twice,
+    │                         no key, an unknown source) or a custom rule that raised
     ├── RunHalted             the run stopped itself; exit_code 3 (HostDown: the
     │                         breaker gave up on a host; HostUnreachable: a host down
     │                         from the first request; BrowserUnavailable)
@@ -100,6 +105,10 @@ class DataDirBusy(DataDirError):
     """Another process is running on this data dir."""
 
 
+class SnapshotNotFound(UsageError):
+    """``rollback`` was given an id no published snapshot has."""
+
+
 class LedgerError(ScrapelineError):
     """The ledger could not be read or written."""
 
@@ -112,6 +121,26 @@ class DiskFull(LedgerError):
 
 class ArchiveError(ScrapelineError):
     """The raw archive could not be read or written (disk full, missing or corrupt body)."""
+
+
+class PublishError(ScrapelineError):
+    """A snapshot could not be published (stored data that do not fit the table's
+    columns, a file that cannot be written): nothing was published, ``latest`` is
+    where it was."""
+
+
+class RulesFailed(PublishError):
+    """An ``error`` table rule failed on the snapshot: it is not published."""
+
+    def __init__(self, message: str, results: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.results = results
+        """Every rule's result, as the manifest would have kept them."""
+
+
+class ReconcileError(ScrapelineError):
+    """A reconciliation cannot be computed from the records given: a source record
+    without its key, one key given twice, an unknown source, a custom rule that raised."""
 
 
 class RunHalted(ScrapelineError):

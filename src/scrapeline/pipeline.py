@@ -66,6 +66,10 @@ if TYPE_CHECKING:
     from scrapeline.context import Context
     from scrapeline.fetch.contract import Expect
     from scrapeline.ops.alerts import RunEnd
+    from scrapeline.quality.authority import Rule
+    from scrapeline.quality.derived import Derived
+    from scrapeline.quality.reconcile import Fuzzy, Reconciliation, Source
+    from scrapeline.quality.rules import TableRule
     from scrapeline.quality.schema import Check, RecordCheck, Severity, TableSchema, Violation
 
 RESERVED_TABLES: frozenset[str] = frozenset(
@@ -92,6 +96,9 @@ RESERVED_TABLES: frozenset[str] = frozenset(
         "tables",
         "item_changes",
         "item_changes_run",
+        "quarantine",
+        "quarantine_task",
+        "quarantine_tbl",
     }
 )
 """Names (lower case) the ledger uses for its own tables and indexes; a declared table
@@ -292,6 +299,12 @@ class Pipeline:
         """The declared columns and types of the tables that have a schema (``schema=``)."""
         self.checks: dict[str, list[Check]] = {}
         """The record checks of each table, in declaration order: :meth:`check`."""
+        self.reconciliations: dict[str, Reconciliation] = {}
+        """The entity tables built from several source tables: :meth:`reconcile`."""
+        self.rules: dict[str, list[TableRule]] = {}
+        """The table rules of each table and derived table, in declaration order: :meth:`rule`."""
+        self.derived: dict[str, Derived] = {}
+        """The derived tables, in declaration order: :meth:`derive`."""
         self.refresh_windows: dict[str, float] = {}
         """Refresh windows (seconds) declared per kind: :meth:`refresh`."""
         self.run_end_hooks: list[RunEndHook] = []
@@ -455,6 +468,116 @@ class Pipeline:
             return fn
 
         return register
+
+    def reconcile(
+        self,
+        name: str,
+        *,
+        sources: Mapping[str, str | Source],
+        identity: str | Sequence[str],
+        tie_breakers: Sequence[str] = (),
+        fields: Mapping[str, Rule] | None = None,
+        aliases: Mapping[str, Mapping[str, str]] | None = None,
+        fuzzy: Fuzzy | None = None,
+        required: Sequence[str] | frozenset[str] | set[str] = (),
+        key: str = "id",
+    ) -> Reconciliation:
+        """Declare an entity table ``name`` built from several declared source tables
+        (``{source name: table}``, or ``source(table, rename={"full_name": "name"})``
+        where its columns are named differently), matched on the normalised
+        ``identity`` field(s), told apart by ``tie_breakers`` when one identity matches
+        several, each field taken by its authority rule in ``fields`` (``prefer``,
+        ``latest``, ``most_frequent``, ``custom``; others ``prefer`` in source order).
+        ``aliases`` maps spellings per field; ``fuzzy=fuzzy(threshold=90)`` matches close
+        spellings; a ``required`` source's records must match an entity (they never make
+        one); ``key`` is the entity table's id column. See docs/reconciliation.md.
+
+        Raises PipelineError for a name already taken, a source table not declared
+        (declare tables first), and what :func:`~scrapeline.quality.reconcile.reconciliation`
+        refuses."""
+        from dataclasses import replace
+
+        from scrapeline.quality.reconcile import Source, reconciliation
+
+        if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+            raise PipelineError(f"reconcile: a name without quotes or control characters: {name!r}")
+        if name in self.reconciliations or name in self.tables:
+            raise PipelineError(f"reconcile {name!r}: the name is already a table's")
+        if name.lower() in RESERVED_TABLES or name.lower().startswith("sqlite_"):
+            raise PipelineError(f"reconcile {name!r}: the ledger keeps the name for its own use")
+        if not isinstance(sources, Mapping):
+            raise PipelineError(f"reconcile {name!r}: sources= maps source names to tables")
+        keyed: dict[str, str | Source] = {}
+        for label, given in sources.items():
+            src = Source(given) if isinstance(given, str) else given
+            table = self.tables.get(src.table) if isinstance(src, Source) else None
+            if isinstance(src, Source) and table is None:
+                raise PipelineError(
+                    f"reconcile {name!r}: source {label!r} reads table {src.table!r}, which is "
+                    "not declared: declare it first with pipe.table()"
+                )
+            keyed[label] = replace(src, key=src.key or table.key) if table else given
+        declared = reconciliation(
+            name,
+            sources=keyed,
+            identity=identity,
+            tie_breakers=tie_breakers,
+            fields=fields,
+            aliases=aliases,
+            fuzzy=fuzzy,
+            required=required,
+            key=key,
+        )
+        self.reconciliations[name] = declared
+        return declared
+
+    def rule(self, table: str, *rules: TableRule) -> None:
+        """Declare rules over the whole of ``table`` (a table or a derived table),
+        checked in DuckDB before it is published (``quality.rules``):
+
+            pipe.rule("matches", unique("match_id"), not_null("home", "away"),
+                      between("home_goals", min=0), fresh("date", "3d", severity="warn"))
+
+        Raises PipelineError for something that is not a rule, and, for a table with
+        a schema, a column it does not have. A name not declared yet may be a derived
+        table declared later; :meth:`validate` (and evaluating) refuses it if it is not."""
+        from scrapeline.quality.rules import declare
+
+        declare(self, table, rules)
+
+    def derive(self, name: str, *, sql: str, key: str | Sequence[str] | None = None) -> Derived:
+        """Declare a derived table: the rows of ``sql`` (a SELECT over the tables and
+        the derived tables declared before it, by name), published with the tables.
+
+            pipe.derive("standings", sql=STANDINGS_SQL, key=("league", "season", "team"))
+
+        A ``key`` adds the rule ``unique(key)`` (severity error) to its rules. Raises
+        PipelineError for a name that is not a valid table name or that a table or
+        another derived table has, or an empty query."""
+        from scrapeline.quality.derived import derived_table, key_rule
+
+        if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+            raise PipelineError(
+                f"derived table name must be non-empty text without quotes or control "
+                f"characters: {name!r}"
+            )
+        if name.lower() in RESERVED_TABLES or name.lower().startswith("sqlite_"):
+            raise PipelineError(
+                f"derived table name {name!r} is kept by the ledger: choose another"
+            )
+        taken: dict[str, Mapping[str, object]] = {
+            "a table": self.tables,
+            "another derived table": self.derived,
+            "a reconciled table": self.reconciliations,
+        }
+        for what, names in taken.items():
+            if name in names:
+                raise PipelineError(f"derived table {name!r}: {what} has that name")
+        derived = derived_table(name, sql, key)
+        self.derived[name] = derived
+        if derived.key:  # its key's rule first, before any declared already
+            self.rules[name] = [*key_rule(derived), *self.rules.get(name, [])]
+        return derived
 
     def discover(
         self,
@@ -686,7 +809,8 @@ class Pipeline:
     def validate(self) -> None:
         """Raise PipelineError when the pipeline cannot run as declared: no discovery,
         unknown stage names, cycles, or a stage (or listing per parent) on a kind that
-        no discovery yields and no stage emits (it would never run)."""
+        no discovery yields and no stage emits (it would never run); table rules on a
+        name that is neither a table nor a derived table."""
         self._validate_graph()
         produced = {d.kind for d in self.discoveries}
         produced.update(kind for s in self.stages.values() for kind in s.produces)
@@ -705,6 +829,10 @@ class Pipeline:
         for kind in self.refresh_windows:
             if kind not in produced:
                 raise PipelineError(f"refresh of kind {kind!r}, which nothing yields")
+        if self.rules or self.derived:
+            from scrapeline.quality.rules import check_declarations
+
+            check_declarations(self)
 
     def _validate_graph(self) -> None:
         """The checks the ledger's graph needs: a discovery, known names, no cycle."""

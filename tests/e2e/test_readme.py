@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sqlite3
@@ -67,3 +68,31 @@ def test_demo_site_serves_until_ctrl_c(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.communicate()
+
+
+def test_the_readme_reads_the_latest_snapshot_as_printed(site_url: str, tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    (reader,) = [b for b in blocks if "published/latest" in b]
+    data = tmp_path / "data" / "football"
+    ran = scrapeline(
+        "run",
+        "scrapeline.demo.football",
+        "--base-url",
+        site_url,
+        "--data-dir",
+        str(data),
+        "--publish",
+        "--quiet",
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    script = tmp_path / "read_latest.py"
+    script.write_text(reader + "\nprint(len(matches), len(halves), len(goals))\n")
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    rows, halves, seasons = map(int, done.stdout.split())
+    manifest = json.loads((data / "published" / "latest" / "manifest.json").read_text())
+    assert rows == manifest["tables"]["matches"]["rows"] == 300
+    assert halves == manifest["tables"]["halves"]["rows"] > 0
+    assert seasons >= 1

@@ -83,6 +83,7 @@ def test_notifier_settings_are_checked_without_repeating_the_url() -> None:
         "failures",
         "recovered",
         "host_paused",
+        "stale",
     ]
 
 

@@ -73,6 +73,17 @@ OnlyOpt = Annotated[
         "runs that season's listing, events and their stages; no top-level listing is walked.",
     ),
 ]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        metavar="N",
+        min=1,
+        max=10_000,
+        help="Work only the first N new items of each top-level kind, and their "
+        "descendants (a smoke test); the next run goes on with the following ones.",
+    ),
+]
 BreakerOpt = Annotated[
     int | None,
     typer.Option(
@@ -126,6 +137,14 @@ FailurePolicyOpt = Annotated[
         metavar="POLICY",
         help="When an item fails: continue, fail-fast (stop the run) or retry-at-end "
         "(one more pass at the end) [default: the pipeline's failure_policy=, else continue].",
+    ),
+]
+PublishOpt = Annotated[
+    bool,
+    typer.Option(
+        "--publish",
+        help="After a run that ends done, publish a snapshot of the tables "
+        "(scrapeline publish); a publish that fails makes the run exit 1.",
     ),
 ]
 QuietOpt = Annotated[
@@ -197,6 +216,7 @@ class RunFlags:
     max_duration: str | None = None
     only_stage: list[str] | None = None
     skip_stage: list[str] | None = None
+    limit: int | None = None
 
     def flags(self) -> Flags:
         """The settings these flags give, for :func:`~scrapeline.ops.config.load_settings`.
@@ -275,6 +295,7 @@ class RunFlags:
             failure_policy=run.failure_policy,
             stage_policies=run.stage_policies,
             max_duration=run.max_duration,
+            limit=self.limit,
         )
 
 

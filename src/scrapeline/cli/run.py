@@ -11,6 +11,7 @@ Exit codes follow the run's status (cli/exits.py): 0 done · 1 failed items · 3
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -32,9 +33,11 @@ from scrapeline.cli.flags import (
     ForceOpt,
     FullOpt,
     GraceOpt,
+    LimitOpt,
     MaxDurationOpt,
     OnlyOpt,
     OnlyStageOpt,
+    PublishOpt,
     QuietOpt,
     RateOpt,
     RunFlags,
@@ -72,6 +75,7 @@ def run(
     only: OnlyOpt = None,
     only_stage: OnlyStageOpt = None,
     skip_stage: SkipStageOpt = None,
+    limit: LimitOpt = None,
     max_consecutive_failures: BreakerOpt = MAX_CONSECUTIVE_FAILURES,
     failure_policy: FailurePolicyOpt = None,
     item_timeout: TimeoutOpt = ITEM_TIMEOUT,
@@ -83,6 +87,7 @@ def run(
     secret: SecretOpt = None,
     archive: ArchiveOpt = None,
     quiet: QuietOpt = False,
+    publish: PublishOpt = False,
 ) -> None:
     """Run a pipeline: discover new items, then run every stage that is not done."""
     flags = RunFlags(
@@ -96,6 +101,7 @@ def run(
         only=only,
         only_stage=only_stage,
         skip_stage=skip_stage,
+        limit=limit,
         max_consecutive_failures=max_consecutive_failures,
         failure_policy=failure_policy,
         item_timeout=item_timeout,
@@ -112,7 +118,32 @@ def run(
         pipe = load(pipeline, secrets=secret, base_url=base_url)
         settings = configured(flags, pipeline, pipe)
         options = flags.run_options(pipe, settings)
-    run_and_exit("run", pipe, settings, options, target=pipeline)
+    after = publish_after(pipe, settings.data_dir) if publish else None
+    run_and_exit("run", pipe, settings, options, target=pipeline, after=after)
+
+
+def publish_after(pipe: Pipeline, data_dir: Path) -> Callable[[Outcome], None]:
+    """What ``run --publish`` does once the run ended: publish a snapshot when it
+    ended done; a publish that fails ends the command with exit 1 and its reason."""
+
+    def after(outcome: Outcome) -> None:
+        from scrapeline.cli.app import fail
+        from scrapeline.cli.publish import report_lines
+        from scrapeline.errors import ScrapelineError
+        from scrapeline.ledger.base import RunStatus
+        from scrapeline.workspace.invocation import Invocation
+        from scrapeline.workspace.publish import publish
+
+        if outcome.status is not RunStatus.DONE:
+            return
+        try:
+            report = publish(pipe, data_dir, invocation=Invocation.current("publish"))
+        except ScrapelineError as exc:
+            fail(f"publish: {exc}", 1)
+        for line in report_lines(report):
+            sys.stdout.write(line + "\n")
+
+    return after
 
 
 def configured(

@@ -6,17 +6,55 @@ site with the same pages: ``scrapeline run football.py --base-url http://...``.
     results listing (/results?offset=0,100,…)  →  match items
     overview   (/matches/ID)                    →  a `matches` row, one `half` item per half
     half_stats (/matches/ID/halves/N)           →  a `halves` row
+
+The tables are typed (a pydantic model each): a record is coerced on the way in,
+and one that breaks its model or a check is quarantined, not stored. The table
+rules run before a snapshot is published (``scrapeline validate``, ``publish``).
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 from scrapeline import Context, Expect, Item, ParseError, Pipeline, Record, offsets
+from scrapeline.quality.rules import not_null, references, row_count, unique
+
+
+class Match(BaseModel):
+    match_id: int
+    date: datetime.date
+    time: str | None = Field(default=None, pattern=r"^\d\d:\d\d$")
+    competition: str
+    season: str
+    round: str | None = None
+    team1: str = Field(min_length=1)
+    team2: str = Field(min_length=1)
+    goals1: int | None = Field(default=None, ge=0)  # None: not played yet
+    goals2: int | None = Field(default=None, ge=0)
+
+
+class Half(BaseModel):
+    match_id: int
+    half: int = Field(ge=1, le=2)
+    goals1: int = Field(ge=0)
+    goals2: int = Field(ge=0)
+
 
 pipe = Pipeline("football", base_url="http://127.0.0.1:8000", workers=4)
-pipe.table("matches", key="match_id")
-pipe.table("halves", key=("match_id", "half"))
+pipe.table("matches", key="match_id", schema=Match)
+pipe.table("halves", key=("match_id", "half"), schema=Half)
+pipe.rule("matches", unique("match_id"), not_null("date", "team1", "team2"), row_count(min=1))
+pipe.rule("halves", references("match_id", "matches"))
+
+
+@pipe.check("matches")
+def two_teams(match: dict[str, Any]) -> bool:
+    """a team plays itself"""
+    return bool(match["team1"] != match["team2"])
 
 
 def goals(text: str, url: str) -> tuple[int, int] | None:

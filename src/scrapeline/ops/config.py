@@ -439,6 +439,10 @@ def _flatten(settings: RunSettings) -> dict[Key, Any]:
                 flat |= {("stages", stage, k): getattr(table, k) for k in table.model_fields_set}
         elif name == "config":
             flat |= {("config", k): v for k, v in value.items()}
+        elif name == "freshness":  # key by key: a profile changes one table's rule
+            if value.max_age is not None:
+                flat[("freshness", "max_age")] = value.max_age
+            flat |= {("freshness", t): rule.model_dump() for t, rule in value.tables().items()}
         elif name == "notifiers":
             flat[(name,)] = [dict(n) for n in value]
         else:

@@ -88,6 +88,52 @@ class OutputSettings(_Table):
     """A line per item (unset: on; false: off, e.g. for cron)."""
 
 
+Age = str | Annotated[float, Field(gt=0)]
+"""An age: ``"24h"``, ``"3d"``, ``"90m"`` or seconds."""
+
+
+def _an_age(value: str | float | None, info: ValidationInfo) -> str | float | None:
+    """A duration's text as seconds, once ``${...}`` values are filled in."""
+    if isinstance(value, str) and _resolved(info):
+        try:
+            return parse_duration(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+class TableFreshness(_Table):
+    """``[freshness] TABLE = { column = "date", max_age = "3d" }``: the newest value of
+    the table's column in the latest snapshot is at most that old."""
+
+    column: str
+    max_age: Age
+
+    @field_validator("max_age")
+    @classmethod
+    def _an_age(cls, value: str | float, info: ValidationInfo) -> str | float | None:
+        return _an_age(value, info)
+
+
+class FreshnessSettings(BaseModel):
+    """``[freshness]``: how old the published data may be. ``max_age`` for the latest
+    snapshot itself; every other key names a table (:class:`TableFreshness`)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    __pydantic_extra__: dict[str, TableFreshness] = Field(init=False)
+
+    max_age: Age | None = None
+
+    @field_validator("max_age")
+    @classmethod
+    def _an_age(cls, value: str | float | None, info: ValidationInfo) -> str | float | None:
+        return _an_age(value, info)
+
+    def tables(self) -> dict[str, TableFreshness]:
+        """Each table's rule, by table name."""
+        return dict(self.model_extra or {})
+
+
 class RunSettings(_Table):
     """The settings of a run, at the top level of the file or in a profile. Each is
     unset (None) unless the table sets it."""
@@ -116,6 +162,8 @@ class RunSettings(_Table):
     """Where alerts go: a list of tables (``[[notifiers]]``)."""
     config: dict[str, ConfigValue] | None = None
     """The stages' ``ctx.config`` values."""
+    freshness: FreshnessSettings | None = None
+    """How old the published data may be (``scrapeline freshness``)."""
 
     @field_validator("rate")
     @classmethod
@@ -279,6 +327,9 @@ def _known_keys(table: Sequence[str]) -> list[str]:
         model, parts = StageSettings, parts[2:]
     if parts[:1] == ["output"]:
         model, parts = OutputSettings, parts[1:]
+    if parts[:1] == ["freshness"]:
+        model = TableFreshness if len(parts) >= 2 else FreshnessSettings
+        parts = []
     return list(model.model_fields)
 
 

@@ -51,11 +51,19 @@ __all__ = [
 
 log = logging.getLogger("scrapeline.alerts")
 
-AlertEvent: TypeAlias = Literal["failed", "halted", "failures", "recovered", "host_paused"]
-ALERT_EVENTS: tuple[AlertEvent, ...] = ("failed", "halted", "failures", "recovered", "host_paused")
+AlertEvent: TypeAlias = Literal["failed", "halted", "failures", "recovered", "host_paused", "stale"]
+ALERT_EVENTS: tuple[AlertEvent, ...] = (
+    "failed",
+    "halted",
+    "failures",
+    "recovered",
+    "host_paused",
+    "stale",
+)
 """What a notifier can be told of: a run that did not finish (interrupted, crashed, or
 stopped by an error), a run that halted, a run that finished with failed items, a run
-done after one that was not, a host paused or its breaker open too long."""
+done after one that was not, a host paused or its breaker open too long, published
+data older than allowed (``scrapeline freshness``)."""
 
 SEND_TIMEOUT = 30.0
 """Seconds one Apprise delivery may take before it counts as failed."""

@@ -68,6 +68,10 @@ class RunOptions:
     items finish, leases go back), interrupted, with the reason "time limit"."""
     retry_pause: float = 5.0
     """Seconds between the end of the run's work and its retry-at-end pass."""
+    limit: int | None = None
+    """Work only the first this many new items of each top-level kind (``--limit``):
+    the top-level walks stop once they have found them, and only they (with their
+    descendants) are claimed. The next run goes on from there."""
 
     def __post_init__(self) -> None:
         if isinstance(self.skip_stages, str):  # one name, not its letters
@@ -81,6 +85,13 @@ class RunOptions:
             raise ConfigError(f"max_duration must be a number of seconds > 0: {limit!r}")
         if not pause >= 0:
             raise ConfigError(f"retry_pause must be a number of seconds >= 0: {pause!r}")
+        if self.limit is not None:
+            if self.limit < 1:
+                raise ConfigError(f"limit must be a number of items >= 1: {self.limit!r}")
+            if self.only:
+                raise ConfigError(
+                    "--limit limits the top-level listings' walk, which --only does not walk"
+                )
 
     def public(self) -> dict[str, Any]:
         """What is stored with the run (config values are the user's; kept out)."""
@@ -98,6 +109,7 @@ class RunOptions:
             **({"failure_policy": self.failure_policy} if self.failure_policy else {}),
             **({"stage_policies": dict(self.stage_policies)} if self.stage_policies else {}),
             **({"max_duration": self.max_duration} if self.max_duration is not None else {}),
+            **({"limit": self.limit} if self.limit is not None else {}),
         }
 
 

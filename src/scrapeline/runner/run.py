@@ -64,7 +64,7 @@ from scrapeline.errors import Category, DiskFull, LedgerError, RunHalted
 from scrapeline.fetch.waiting import set_waiter
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Ledger, RunReport, RunStatus, Task
-from scrapeline.model import FailurePolicy, Item
+from scrapeline.model import FailurePolicy, Item, Key
 from scrapeline.pipeline import Discovery, Pipeline
 from scrapeline.runner.claimed import Claimed
 from scrapeline.runner.commit import Committer
@@ -231,6 +231,9 @@ class Runner:
             rescrape=options.force_rescrape,
             config=options.config,
         )
+        self._found: list[tuple[str, Key]] | None = [] if options.limit is not None else None
+        """With ``limit``: the top-level items this run's walks found, the only ones
+        (with their descendants) it claims work of."""
         self._walking: dict[int, Task] = {}
         """Listing tasks being walked, by task id."""
         self._walks: set[asyncio.Task[None]] = set()
@@ -324,6 +327,7 @@ class Runner:
             status, code = RunStatus.DONE, EXIT_OK
         wall = self.clock() - self._started
         summary = _summary(report, code, reason, wall, self._extra())
+        summary |= self.commits.quality.as_summary()
         if self._retrying:
             summary |= {"retried": self._policies.retried, "recovered": self._policies.recovered}
         ended = self.wall_clock()
@@ -358,6 +362,7 @@ class Runner:
         log.error("%s", reason)
         run_id, owner, status = self.run_id, self.owner, RunStatus.INTERRUPTED
         extra = self._extra()  # the loop is blocked: nothing changes it meanwhile
+        committer = self.commits
 
         def wind_up(ledger: Ledger) -> RunReport:
             now = self.wall_clock()
@@ -367,6 +372,7 @@ class Runner:
             report = ledger.report(run_id)
             wall = self.clock() - self._started
             summary = _summary(report, EXIT_INTERRUPTED, reason, wall, extra)
+            summary |= committer.quality.as_summary()  # without what this commits
             ended = self.wall_clock()
             ledger.end_run(run_id, status, ended, summary)
             return _ended_report(report, status, ended, summary)
@@ -450,16 +456,26 @@ class Runner:
         opts = self.options
         walk = self._walk_options
         top = self.pipeline.top_listings if opts.discover and not opts.only else []
+        found = self._found
         try:
             for discovery in top:
                 if not self.state.running:
                     break
+                on_found = None
+                if found is not None and opts.limit is not None:
+                    kind = discovery.kind
+                    left = opts.limit - sum(1 for k, _ in found if k == kind)
+                    if left <= 0:
+                        continue  # another listing of its kind found them all
+                    walk = replace(self._walk_options, limit=left)
+                    on_found = functools.partial(self._items_found, kind)
                 try:
                     await walk_listing(
                         discovery,
                         queue=self.queue,
                         fetch=self.fetch,
                         options=walk,
+                        on_found=on_found,
                         run_id=self.run_id,
                         emit=self._emit,
                         stopping=lambda: not self.state.running,
@@ -474,6 +490,11 @@ class Runner:
                     self._discovery_failed(f"{discovery.name}: {describe(exc)[1]}")
         finally:
             self._wake.set()
+
+    def _items_found(self, kind: str, keys: Sequence[Key]) -> None:
+        """A limited walk found these new items: the run works them (``limit``)."""
+        assert self._found is not None
+        self._found.extend((kind, key) for key in keys)
 
     def _page_stored(self, kind: str, new: int) -> None:
         if new:
@@ -637,7 +658,7 @@ class Runner:
             self.wall_clock(),
             self.options.lease,
             self._claimable,
-            self.options.only or None,
+            tuple(self._found) if self._found is not None else self.options.only or None,
         )
         if not tasks:
             return False

@@ -25,7 +25,7 @@ ledger, and emits PageDiscovered and DiscoveryFinished.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -149,6 +149,25 @@ def after_error(*, status: int | None, position: Position, first: bool) -> Stop 
     return None
 
 
+def within_limit(keys: Sequence[Key], known: Container[Key], remaining: int) -> int:
+    """How many of a page's items (in page order) a walk limited to ``remaining``
+    more new items keeps: up to the ``remaining``-th new key, all of them when fewer
+    are new. Known keys pass (they add no work); a key twice on the page counts once.
+
+    >>> within_limit([1, 2, 3, 4, 5], known={1, 3}, remaining=2)
+    4
+    >>> within_limit([1, 2, 2, 3], known=set(), remaining=5), within_limit([7], set(), 1)
+    (4, 1)
+    """
+    new: set[Key] = set()
+    for at, key in enumerate(keys):
+        if key not in known and key not in new:
+            new.add(key)
+            if len(new) >= remaining:
+                return at + 1
+    return len(keys)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WalkOptions:
     start: int | None = None
@@ -158,6 +177,9 @@ class WalkOptions:
     rescrape: bool = False
     """Known items found on the way go back to pending (``--force-rescrape``)."""
     config: Mapping[str, Any] | None = None
+    limit: int | None = None
+    """Stop once this many new items are found (``run --limit``): a page's items
+    past the last one wanted are left for the next run (:func:`within_limit`)."""
 
 
 async def walk_listing(
@@ -173,6 +195,7 @@ async def walk_listing(
     on_halt: Callable[[str, BaseException], None],
     on_error: Callable[[str, str], None],
     parent: Item | None = None,
+    on_found: Callable[[Sequence[Key]], None] | None = None,
 ) -> str:
     """Walk ``d``'s listing from the start offset; return why it stopped.
 
@@ -185,7 +208,11 @@ async def walk_listing(
     ``on_halt(reason, error)`` when the run must stop (LedgerError, RunHalted);
     ``on_error(message, category)`` when a page failed. The walk's progress is saved
     after each page, so a walk cut short is resumed by the next run. The run's own
-    cancellation propagates."""
+    cancellation propagates.
+
+    With ``options.limit`` the walk stops (reason "limit", not finished: the next run
+    resumes there) once that many new items are stored, and ``on_found(keys)`` hears
+    each page's new keys."""
     numbered = d.pages.numbered
     ref = None if parent is None else (d.on or parent.kind or "", parent.key)
     name = d.walk_name(ref)
@@ -237,6 +264,12 @@ async def walk_listing(
             )
             stop = Stop(reason="error")
             break
+        found: list[Key] = []
+        if options.limit is not None and batch:
+            order = [it.key for it in batch]
+            known = await queue.known(d.kind, list(dict.fromkeys(order)))
+            batch = batch[: within_limit(order, known, options.limit - new_total)]
+            found = [k for k in dict.fromkeys(it.key for it in batch) if k not in known]
         keys = len(dict.fromkeys(it.key for it in batch))
         new = 0
         if batch:
@@ -252,6 +285,8 @@ async def walk_listing(
                 on_error(f"{where(d, ref, position)} ({category}): {text}", category)
                 stop = Stop(reason="error")
                 break
+            if on_found is not None and found:
+                on_found(found)
             on_page(new)
             pages += 1
             new_total += new
@@ -260,6 +295,9 @@ async def walk_listing(
                     discovery=name, position=position, keys=keys, new=new, style=d.pages.style
                 )
             )
+        if options.limit is not None and new_total >= options.limit:
+            stop = Stop(reason="limit")
+            break
         following: Position
         if ctx.said_last:
             following = None
