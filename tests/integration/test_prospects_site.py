@@ -1,8 +1,8 @@
 """The prospects rehearsal site over real HTTP: its three sources serve exactly the
 generated records (walked to the end as a scraper would), its pages end where they
 should, two builds serve the same bytes, and the bundled example scrapes it through
-scrapeline's own fetch path, the CLI in a subprocess, failing exactly the records
-that break a quality rule."""
+scrapeline's own fetch path, the CLI in a subprocess, quarantining exactly the
+records that break a quality rule."""
 
 from __future__ import annotations
 
@@ -258,13 +258,18 @@ def test_it_serves_from_a_shell_until_sigterm() -> None:
 # -- the bundled example, through the CLI ------------------------------------------------
 
 STAGE_OF = {"combine": "combine_detail", "college_stats": "college", "injury_report": "injury"}
+TABLE_OF = {
+    "combine": "combine_players",
+    "college_stats": "college_stats",
+    "injury_report": "injury_report",
+}
 
 
 def test_the_example_scrapes_the_three_sources_and_fails_the_rule_breakers(
     tmp_path: Path,
 ) -> None:
-    # Until quarantine storage lands, a record that breaks an error rule fails its item
-    # with category validation: the failures are exactly the truth's quarantined records.
+    # A record that breaks an error rule is quarantined and fails its item with category
+    # validation: both are exactly the truth's quarantined records, rule for rule.
     site = ProspectsSite(size=300, latency=None)
     data = tmp_path / "data"
     with serve_in_thread(site) as url:
@@ -285,6 +290,13 @@ def test_the_example_scrapes_the_three_sources_and_fails_the_rule_breakers(
     for where, q in expected.items():
         assert failed[where]["category"] == "validation"
         assert f"{q.rule}:" in failed[where]["message"]
+
+    held = scrapeline("quarantine", "scrapeline.demo.prospects", "--data-dir", str(data), "--json")
+    assert held.returncode == 0, held.stderr
+    quarantine = orjson.loads(held.stdout)["records"]
+    assert sorted((r["table"], str(r["key"][0]), tuple(r["rules"])) for r in quarantine) == sorted(
+        (TABLE_OF[q.source], q.key, (q.rule,)) for q in truth.quarantined
+    )
 
     status = scrapeline("status", "scrapeline.demo.prospects", "--data-dir", str(data), "--json")
     stages = orjson.loads(status.stdout)["stages"]

@@ -14,7 +14,8 @@ Runs against the prospects rehearsal site (``python -m scrapeline.testing.prospe
 Each table is keyed by its source's own id and typed by a pydantic model. The
 record checks are the site's quality rules (``QUALITY_RULES``): a record with an
 empty name, a weight not above 0 or a 40-yard time not above 0 breaks an
-``error`` rule and is not stored. Reconciling the three tables into one table of
+``error`` rule: it is quarantined (``scrapeline quarantine``) and its item fails
+(category ``validation``). Reconciling the three tables into one table of
 prospects (names folded, college aliases resolved with ``COLLEGE_ALIASES``) is
 the next step of this pipeline.
 """

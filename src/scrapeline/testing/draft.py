@@ -153,7 +153,8 @@ def _drop_accents(text: str) -> str:
 
 
 def _drop_punctuation(text: str) -> str:
-    return text.replace("'", "").replace(".", "").replace("-", " ")
+    """Apostrophes dropped, a hyphen or ``". "`` a space; initials (``A.J.``) kept."""
+    return text.replace("'", "").replace(". ", " ").replace("-", " ")
 
 
 def _has_accents(text: str) -> bool:

@@ -14,10 +14,14 @@ Everything here is pure. The rules:
   ``J.`` matches every first name it starts) and, when it has one, its college by
   :func:`college_key` (aliases of :data:`COLLEGE_ALIASES` resolved). Exactly one
   entity: its injury fields; none: unresolved ``no_match``; several: unresolved
-  ``ambiguous`` with the candidates.
+  ``ambiguous`` with the candidates. An initial is never enough alone: a line
+  ``J. Nunez`` without a college that fits one entity is unresolved
+  ``unconfirmed``, with that one candidate.
 
     >>> name_key("José Núñez Jr."), name_key("JOSE NUNEZ"), name_key("D'Andre St. Brown")
     ('jose nunez', 'jose nunez', 'dandre st brown')
+    >>> name_key("A.J. O’Brien III")
+    'a j obrien'
     >>> college_key("Ole Miss") == college_key("Mississippi"), college_key("USC")
     (True, 'southern california')
 """
@@ -117,6 +121,7 @@ QUALITY_RULES: Mapping[str, str] = MappingProxyType(
 """The error rules every record of a source passes (a record that breaks one is
 quarantined): the pipeline's ``@pipe.check`` names."""
 
+_APOSTROPHES = {ord(ch): None for ch in "'’ʼ`´"}
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "v"})
 
 # -- the matching rule ------------------------------------------------------------------
@@ -126,14 +131,15 @@ _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "v"})
 def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    bare = bare.replace("-", " ")
-    kept = "".join(c for c in bare if c.isalnum() or c.isspace())
+    bare = bare.translate(_APOSTROPHES)
+    kept = "".join(c if c.isalnum() or c.isspace() else " " for c in bare)
     return " ".join(kept.split())
 
 
 def name_key(name: str) -> str:
-    """A name as the truth matches it: accents dropped, case folded, punctuation gone
-    (a hyphen is a space), a trailing suffix (Jr., III, ...) dropped."""
+    """A name as the truth matches it: accents dropped, case folded, apostrophes gone,
+    any other punctuation a space (``A.J.`` is ``a j``), a trailing suffix (Jr., III,
+    ...) dropped."""
     tokens = _fold(name).split()
     while len(tokens) > 1 and tokens[-1] in _SUFFIXES:
         tokens.pop()
@@ -259,13 +265,14 @@ class Quarantined:
 
 @dataclass(frozen=True, kw_only=True)
 class Unresolved:
-    """An injury line that matches no entity (``no_match``) or several (``ambiguous``)."""
+    """An injury line that matches no entity (``no_match``), several (``ambiguous``), or
+    one only by an initial, with no college to confirm it (``unconfirmed``)."""
 
     source: Source
     key: str
     candidates: tuple[str, ...]
     """Entity ids, sorted; empty for ``no_match``."""
-    reason: Literal["ambiguous", "no_match"]
+    reason: Literal["ambiguous", "no_match", "unconfirmed"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -419,7 +426,8 @@ def truth_of(
     :data:`QUALITY_RULES` are quarantined; the combine and stats records left found
     an entity per prospect they are about (``links``); each field's value follows
     :data:`FIELD_RULES`; each injury line left is matched by :class:`Matcher` and
-    fills its entity's injury fields when it matches exactly one, else is unresolved."""
+    fills its entity's injury fields when it matches exactly one (confirmed by its
+    college when it names the player by an initial), else is unresolved."""
     quarantined: list[Quarantined] = []
     kept_combine: dict[str, CombineRecord] = {}
     kept_stats: dict[str, StatsRecord] = {}
@@ -481,7 +489,8 @@ def truth_of(
     matcher = Matcher(entities)
     for line in kept_lines:
         found = matcher.candidates(line.name, line.college)
-        if len(found) == 1:
+        unconfirmed = line.college is None and _INITIAL.fullmatch(line.name.strip()) is not None
+        if len(found) == 1 and not unconfirmed:
             i = by_id[found[0]]
             e = entities[i]
             entities[i] = replace(
@@ -496,7 +505,11 @@ def truth_of(
                     source=INJURY_REPORT,
                     key=line.report_id,
                     candidates=found,
-                    reason="ambiguous" if found else "no_match",
+                    reason="no_match"
+                    if not found
+                    else "ambiguous"
+                    if len(found) > 1
+                    else "unconfirmed",
                 )
             )
 

@@ -55,7 +55,8 @@ and ``N = max(1, size // 250)``:
   the 40-yard time for 6%. ``measured_on`` is in combine week (2026-02-26 to
   03-02) or, for 15%, at a pro day (2026-03-10 to 04-05).
 - **The API** writes ``Last, First``; for a prospect with a combine record it may
-  drop the accents (half of those with any), the punctuation (half), the suffix or
+  drop the accents (half of those with any), the punctuation (half: apostrophes and
+  hyphens, initials keep their dots), the suffix or
   its dot (half), or shout in capitals (3%). A college with an alias of
   :data:`COLLEGE_ALIASES` is named by it 70% of the time. Height is missing for
   25%, yards for 4%. Its weight is as of an in-season day (2025-08-25 to 12-06)
@@ -70,7 +71,9 @@ and ``N = max(1, size // 250)``:
   time, as an initial and last name (``J. Nunez``; the last name in capitals 10% of
   those times); it gives the college (its alias half the time
   there is one) except for 12% of lines; each namesake's earlier twin has a line
-  ``J. Last`` without a college: ambiguous on purpose. ``F`` lines name nobody in
+  ``J. Last`` without a college: ambiguous on purpose. (Any other line by an
+  initial without a college is ambiguous, or unconfirmed when it fits one entity:
+  an initial alone never matches.) ``F`` lines name nobody in
   the class (a name and college no prospect has): they match no entity, and an
   injury line needs one.
 - **Rule breakers**, ``F`` each, on distinct prospects with no other fault: a
