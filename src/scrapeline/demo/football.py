@@ -27,7 +27,7 @@ from scrapeline.quality.rules import not_null, references, row_count, unique
 class Match(BaseModel):
     match_id: int
     date: datetime.date
-    time: str | None = Field(default=None, pattern=r"^\d\d:\d\d$")
+    time: str | None = Field(default=None, pattern=r"^\d{1,2}:\d\d$")
     competition: str
     season: str
     round: str | None = None
@@ -54,7 +54,8 @@ pipe.rule("halves", references("match_id", "matches"))
 @pipe.check("matches")
 def two_teams(match: dict[str, Any]) -> bool:
     """a team plays itself"""
-    return bool(match["team1"] != match["team2"])
+    # a final not yet drawn lists both teams as "N.N."; a played match has two teams
+    return match["goals1"] is None or bool(match["team1"] != match["team2"])
 
 
 def goals(text: str, url: str) -> tuple[int, int] | None:
