@@ -187,6 +187,9 @@ def test_a_record_breaking_the_schema_or_a_check_fails_its_item_as_validation(
     season = [m for m in full_set if (m.league, m.season) == ("nl.1", "2024-25")]
     # a source that scores a side below zero, and one with a team playing itself
     negative, itself = season[10], season[20]
+    # and a real season with a final whose sides are not known yet: stored, not refused
+    season += [m for m in full_set if (m.league, m.season) == ("au.1", "2024-25")]
+    assert any(m.team1 == m.team2 and m.ft is None for m in season)
     assert negative.ft is not None
     broken = {
         negative.id: dataclasses.replace(negative, ft=(-1, negative.ft[1]), ht=None),
