@@ -2,8 +2,8 @@
 
 Commands: ``all`` (every benchmark, then ``report``), ``crawl``, ``engine``,
 ``ledger``, ``rate``, ``resume``, ``tree``, ``limited``, ``refresh``, ``history``,
-``publish``, ``reconcile``, ``rules``, ``smoke`` (all of them at tiny sizes, a few seconds,
-no nginx or Scrapy: checks the harness works) and
+``publish``, ``reconcile``, ``rules``, ``validation``, ``smoke`` (all of them at tiny
+sizes, a few seconds, no nginx or Scrapy: checks the harness works) and
 ``report`` (writes bench/RESULTS.md from the results in bench/results/).
 """
 
@@ -113,6 +113,14 @@ def _history(args: argparse.Namespace, mode: Mode) -> Result:
     return history.run(mode, rounds=args.rounds or 3)
 
 
+def _validation(args: argparse.Namespace, mode: Mode) -> Result:
+    from bench import validation
+
+    if mode.smoke:
+        return validation.run(mode, records=2_000, rounds=1)
+    return validation.run(mode, rounds=args.rounds or 5)
+
+
 def _publish(args: argparse.Namespace, mode: Mode) -> Result:
     from bench import publish
 
@@ -150,6 +158,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace, Mode], Result]] = {
     "publish": _publish,
     "reconcile": _reconcile,
     "rules": _rules,
+    "validation": _validation,
 }
 
 

@@ -85,6 +85,10 @@ class Table:
 
     def primary_key(self, data: dict[str, Any]) -> str:
         """The row's key as text; raises ValidationError when a key column is missing."""
+        if len(self.key) == 1:  # the usual key, on every record's way in: no loops
+            value = data.get(self.key[0]) if isinstance(data, dict) else None
+            if value is not None:
+                return str(value)
         try:
             values = [data[c] for c in self.key]
         except KeyError as exc:

@@ -96,6 +96,9 @@ RESERVED_TABLES: frozenset[str] = frozenset(
         "tables",
         "item_changes",
         "item_changes_run",
+        "quarantine",
+        "quarantine_task",
+        "quarantine_tbl",
     }
 )
 """Names (lower case) the ledger uses for its own tables and indexes; a declared table

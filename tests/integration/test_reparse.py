@@ -37,6 +37,11 @@ def football(version: int = 1) -> Pipeline:
         return pipe
     v1 = pipe.stages.pop("overview")
 
+    class MatchV2(module.Match):
+        goals: int | None = None
+
+    pipe.table("matches", key="match_id", schema=MatchV2)  # a new optional column
+
     @pipe.stage("overview", on=v1.kind, emits=v1.emits, version=version, expect=v1.expect)
     async def overview(ctx: Context, item: Item) -> Record:
         record: Record = await v1.fn(ctx, item)

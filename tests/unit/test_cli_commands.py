@@ -57,7 +57,14 @@ def test_an_unknown_command_is_refused_with_a_suggestion() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["runs", "--help"], ["status", "--help"], ["health", "--help"], ["freshness", "--help"]],
+    [
+        ["runs", "--help"],
+        ["status", "--help"],
+        ["health", "--help"],
+        ["freshness", "--help"],
+        ["quarantine", "--help"],
+        ["validate", "--help"],
+    ],
 )
 def test_a_read_only_command_does_not_load_the_run_machinery(argv: list[str]) -> None:
     probe = textwrap.dedent(

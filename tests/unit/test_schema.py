@@ -237,3 +237,44 @@ def test_tables_without_a_schema_store_records_as_given() -> None:
     pipe.table("t", key="key")
     pk, stored, warnings = pipe.check_record(Record("t", {"key": 1, "any": [1, {"x": None}]}))
     assert (pk, orjson.loads(stored), warnings) == ("1", {"key": 1, "any": [1, {"x": None}]}, ())
+
+
+class _Plain(BaseModel):
+    n: int
+    x: float | None
+    s: str
+    b: bool
+    d: dt.date
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"n": 1, "x": 2.0, "s": 'é ✓ "q" \\ \n', "b": True, "d": "2024-02-29"},
+        {"n": -(2**63), "x": 1e16, "s": "", "b": False, "d": dt.date(1, 1, 1)},
+        {"n": 2**70, "x": float("nan"), "s": "\x00\u2028", "b": 0, "d": "9999-12-31"},
+        {"n": "7", "x": 0.1 + 0.2, "s": "a", "b": "yes", "d": "2024-01-01"},
+        {"n": 0, "x": None, "s": "\ud7ff", "b": 1, "d": "2024-01-01"},
+        {"n": 0, "x": float("inf"), "s": "z", "b": 1, "d": "2024-01-01"},
+        {"n": 0, "x": 5e-324, "s": "z", "b": 1, "d": "2024-01-01"},
+    ],
+)
+def test_plain_columns_are_stored_as_pydantic_would_store_them(values: dict[str, Any]) -> None:
+    schema = schema_of("t", _Plain)
+    assert schema._plain  # type: ignore[attr-defined]  # the fast path is the one under test
+    instance = schema.model.model_validate(values)
+    assert schema.check(values).json == instance.model_dump_json()
+
+
+def test_what_pydantic_writes_its_own_way_is_left_to_pydantic() -> None:
+    class Stamped(BaseModel):
+        at: dt.datetime
+
+    class Aliased(BaseModel):
+        n: int = Field(serialization_alias="N")
+
+    class Listed(BaseModel):
+        tags: list[str]
+
+    for model in (Stamped, Aliased, Listed):
+        assert not schema_of("t", model)._plain  # type: ignore[attr-defined]

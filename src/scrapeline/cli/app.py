@@ -36,6 +36,7 @@ COMMANDS: Mapping[str, str] = {
     "status": "status",
     "runs": "status",
     "health": "status",
+    "quarantine": "quality",
     "demo": "demo",
     "demo-site": "demo",
     "reparse": "archive",

@@ -83,6 +83,12 @@ def status(pipeline: PipelineArg, data_dir: DataDirOpt = None, json: JsonOpt = F
     if info["kept"]:
         kept = ", ".join(f"{name} {n}" for name, n in info["kept"].items())
         out.print(f"kept from an earlier run (task not done): {kept}", markup=False)
+    if info["quarantined"]:
+        held = ", ".join(f"{name} {n:,}" for name, n in info["quarantined"].items())
+        out.print(
+            f"quarantined records: {held} (`scrapeline quarantine {pipeline}` lists them)",
+            markup=False,
+        )
     last = info["last_run"]
     if last:
         out.print(

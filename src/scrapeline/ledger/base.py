@@ -49,6 +49,17 @@ Contract (what every backend guarantees)
       DONE mark (the stages after it see them); they are no changes.
     * Each declared record table (``adopt_tables``) can be read as a view of the
       same name (``SELECT * FROM matches``) from then on, before any completion.
+    * A failure may carry the records its stage gave that broke an ``error`` rule
+      of their table (``Failure.quarantined``): they are written to the
+      *quarantine*, with the failure, in its transaction, replacing whatever the
+      (item, stage) had there. The completion of that task later deletes them in
+      its own transaction, so the quarantine lists only what is still refused.
+      Retention keeps them: they go only when their task completes.
+    * A table adopted with its columns (``adopt_tables``) remembers them: a new
+      nullable column is applied and reported, any other change to a table that
+      holds records (a column removed, a type changed, a column made required or
+      added required, the key changed) is refused with a one-line PipelineError.
+      Its view has exactly those columns, each cast to its SQL type.
     * Ledger methods are synchronous and called from one thread at a time (the
       runner's writer thread). They raise LedgerError, never a driver exception.
 """
@@ -140,6 +151,95 @@ def key_changed(table: str, old: Sequence[str], new: Sequence[str]) -> PipelineE
     )
 
 
+Columns = Sequence[Mapping[str, Any]]
+"""A table's declared columns as a ledger remembers them: ``{"name", "type",
+"nullable"}`` each, in order (``TableSchema.as_dict()``)."""
+
+SQL_TYPES: Mapping[str, str] = {
+    "int": "INTEGER",
+    "float": "REAL",
+    "bool": "INTEGER",
+    "str": "TEXT",
+    "date": "TEXT",
+    "datetime": "TEXT",
+    "json": "TEXT",
+}
+"""What each column type is in a table's SQL view."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchemaChange:
+    """How a table's declared columns differ from those its ledger remembers."""
+
+    added: tuple[str, ...] = ()
+    """New nullable columns: applied (rows stored before read them as NULL)."""
+    refused: tuple[str, ...] = ()
+    """Changes the stored rows cannot take, each in words."""
+
+
+def compare_columns(old: Columns | None, new: Columns | None) -> SchemaChange:
+    """What changed between the columns a ledger remembers (``old``, None: none
+    recorded) and those declared now (``new``, None: the table has no schema).
+    Only a change to a table that holds records matters; the caller asks then.
+
+    >>> def cols(*spec):
+    ...     return [{"name": n, "type": t, "nullable": z} for n, t, z in spec]
+    >>> old = cols(("id", "int", False), ("goals", "int", False), ("ht", "int", True))
+    >>> compare_columns(old, cols(("id", "int", False), ("goals", "int", False),
+    ...                           ("ht", "int", True), ("referee", "str", True)))
+    SchemaChange(added=('referee',), refused=())
+    >>> compare_columns(old, cols(("id", "int", False), ("goals", "str", False),
+    ...                           ("ht", "int", False), ("x", "int", False))).refused
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ('column goals changed type int -> str', 'column ht is now required',
+     'column x added as required')
+    >>> compare_columns(old, cols(("id", "int", False))).refused
+    ('column goals removed', 'column ht removed')
+    >>> compare_columns(None, old), compare_columns(old, None)
+    (SchemaChange(added=(), refused=()), SchemaChange(added=(), refused=()))
+    """
+    if old is None or new is None:
+        return SchemaChange()
+    before = {c["name"]: c for c in old}
+    now = {c["name"]: c for c in new}
+    added: list[str] = []
+    refused: list[str] = []
+    for name in before:
+        if name not in now:
+            refused.append(f"column {name} removed")
+    for name, column in now.items():
+        was = before.get(name)
+        if was is None:
+            if column["nullable"]:
+                added.append(name)
+            else:
+                refused.append(f"column {name} added as required")
+            continue
+        if was["type"] != column["type"]:
+            refused.append(f"column {name} changed type {was['type']} -> {column['type']}")
+        elif was["nullable"] and not column["nullable"]:
+            refused.append(f"column {name} is now required")
+    return SchemaChange(added=tuple(added), refused=tuple(refused))
+
+
+def schema_refused(table: str, reasons: Sequence[str]) -> PipelineError:
+    """The one-line refusal of a table whose stored records its new schema breaks."""
+    return PipelineError(
+        f"table {table}: {'; '.join(reasons)}; its stored records have the old columns: "
+        "put them back, or run on a new --data-dir to rebuild it"
+    )
+
+
+def column_added(table: str, column: str, rows: int) -> str:
+    """What a run says of a nullable column its table gained:
+
+    >>> column_added("matches", "referee", 3040)
+    'table matches: column referee added (existing 3,040 rows have none)'
+    """
+    row = "row has" if rows == 1 else "rows have"
+    return f"table {table}: column {column} added (existing {rows:,} {row} none)"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordRow:
     """A record ready to store: its table, primary key as text, and its data as JSON."""
@@ -186,6 +286,41 @@ class ItemChange:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QuarantinedRecord:
+    """A record a stage gave that broke an ``error`` rule of its table: kept out of
+    the table, and written to the quarantine with its task's failure."""
+
+    table: str
+    pk: str | None
+    """Its key as the stage gave it (a JSON array of the key's values); None when
+    the key itself is missing or bad."""
+    rules: Sequence[str]
+    """The rules it broke (a schema rule such as ``greater_than_equal``, or a check's
+    name), in the order they were found."""
+    reason: str
+    """One line saying why (secrets redacted)."""
+    record: str
+    """The record as the stage gave it, as JSON text (secrets redacted)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuarantineEntry:
+    """A quarantined record as the ledger lists it: where it came from and when."""
+
+    id: int
+    table: str
+    pk: str | None
+    kind: str
+    key: Key
+    stage: str
+    run_id: int
+    rules: Sequence[str]
+    reason: str
+    record: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Failure:
     task: Task
     owner: str
@@ -193,6 +328,9 @@ class Failure:
     message: str
     started: float = 0.0
     duration: float = 0.0
+    quarantined: Sequence[QuarantinedRecord] = ()
+    """The records of the task that broke an ``error`` rule (the reason it failed,
+    category ``validation``): written to the quarantine with the failure."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -337,13 +475,25 @@ class WorkQueue(Protocol):
         Tasks for stages that the graph gained since the last run are created for
         existing items."""
 
-    def adopt_tables(self, keys: Mapping[str, Sequence[str]]) -> None:
+    def adopt_tables(
+        self,
+        keys: Mapping[str, Sequence[str]],
+        columns: Mapping[str, Columns] | None = None,
+    ) -> list[str]:
         """Record each table's key columns, the first time the ledger sees it.
 
         From then on its records are keyed by ``record_key`` of those columns
         (records stored before, under another encoding, are re-keyed now). A
         table whose stored records have another key raises PipelineError and
-        changes nothing; one with no records just takes the new key."""
+        changes nothing; one with no records just takes the new key.
+
+        ``columns``: the declared columns of the tables that have a schema
+        (:func:`compare_columns` says what may change). They are remembered, and
+        the table's view has exactly them, cast to their types (``SQL_TYPES``); a
+        table not named there has no schema (an untyped view, as before). Raises
+        PipelineError, changing nothing, for a change its stored records cannot
+        take. Returns what was applied and should be said, a line each
+        (:func:`column_added`)."""
 
     def close(self) -> None: ...
 
@@ -579,7 +729,9 @@ class RunHistory(Protocol):
     def forget_runs(self, before: float, keep_runs: int) -> int:
         """Delete the runs that ended before ``before`` (a run that never ended: its
         start) and are not among the newest ``keep_runs`` finished runs, with their
-        attempts and item changes; items, tasks and records stay. Never deleted: a run
+        attempts and item changes; items, tasks, records and the quarantine stay (a
+        quarantined record goes only when its task completes, whatever the age of the
+        run that refused it: it names a run that may be gone). Never deleted: a run
         still RUNNING (it is not counted among the kept either), and the newest DONE
         run whose options' ``command`` is not "prune" or "publish" (the last successful run).
         Returns how many runs were deleted."""
@@ -612,6 +764,14 @@ class RunHistory(Protocol):
 
     def changes(self, run_id: int) -> list[ItemChange]:
         """The item values that run changed, in the order they were recorded."""
+
+    def quarantine(self, table: str | None = None, limit: int = 1000) -> list[QuarantineEntry]:
+        """The quarantined records (of ``table``, when given), oldest first, at most
+        ``limit``."""
+
+    def quarantined(self) -> dict[str, int]:
+        """How many records are in quarantine per table, in table order; tables with
+        none are left out."""
 
 
 class Ledger(WorkQueue, RunHistory, Protocol):

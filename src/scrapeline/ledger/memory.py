@@ -19,12 +19,14 @@ import orjson
 from scrapeline.errors import LedgerError
 from scrapeline.ledger import readiness
 from scrapeline.ledger.base import (
+    Columns,
     Completion,
     FailedTask,
     Failure,
     Forgettable,
     ItemChange,
     NewItem,
+    QuarantineEntry,
     RunFailure,
     RunInfo,
     RunReport,
@@ -34,10 +36,13 @@ from scrapeline.ledger.base import (
     Status,
     Task,
     Walk,
+    column_added,
+    compare_columns,
     kept_note,
     key_changed,
     record_key,
     runs_to_forget,
+    schema_refused,
     within_dates,
 )
 from scrapeline.ledger.merge import log_changes, merge_data
@@ -49,6 +54,12 @@ ItemRef = tuple[str, Key]
 def _sortable(key: Key) -> tuple[int, Key]:
     """Keys in SQLite's order: integers first, then text."""
     return (0, key) if isinstance(key, int) else (1, key)
+
+
+def _plain(columns: Columns) -> list[dict[str, Any]]:
+    return [
+        {"name": c["name"], "type": c["type"], "nullable": bool(c["nullable"])} for c in columns
+    ]
 
 
 def _pk_of(data: Mapping[str, Any], key: Sequence[str], old: str) -> str:
@@ -123,6 +134,9 @@ class MemoryLedger:
         self.attempts: list[_Attempt] = []
         self.walks: dict[str, Walk] = {}
         self.keys: dict[str, tuple[str, ...]] = {}
+        self.columns: dict[str, list[dict[str, Any]]] = {}
+        """Each schema'd table's declared columns, as ``adopt_tables`` last took them."""
+        self.quarantine_: list[tuple[QuarantineEntry, ItemRef]] = []
         self.item_changes: list[ItemChange] = []
         self.prepared = False
 
@@ -140,16 +154,35 @@ class MemoryLedger:
     def has_schema(self) -> bool:
         return self.prepared
 
-    def adopt_tables(self, keys: Mapping[str, Sequence[str]]) -> None:
+    def adopt_tables(
+        self,
+        keys: Mapping[str, Sequence[str]],
+        columns: Mapping[str, Columns] | None = None,
+    ) -> list[str]:
+        declared = {t: _plain(c) for t, c in (columns or {}).items()}
         changes = [(t, tuple(k)) for t, k in keys.items() if self.keys.get(t) != tuple(k)]
         for table, key in changes:
             if table in self.keys and self.tables.get(table):
                 raise key_changed(table, self.keys[table], key)
+        said: list[str] = []
+        for table in keys:
+            change = compare_columns(self.columns.get(table), declared.get(table))
+            rows = len(self.tables.get(table, {}))
+            if change.refused and rows:
+                raise schema_refused(table, change.refused)
+            if rows:
+                said += [column_added(table, name, rows) for name in change.added]
         for table, key in changes:
             if table not in self.keys and table in self.tables:
-                rows = self.tables[table]
-                self.tables[table] = {_pk_of(r.data, key, pk): r for pk, r in rows.items()}
+                rows_ = self.tables[table]
+                self.tables[table] = {_pk_of(r.data, key, pk): r for pk, r in rows_.items()}
             self.keys[table] = key
+        for table in keys:
+            if table in declared:
+                self.columns[table] = declared[table]
+            else:
+                self.columns.pop(table, None)
+        return said
 
     def close(self) -> None:
         pass
@@ -506,6 +539,10 @@ class MemoryLedger:
                 results.append(False)
                 continue
             t.status, t.owner, t.category, t.message = Status.DONE, None, None, None
+            if self.quarantine_:
+                self.quarantine_ = [
+                    (q, ref) for q, ref in self.quarantine_ if (ref, q.stage) != (t.item, t.stage)
+                ]
             if c.unchanged:  # nothing replaced; the version its records were parsed by stays
                 if t.version is None:
                     t.version = c.version
@@ -560,8 +597,41 @@ class MemoryLedger:
             self.attempts.append(
                 _Attempt(run_id, t.stage, t.item, False, f.duration, f.category, task_id=t.id)
             )
+            if f.quarantined:
+                self._quarantine(t, f, run_id, now)
             results.append(True)
         return results
+
+    def _quarantine(self, t: _Task, f: Failure, run_id: int, now: float) -> None:
+        """The failure's refused records, in place of what its (item, stage) had there."""
+        kept = [(q, ref) for q, ref in self.quarantine_ if (ref, q.stage) != (t.item, t.stage)]
+        first = max((q.id for q, _ in self.quarantine_), default=0) + 1
+        for n, q in enumerate(f.quarantined):
+            entry = QuarantineEntry(
+                id=first + n,
+                table=q.table,
+                pk=q.pk,
+                kind=t.item[0],
+                key=t.item[1],
+                stage=t.stage,
+                run_id=run_id,
+                rules=tuple(q.rules),
+                reason=q.reason,
+                record=q.record,
+                at=now,
+            )
+            kept.append((entry, t.item))
+        self.quarantine_ = kept
+
+    def quarantine(self, table: str | None = None, limit: int = 1000) -> list[QuarantineEntry]:
+        found = [q for q, _ in self.quarantine_ if table is None or q.table == table]
+        return found[:limit]
+
+    def quarantined(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for q, _ in self.quarantine_:
+            out[q.table] = out.get(q.table, 0) + 1
+        return dict(sorted(out.items()))
 
     def release(self, tasks: Sequence[Task], owner: str) -> int:
         n = 0

@@ -165,6 +165,27 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX runs_running ON runs(id) WHERE status='running';
     CREATE INDEX runs_started ON runs(started_at);
     """,
+    # 14: records validated on the way in. Each schema'd table's declared columns (a
+    # JSON array of {name, type, nullable}; NULL for a table without a schema), and
+    # the quarantine: records that broke an error rule of their table, written with
+    # their task's failure and deleted by its completion (found by item and stage).
+    """
+    ALTER TABLE tables ADD COLUMN columns TEXT;
+    CREATE TABLE quarantine(
+        id INTEGER PRIMARY KEY,
+        tbl TEXT NOT NULL,
+        pk TEXT,
+        item_id INTEGER NOT NULL,
+        stage TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        rules TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        record TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX quarantine_task ON quarantine(item_id, stage);
+    CREATE INDEX quarantine_tbl ON quarantine(tbl, id);
+    """,
 )
 
 

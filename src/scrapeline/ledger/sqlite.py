@@ -35,12 +35,15 @@ import orjson
 from scrapeline.errors import DiskFull, LedgerError
 from scrapeline.ledger import readiness
 from scrapeline.ledger.base import (
+    SQL_TYPES,
+    Columns,
     Completion,
     FailedTask,
     Failure,
     Forgettable,
     ItemChange,
     NewItem,
+    QuarantineEntry,
     RecordRow,
     RunFailure,
     RunInfo,
@@ -51,10 +54,13 @@ from scrapeline.ledger.base import (
     Status,
     Task,
     Walk,
+    column_added,
+    compare_columns,
     kept_note,
     key_changed,
     record_key,
     runs_to_forget,
+    schema_refused,
     settled_once,
 )
 from scrapeline.ledger.merge import log_changes, merge_data
@@ -71,6 +77,8 @@ _REFRESH_COUNTED_SINCE = 10
 """The schema version whose attempts say whether they were refreshes."""
 _RECORDS_COUNTED_SINCE = 13
 """The schema version whose attempts count the records they wrote."""
+_QUARANTINE_SINCE = 14
+"""The schema version with a quarantine and tables' declared columns."""
 _INCREMENTAL = 2
 """``PRAGMA auto_vacuum``'s value for incremental mode."""
 _DEEPEST = 1000
@@ -135,6 +143,9 @@ class SqliteLedger:
         """Declared tables with no records yet: their view has the key columns only,
         until their first records show the rest."""
         self._keys: dict[str, tuple[str, ...]] = {}
+        self._quarantining = True
+        """Whether the quarantine may hold rows: until ``prepare`` finds it empty (a
+        completion then skips the look for rows to delete) or a failure writes one."""
 
     def _connect_read_only(self) -> sqlite3.Connection:
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
@@ -201,6 +212,9 @@ class SqliteLedger:
                 name: tuple(orjson.loads(key))
                 for name, key in db.execute("SELECT name, key FROM tables")
             }
+            self._quarantining = (
+                db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone() is not None
+            )
             known = dict(db.execute("SELECT name, kind FROM stages").fetchall())
             for node in graph.stages.values():
                 if known.get(node.name) == node.kind:
@@ -223,19 +237,37 @@ class SqliteLedger:
                     (node.name, node.kind),
                 )
 
-    def adopt_tables(self, keys: Mapping[str, Sequence[str]]) -> None:
+    def adopt_tables(
+        self,
+        keys: Mapping[str, Sequence[str]],
+        columns: Mapping[str, Columns] | None = None,
+    ) -> list[str]:
+        declared = dict(columns or {})
+        said: list[str] = []
         with self._tx() as db:
-            recorded = {
-                name: tuple(orjson.loads(key))
-                for name, key in db.execute("SELECT name, key FROM tables")
-            }
+            recorded: dict[str, tuple[str, ...]] = {}
+            remembered: dict[str, Columns | None] = {}
+            for name, key, cols in db.execute("SELECT name, key, columns FROM tables"):
+                recorded[name] = tuple(orjson.loads(key))
+                remembered[name] = orjson.loads(cols) if cols else None
             changes = [(t, tuple(k)) for t, k in keys.items() if recorded.get(t) != tuple(k)]
             for table, key in changes:
-                if (
-                    table in recorded
-                    and db.execute("SELECT 1 FROM records WHERE tbl=? LIMIT 1", (table,)).fetchone()
-                ):
+                if table in recorded and self._holds(db, table):
                     raise key_changed(table, recorded[table], key)
+            retyped: set[str] = set()
+            for table in keys:
+                old, new = remembered.get(table), declared.get(table)
+                if _plain(old) == _plain(new):
+                    continue
+                retyped.add(table)
+                change = compare_columns(old, new)
+                if change.refused and self._holds(db, table):
+                    raise schema_refused(table, change.refused)
+                if change.added and self._holds(db, table):
+                    rows = db.execute(
+                        "SELECT count(*) FROM records WHERE tbl=?", (table,)
+                    ).fetchone()[0]
+                    said += [column_added(table, name, rows) for name in change.added]
             for table, key in changes:
                 db.execute(
                     "INSERT INTO tables(name, key) VALUES (?, ?) "
@@ -245,23 +277,59 @@ class SqliteLedger:
                 if table not in recorded:
                     self._rekey(db, table, key)
                 recorded[table] = key
+            for table in retyped:
+                new = declared.get(table)
+                db.execute(
+                    "UPDATE tables SET columns=? WHERE name=?",
+                    (None if new is None else _dumps(_plain(new)), table),
+                )
             self._keys = recorded
             self._unseen = {}
             for table in keys:
-                self._declare_view(db, table, recorded[table])
+                typed = declared.get(table)
+                if typed is not None:
+                    self._declare_typed_view(db, table, typed)
+                else:
+                    self._declare_view(db, table, recorded[table], again=table in retyped)
+        return said
 
-    def _declare_view(self, db: sqlite3.Connection, table: str, key: Sequence[str]) -> None:
+    @staticmethod
+    def _holds(db: sqlite3.Connection, table: str) -> bool:
+        return (
+            db.execute("SELECT 1 FROM records WHERE tbl=? LIMIT 1", (table,)).fetchone() is not None
+        )
+
+    @staticmethod
+    def _declare_typed_view(db: sqlite3.Connection, table: str, columns: Columns) -> None:
+        """The view of a table with a schema: exactly its columns, in order, each cast
+        to its SQL type (a ``json`` column as JSON text), made anew every time (its
+        schema may have changed). A name taken by anything but a view is left alone."""
+        if not table.isidentifier():
+            return
+        found = db.execute("SELECT type FROM sqlite_master WHERE name=?", (table,)).fetchone()
+        if found is not None and found[0] != "view":
+            return
+        db.execute(f'DROP VIEW IF EXISTS "{table}"')
+        _create_typed_view(db, table, columns)
+
+    def _declare_view(
+        self, db: sqlite3.Connection, table: str, key: Sequence[str], *, again: bool = False
+    ) -> None:
         """A read-only view per declared record table, so ``SELECT * FROM matches``
         works from now on. Its columns are those of the table's first stored
         record; a table with none yet gets its key columns, and its first records
-        widen it (``_widen_views``). A name taken by anything else is left alone."""
+        widen it (``_widen_views``). A name taken by anything else is left alone.
+        ``again``: the table lost its schema, so its typed view is made anew."""
         if not table.isidentifier():
             return
         first = db.execute("SELECT data FROM records WHERE tbl=? LIMIT 1", (table,)).fetchone()
         if first is None:
             self._unseen[table] = tuple(key)
-        if db.execute("SELECT 1 FROM sqlite_master WHERE name=?", (table,)).fetchone():
-            return
+        found = db.execute("SELECT type FROM sqlite_master WHERE name=?", (table,)).fetchone()
+        if found is not None:
+            if not again or found[0] != "view":
+                return
+            db.execute(f'DROP VIEW IF EXISTS "{table}"')
         _create_view(db, table, _columns(key, first[0] if first else None))
 
     def _widen_views(self, db: sqlite3.Connection, rows: Sequence[RecordRow]) -> None:
@@ -716,6 +784,12 @@ class SqliteLedger:
                 )
             if redone:
                 self._replace(db, [c for c in changed if c.task.id in redone], item_of)
+            if self._quarantining and ok:
+                db.execute(
+                    "DELETE FROM quarantine WHERE (item_id, stage) IN "
+                    "(SELECT value->>0, value->>1 FROM json_each(?))",
+                    (_array([(item_of[c.task.id], c.task.stage) for c in ok]),),
+                )
             rows = [
                 (r.table, self._pk(r), item_of[c.task.id], c.task.stage, c.version, run_id, r.json)
                 for c in changed
@@ -835,7 +909,43 @@ class SqliteLedger:
                 "VALUES (?, ?, ?, 0, ?, ?, ?)",
                 [(run_id, f.task.id, f.task.stage, f.category, f.duration, f.started) for f in ok],
             )
+            quarantined = [f for f in ok if f.quarantined]
+            if quarantined:
+                self._quarantine(db, quarantined, held, run_id, now)
             return settles
+
+    def _quarantine(
+        self,
+        db: sqlite3.Connection,
+        failures: Sequence[Failure],
+        held: Mapping[tuple[int, str], tuple[int, bool]],
+        run_id: int,
+        now: float,
+    ) -> None:
+        """Write the failures' refused records, in the caller's transaction, in place
+        of what their (item, stage) had in the quarantine."""
+        pairs = [(held[(f.task.id, f.owner)][0], f.task.stage) for f in failures]
+        db.executemany("DELETE FROM quarantine WHERE item_id=? AND stage=?", pairs)
+        db.executemany(
+            "INSERT INTO quarantine(tbl, pk, item_id, stage, run_id, rules, reason, record, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    q.table,
+                    q.pk,
+                    item_id,
+                    stage,
+                    run_id,
+                    _dumps(list(q.rules)),
+                    q.reason,
+                    q.record,
+                    now,
+                )
+                for f, (item_id, stage) in zip(failures, pairs, strict=True)
+                for q in f.quarantined
+            ],
+        )
+        self._quarantining = True
 
     def release(self, tasks: Sequence[Task], owner: str) -> int:
         with self._tx() as db:
@@ -953,6 +1063,37 @@ class SqliteLedger:
                 (run_id,),
             )
         ]
+
+    def quarantine(self, table: str | None = None, limit: int = 1000) -> list[QuarantineEntry]:
+        if self._version() < _QUARANTINE_SINCE:
+            return []
+        where, params = ("WHERE q.tbl=? ", (table, limit)) if table is not None else ("", (limit,))
+        return [
+            QuarantineEntry(
+                id=qid,
+                table=tbl,
+                pk=pk,
+                kind=kind,
+                key=key,
+                stage=stage,
+                run_id=rid,
+                rules=tuple(orjson.loads(rules)),
+                reason=reason,
+                record=record,
+                at=at,
+            )
+            for qid, tbl, pk, kind, key, stage, rid, rules, reason, record, at in self._read(
+                "SELECT q.id, q.tbl, q.pk, i.kind, i.key, q.stage, q.run_id, q.rules, q.reason, "
+                f"q.record, q.at FROM quarantine q JOIN items i ON i.id=q.item_id {where}"
+                "ORDER BY q.id LIMIT ?",
+                params,
+            )
+        ]
+
+    def quarantined(self) -> dict[str, int]:
+        if self._version() < _QUARANTINE_SINCE:
+            return {}
+        return dict(self._read("SELECT tbl, count(*) FROM quarantine GROUP BY tbl ORDER BY tbl"))
 
     def _version(self) -> int:
         """The schema version of the file (a ledger opened read-only may be older)."""
@@ -1424,6 +1565,36 @@ def _create_view(db: sqlite3.Connection, table: str, columns: Sequence[str]) -> 
     select = ", ".join(f'json_extract(data, \'$."{c}"\') AS "{c}"' for c in columns)
     literal = table.replace("'", "''")
     db.execute(f"CREATE VIEW \"{table}\" AS SELECT {select} FROM records WHERE tbl='{literal}'")
+
+
+def _plain(columns: Columns | None) -> list[dict[str, Any]] | None:
+    """Columns as plain values, to compare and to store."""
+    if columns is None:
+        return None
+    return [
+        {"name": c["name"], "type": c["type"], "nullable": bool(c["nullable"])} for c in columns
+    ]
+
+
+def _create_typed_view(db: sqlite3.Connection, table: str, columns: Columns) -> None:
+    """``CREATE VIEW`` of a schema'd table: each column cast to its SQL type."""
+    parts = []
+    for column in columns:
+        name = column["name"]
+        if not isinstance(name, str) or not name.isidentifier():
+            continue
+        path = f"'$.\"{name}\"'"
+        if column["type"] == "json":  # as JSON text: a list stays a list, a str is quoted
+            value = f"nullif(data->{path}, 'null')"
+        else:
+            value = f"CAST(json_extract(data, {path}) AS {SQL_TYPES[column['type']]})"
+        parts.append(f'{value} AS "{name}"')
+    if not parts:
+        return
+    literal = table.replace("'", "''")
+    db.execute(
+        f"CREATE VIEW \"{table}\" AS SELECT {', '.join(parts)} FROM records WHERE tbl='{literal}'"
+    )
 
 
 def _subtree(within: Sequence[tuple[str, Key]] | None) -> tuple[str, tuple[Any, ...]]:

@@ -16,7 +16,7 @@ gives the JSON form (``--json``, and stored with the run).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich import box
@@ -126,6 +126,11 @@ class Summary:
     parsed, their records kept)."""
     refreshed_changed: int = 0
     """Tasks run again for a refresh and parsed anew."""
+    warnings: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """``warn`` rules the run's stored records broke: table → rule → count (what the
+    run stored with its summary)."""
+    quarantined: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Records the run quarantined: table → ``{"records": n, "rules": {rule: n}}``."""
 
     @property
     def refreshed(self) -> int:
@@ -190,6 +195,57 @@ def summarize(
         items_changed=report.items_changed,
         refreshed_unchanged=report.refreshed_unchanged,
         refreshed_changed=report.refreshed_changed,
+        warnings=_stored_counts(report.run.summary.get("warnings")),
+        quarantined=_stored_quarantine(report.run.summary.get("quarantined")),
+    )
+
+
+def _stored_counts(stored: Any) -> dict[str, dict[str, int]]:
+    """Table → rule → count as a run stored it; nothing for what is not that."""
+    if not isinstance(stored, Mapping):
+        return {}
+    return {
+        str(table): {str(r): n for r, n in rules.items() if isinstance(n, int)}
+        for table, rules in stored.items()
+        if isinstance(rules, Mapping)
+    }
+
+
+def _stored_quarantine(stored: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(stored, Mapping):
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for table, entry in stored.items():
+        if isinstance(entry, Mapping) and isinstance(entry.get("records"), int):
+            rules = _stored_counts({"": entry.get("rules", {})}).get("", {})
+            out[str(table)] = {"records": entry["records"], "rules": rules}
+    return out
+
+
+def quarantined_line(quarantined: Mapping[str, Mapping[str, Any]]) -> str:
+    """What a run quarantined, in one line:
+
+    >>> quarantined_line({"matches": {"records": 3, "rules": {"greater_than_equal": 2,
+    ...                   "half_time_within_full_time": 1}}})
+    'quarantined 3 records (matches 3: greater_than_equal 2, half_time_within_full_time 1)'
+    """
+    total = sum(int(e["records"]) for e in quarantined.values())
+    tables = "; ".join(
+        f"{table} {e['records']}: " + ", ".join(f"{r} {n}" for r, n in e["rules"].items())
+        for table, e in quarantined.items()
+    )
+    return f"quarantined {_plural(total, 'record')} ({tables})"
+
+
+def warnings_line(warnings: Mapping[str, Mapping[str, int]]) -> str:
+    """The ``warn`` rules broken, in one line:
+
+    >>> warnings_line({"matches": {"not_a_rout": 12}, "teams": {"a": 1, "b": 2}})
+    'warnings: matches not_a_rout 12 · teams a 1, b 2'
+    """
+    return "warnings: " + " · ".join(
+        f"{table} " + ", ".join(f"{rule} {n}" for rule, n in rules.items())
+        for table, rules in warnings.items()
     )
 
 
@@ -340,6 +396,10 @@ def render_summary(summary: Summary, console: Console) -> None:
         console.print(Text(host_line(host)), soft_wrap=True)
     if summary.items_changed:
         console.print(Text(changed_line(summary.items_changed)), soft_wrap=True)
+    if summary.quarantined:
+        console.print(Text(quarantined_line(summary.quarantined), style="red"), soft_wrap=True)
+    if summary.warnings:
+        console.print(Text(warnings_line(summary.warnings), style="yellow"), soft_wrap=True)
     if summary.categories:
         errors = " · ".join(f"{c.category} {c.count}" for c in summary.categories)
         console.print(Text(f"errors: {errors}"), soft_wrap=True)
@@ -477,6 +537,11 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "refreshed": {
             "unchanged": summary.refreshed_unchanged,
             "changed": summary.refreshed_changed,
+        },
+        "warnings": {t: dict(r) for t, r in summary.warnings.items()},
+        "quarantined": {
+            t: {"records": e["records"], "rules": dict(e["rules"])}
+            for t, e in summary.quarantined.items()
         },
     }
 

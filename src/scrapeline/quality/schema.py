@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 
+import orjson
 import pydantic
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticError
@@ -124,7 +125,9 @@ class Check:
         return Violation(self.table, self.name, reason, self.severity)
 
 
-@dataclass(frozen=True, slots=True)
+# Made once per record: not frozen (a frozen dataclass takes twice as long to build).
+# Read-only by convention.
+@dataclass(slots=True)
 class Checked:
     """A record that passed its table's ``error`` rules: its coerced data as JSON, and
     the ``warn`` rules it broke (counted and reported, the record stored)."""
@@ -143,12 +146,16 @@ class TableSchema:
     model: type[BaseModel]
     checks: list[Check] = field(default_factory=list)
     """The record checks declared for the table, in order (``Pipeline.check`` adds)."""
+    declared: type[BaseModel] | None = None
+    """The model the user declared (``model`` may be a subclass of it that refuses
+    extra columns): a stage may return its instances bare, for this table."""
 
     def __post_init__(self) -> None:
         # the model's compiled validator and serializer, looked up once: a record
         # costs what pydantic-core does and little more (bench: validation)
         object.__setattr__(self, "_validate", self.model.__pydantic_validator__.validate_python)
         object.__setattr__(self, "_to_json", self.model.__pydantic_serializer__.to_json)
+        object.__setattr__(self, "_plain", _plain_json(self.model))
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -174,11 +181,25 @@ class TableSchema:
         values = instance.__dict__  # the validated fields, in column order
         broken: tuple[Violation, ...] = ()
         if self.checks:
-            found = [c.run(dict(values)) for c in self.checks]
-            broken = tuple(v for v in found if v is not None)
-            if any(v.severity == "error" for v in broken):
-                raise RecordInvalid(self.table, broken, data)
-        return Checked(values, self._to_json(instance).decode(), broken)  # type: ignore[attr-defined]
+            record = dict(values)  # one copy for the checks: the stored values stay
+            found = [v for c in self.checks if (v := c.run(record)) is not None]
+            if found:
+                broken = tuple(found)
+                if any(v.severity == "error" for v in broken):
+                    raise RecordInvalid(self.table, broken, data)
+        return Checked(values, self._json(instance, values), broken)
+
+    def _json(self, instance: BaseModel, values: dict[str, Any]) -> str:
+        """The stored JSON of a validated record. A model of plain columns only is
+        written by orjson, which writes them as pydantic would, in a quarter of the
+        time; an int past 64 bits (orjson refuses it) and every other model go
+        through pydantic's serializer."""
+        if self._plain:  # type: ignore[attr-defined]
+            try:
+                return orjson.dumps(values).decode()
+            except TypeError:
+                pass
+        return self._to_json(instance).decode()  # type: ignore[attr-defined,no-any-return]
 
     def _instance(self, data: Any) -> BaseModel:
         if isinstance(data, BaseModel):  # re-validated: an instance may have been changed
@@ -187,6 +208,48 @@ class TableSchema:
             return self._validate(data)  # type: ignore[attr-defined,no-any-return]
         except PydanticError as exc:
             raise RecordInvalid(self.table, _violations(self.table, exc), data) from None
+
+
+_PLAIN_TYPES = (int, float, str, bool, dt.date)
+"""Column annotations orjson writes exactly as pydantic's JSON does (not datetime:
+the two spell UTC differently)."""
+
+
+def _plain_json(model: type[BaseModel]) -> bool:
+    """Whether the stored JSON of ``model``'s records may be written by orjson: every
+    field a plain int, float, str, bool or date (or one of them or None), and nothing
+    that changes pydantic's output (serializers, computed or excluded fields, aliases
+    used when writing, a changed float or date format)."""
+    decorators = model.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers:
+        return False
+    if model.__pydantic_computed_fields__:
+        return False
+    config = model.model_config
+    if any(config.get(k) not in (None, d) for k, d in _DEFAULT_SERIALIZING.items()):
+        return False
+    for info in model.model_fields.values():
+        if info.exclude or info.serialization_alias or info.alias:
+            return False
+        annotation = info.annotation
+        if _is_union(annotation):
+            inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(inner) != 1:
+                return False
+            annotation = inner[0]
+        if annotation not in _PLAIN_TYPES:
+            return False
+    return True
+
+
+_DEFAULT_SERIALIZING: dict[str, Any] = {
+    "ser_json_inf_nan": "null",
+    "ser_json_timedelta": "iso8601",
+    "ser_json_bytes": "utf8",
+    "serialize_by_alias": False,
+    "use_enum_values": False,
+}
+"""The model settings that change pydantic's JSON, with their defaults."""
 
 
 def _violations(table: str, exc: PydanticError) -> list[Violation]:
@@ -239,7 +302,8 @@ def schema_of(table: str, spec: Any) -> TableSchema:
         Column(name, column_type(info.annotation), _nullable(info.annotation))
         for name, info in model.model_fields.items()
     )
-    return TableSchema(table=table, columns=columns, model=model)
+    declared = spec if isinstance(spec, type) else model
+    return TableSchema(table=table, columns=columns, model=model, declared=declared)
 
 
 def _model_name(table: str) -> str:

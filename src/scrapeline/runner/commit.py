@@ -23,6 +23,7 @@ from scrapeline import events as ev
 from scrapeline.ledger.aio import AsyncWorkQueue
 from scrapeline.ledger.base import Completion, Failure, Task
 from scrapeline.runner.execute import Executed
+from scrapeline.runner.quality import QualityTally
 
 
 class Committer:
@@ -56,6 +57,11 @@ class Committer:
         self.failures: list[Failure] = []
         self.committing = 0
         """Batches being written now (their outcomes are in neither list)."""
+        self.quality = QualityTally()
+        """The rules broken by the records of the outcomes committed so far."""
+        self._warned: dict[int, list[tuple[str, str]]] = {}
+        """The ``warn`` rules of buffered completions, by task id (counted once
+        committed); only tasks whose records broke one are here."""
         self._due = asyncio.Event()
 
     def __len__(self) -> int:
@@ -64,6 +70,8 @@ class Committer:
     def add(self, task: Task, done: Executed) -> bool:
         """Buffer one outcome. True when the buffer is full: commit it now."""
         if done.ok:
+            if done.warnings:
+                self._warned[task.id] = done.warnings
             self.completions.append(
                 Completion(
                     task=task,
@@ -87,6 +95,7 @@ class Committer:
                     message=done.message,
                     started=done.started,
                     duration=done.duration,
+                    quarantined=done.quarantined,
                 )
             )
         # the two lists' lengths, not len(self): this runs once per transition
@@ -129,7 +138,12 @@ class Committer:
             self.committing -= 1
         children = 0
         emit = self._emit
+        warned = self._warned
         for completion, ok in zip(completions, done, strict=True):
+            if warned:
+                broken = warned.pop(completion.task.id, None)
+                if broken and ok:
+                    self.quality.warned(broken)
             if ok:
                 t = completion.task
                 children += len(completion.children)
@@ -146,6 +160,8 @@ class Committer:
         for failure, ok in zip(failures, failed, strict=True):
             if ok:
                 t = failure.task
+                if failure.quarantined:
+                    self.quality.refused((q.table, q.rules) for q in failure.quarantined)
                 emit(
                     ev.TaskFailed(
                         stage=t.stage,

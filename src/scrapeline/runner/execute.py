@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -32,10 +32,13 @@ from scrapeline.errors import (
     ValidationError,
     categorize,
 )
-from scrapeline.ledger.base import NewItem, RecordRow
-from scrapeline.model import Item, Key
+from scrapeline.ledger.base import NewItem, QuarantinedRecord, RecordRow
+from scrapeline.model import Item, Key, Record
 from scrapeline.pipeline import Pipeline, Stage, as_records
 from scrapeline.secrets import redact
+
+if TYPE_CHECKING:
+    from scrapeline.quality.schema import RecordInvalid
 
 log = logging.getLogger("scrapeline.runner")
 
@@ -66,6 +69,12 @@ class Executed:
     """Done as unchanged: the refresh's first fetch was answered 304 Not Modified, so
     nothing was parsed (no records, no children) and the ledger keeps what the task's
     earlier completion stored."""
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    """The ``warn`` rules its records broke, (table, rule) once per record and rule:
+    counted for the run's summary; the records are stored."""
+    quarantined: list[QuarantinedRecord] = field(default_factory=list)
+    """Its records that broke an ``error`` rule, when that is why it failed
+    (category ``validation``): quarantined with the failure, nothing else stored."""
 
 
 class Deadlines:
@@ -263,7 +272,7 @@ async def execute(
                 raise ItemTimeout(f"item took longer than {timeout:g}s") from None
         else:
             result = await stage.fn(ctx, item)
-        records = [row(pipeline, r) for r in as_records(result, stage.name)]
+        taken = take_records(pipeline, result, stage.name, secrets)
         children = [storable_item(c, c.kind or "") for c in ctx.children]
     except (RunHalted, LedgerError):
         raise
@@ -275,14 +284,21 @@ async def execute(
         return failed(exc, started, secrets=secrets, clock=clock, what=(stage.name, item))
     if ctx.unchanged:  # the stage caught Unchanged and returned: nothing it parsed counts
         return _unchanged(started, clock)
+    if taken.refused is not None:
+        out = failed(taken.refused, started, secrets=secrets, clock=clock, what=(stage.name, item))
+        if len(taken.quarantined) > 1:
+            out.message += f" (and {len(taken.quarantined) - 1} more records refused)"
+        out.quarantined = taken.quarantined
+        return out
     return Executed(
         ok=True,
         started=started,
         duration=clock() - started,
-        records=records,
+        records=taken.rows,
         children=children,
         handed=ctx.handed or None,
         refresh=refresh,
+        warnings=taken.warnings,
     )
 
 
@@ -321,6 +337,113 @@ def row(pipeline: Pipeline, record: Any) -> RecordRow:
     undeclared table or without its key columns."""
     pk, data = pipeline.encode_record(record)
     return RecordRow(table=record.table, pk=pk, json=data)
+
+
+@dataclass(slots=True)
+class Taken:
+    """A stage's records as they came through validation: the rows to store, the
+    ``warn`` rules broken, and the records refused (with the first refusal)."""
+
+    rows: list[RecordRow]
+    warnings: list[tuple[str, str]]
+    quarantined: list[QuarantinedRecord]
+    refused: RecordInvalid | None = None
+
+
+def take_records(pipeline: Pipeline, result: Any, stage: str, secrets: Sequence[str] = ()) -> Taken:
+    """What a stage returned, each record validated on the way in
+    (:meth:`Pipeline.check_record`): every record is checked, so that every one
+    that breaks an ``error`` rule is quarantined, not only the first.
+
+    A stage returns a Record, a list of them, None, or instances of a model that is
+    the schema of exactly one table (mixed with Records). Raises ValidationError
+    for anything else, for a record of an undeclared table, or one without its key
+    (on a table with no schema), as before: the item fails, nothing quarantined."""
+    rows: list[RecordRow] = []
+    warnings: list[tuple[str, str]] = []
+    quarantined: list[QuarantinedRecord] = []
+    refused: RecordInvalid | None = None
+    check = pipeline.check_record
+    for record in records_of(pipeline, result, stage):
+        try:
+            pk, data, warned = check(record)
+        except ValidationError as exc:
+            from scrapeline.quality.schema import RecordInvalid
+
+            if not isinstance(exc, RecordInvalid):
+                raise
+            refused = refused or exc
+            quarantined.append(quarantined_record(pipeline, record, exc, secrets))
+            continue
+        rows.append(RecordRow(table=record.table, pk=pk, json=data))
+        if warned:
+            warnings.extend((v.table, v.rule) for v in warned)
+    return Taken(rows, warnings, quarantined, refused)
+
+
+def records_of(pipeline: Pipeline, result: Any, stage: str) -> list[Record]:
+    """The records a stage returned (see :func:`take_records`), model instances
+    given their table."""
+    if result is None or isinstance(result, Record):
+        return as_records(result, stage)
+    one = pipeline.schemas and table_of_model(pipeline, result)
+    if one:  # before iterating: a model instance iterates over its fields
+        return [Record(one, result)]
+    many = (
+        list(result)
+        if isinstance(result, Iterable) and not isinstance(result, (str, bytes, dict))
+        else [result]
+    )
+    if all(isinstance(r, Record) for r in many):
+        return many
+    out = []
+    for r in many:
+        if isinstance(r, Record):
+            out.append(r)
+            continue
+        table = table_of_model(pipeline, r)
+        if table is None:
+            return as_records(result, stage)  # raises, naming what the stage returned
+        out.append(Record(table, r))
+    return out
+
+
+def table_of_model(pipeline: Pipeline, instance: Any) -> str | None:
+    """The one table whose schema is ``instance``'s model (or a base of it); None
+    when none is, or several are (then it must come as a Record naming its table)."""
+    found = [
+        name
+        for name, schema in pipeline.schemas.items()
+        if schema.declared is not None and isinstance(instance, schema.declared)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def quarantined_record(
+    pipeline: Pipeline, record: Record, exc: RecordInvalid, secrets: Sequence[str]
+) -> QuarantinedRecord:
+    """A refused record as the quarantine keeps it: the record as the stage gave it
+    (JSON text; what JSON cannot say, as its text), its key when it has one, the
+    rules broken and why, with secrets redacted."""
+    data: Any = record.data
+    dump = getattr(data, "model_dump", None)
+    if callable(dump):
+        data = dump(mode="json")
+    text = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    pk: str | None = None
+    table = pipeline.tables.get(record.table)
+    if table is not None and isinstance(data, Mapping):
+        values = [data.get(c) for c in table.key]
+        if all(v is not None for v in values):
+            pk = orjson.dumps(values, default=str).decode()
+    errors = [v for v in exc.violations if v.severity == "error"] or list(exc.violations)
+    return QuarantinedRecord(
+        table=record.table,
+        pk=redact(pk, secrets) if pk is not None else None,
+        rules=tuple(dict.fromkeys(v.rule for v in errors)),
+        reason=redact(str(exc), secrets),
+        record=redact(text, secrets),
+    )
 
 
 _KEY_RANGE = range(-(2**63), 2**63)

@@ -327,6 +327,7 @@ class Runner:
             status, code = RunStatus.DONE, EXIT_OK
         wall = self.clock() - self._started
         summary = _summary(report, code, reason, wall, self._extra())
+        summary |= self.commits.quality.as_summary()
         if self._retrying:
             summary |= {"retried": self._policies.retried, "recovered": self._policies.recovered}
         ended = self.wall_clock()
@@ -361,6 +362,7 @@ class Runner:
         log.error("%s", reason)
         run_id, owner, status = self.run_id, self.owner, RunStatus.INTERRUPTED
         extra = self._extra()  # the loop is blocked: nothing changes it meanwhile
+        committer = self.commits
 
         def wind_up(ledger: Ledger) -> RunReport:
             now = self.wall_clock()
@@ -370,6 +372,7 @@ class Runner:
             report = ledger.report(run_id)
             wall = self.clock() - self._started
             summary = _summary(report, EXIT_INTERRUPTED, reason, wall, extra)
+            summary |= committer.quality.as_summary()  # without what this commits
             ended = self.wall_clock()
             ledger.end_run(run_id, status, ended, summary)
             return _ended_report(report, status, ended, summary)

@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from scrapeline.errors import ConfigError, LedgerError
 from scrapeline.ledger.base import Ledger, RunInfo, RunStatus, RunTally, StageTally
 from scrapeline.observe.summary import host_rows, hosts_dict
@@ -43,7 +45,8 @@ FAILURES_SHOWN = 1000
 
 def status(pipeline: Pipeline, data_dir: Path) -> dict[str, Any]:
     """Per-stage task counts, items per kind, the records kept from an earlier run
-    whose task is not done now (per table), and the last run. DataDirError in one
+    whose task is not done now (per table), the records in quarantine (per table),
+    and the last run. DataDirError in one
     line when there is no ledger."""
     with Workspace.read(data_dir, pipeline) as ws:
         last = settle_crashed(ws, ws.ledger.runs(1))
@@ -53,8 +56,56 @@ def status(pipeline: Pipeline, data_dir: Path) -> dict[str, Any]:
             "stages": ws.ledger.counts(),
             "items": ws.ledger.items_per_kind(),
             "kept": ws.ledger.kept_records(),
+            "quarantined": ws.ledger.quarantined(),
             "last_run": _summaries(ws.ledger, last)[0] if last else None,
         }
+
+
+QUARANTINE_LISTED = 1000
+"""Quarantined records ``quarantine`` lists at most."""
+
+
+def quarantine(
+    pipeline: Pipeline, data_dir: Path, table: str | None = None, limit: int = QUARANTINE_LISTED
+) -> dict[str, Any]:
+    """The records in quarantine (of ``table``, when given), oldest first: each with
+    its table, key, item, stage, run, rules, reason and the record as the stage gave
+    it; and how many each table holds. ConfigError for a table the pipeline does not
+    declare; DataDirError in one line when there is no ledger."""
+    if table is not None and table not in pipeline.tables:
+        declared = ", ".join(pipeline.tables) or "none"
+        raise ConfigError(f"--table {table!r}: no such table in {pipeline.name} ({declared})")
+    with Workspace.read(data_dir, pipeline) as ws:
+        entries = ws.ledger.quarantine(table, limit)
+        counts = ws.ledger.quarantined()
+    return {
+        "pipeline": pipeline.name,
+        "data_dir": str(data_dir),
+        "counts": counts if table is None else {t: n for t, n in counts.items() if t == table},
+        "records": [
+            {
+                "table": e.table,
+                "key": None if e.pk is None else _json_or_text(e.pk),
+                "kind": e.kind,
+                "item": e.key,
+                "stage": e.stage,
+                "run": e.run_id,
+                "rules": list(e.rules),
+                "reason": e.reason,
+                "record": _json_or_text(e.record),
+                "at": utc(e.at),
+            }
+            for e in entries
+        ],
+    }
+
+
+def _json_or_text(text: str) -> Any:
+    """Stored JSON read back; the text itself should redaction have cut through it."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
 
 
 def runs(pipeline: Pipeline, data_dir: Path, limit: int = 20) -> list[dict[str, Any]]:
@@ -217,6 +268,8 @@ def run_summary(run: RunInfo, tally: RunTally | None = None) -> dict[str, Any]:
         "stages": counts,
         "categories": categories,
         "hosts": hosts_dict(host_rows(summary)),
+        "warnings": summary.get("warnings", {}),
+        "quarantined": summary.get("quarantined", {}),
     }
 
 

@@ -34,6 +34,8 @@ from scrapeline.ledger.base import Ledger
 from scrapeline.pipeline import Pipeline
 from scrapeline.workspace.ledgers import open_ledger
 
+log = logging.getLogger("scrapeline.workspace")
+
 if TYPE_CHECKING:  # what a run needs, imported when one starts: `runs` reads without it
     from scrapeline.fetch.archive import Archive
     from scrapeline.fetch.settings import FetchSettings
@@ -145,13 +147,22 @@ class Workspace:
 
     # -- what a command needs ----------------------------------------------------
 
-    def prepare(self, pipeline: Pipeline) -> None:
-        """Ready the ledger for ``pipeline``: schema, stage graph, declared tables (a
-        changed key is refused here, before any work), and leases of a dead process
-        given back (we hold the lock: whatever is still RUNNING is nobody's)."""
+    def prepare(self, pipeline: Pipeline) -> list[str]:
+        """Ready the ledger for ``pipeline``: schema, stage graph, declared tables and
+        their columns (a changed key, or a schema change the stored records cannot
+        take, is refused here with a PipelineError, before any work), and leases of a
+        dead process given back (we hold the lock: whatever is still RUNNING is
+        nobody's). Returns what changed in the tables and should be said (a new
+        optional column), a line each, also logged."""
         self.ledger.prepare(pipeline.graph())
-        self.ledger.adopt_tables({t.name: t.key for t in pipeline.tables.values()})
+        notes = self.ledger.adopt_tables(
+            {t.name: t.key for t in pipeline.tables.values()},
+            {name: schema.as_dict() for name, schema in pipeline.schemas.items()},
+        )
+        for note in notes:
+            log.info("%s", note)
         self.ledger.release_all_running()
+        return notes
 
     def archive(self, settings: FetchSettings) -> Archive:
         """The data dir's archive, opened once and closed (its queue written) with the

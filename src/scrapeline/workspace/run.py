@@ -116,7 +116,7 @@ async def run(
     shutdown = shutdown or Shutdown()
     bus = EventBus([LogReporter(), *subscribers])
     with Workspace.open(data_dir or default_data_dir(pipeline)) as ws:
-        ws.prepare(pipeline)
+        notes = ws.prepare(pipeline)
         if options.only:
             options = dataclasses.replace(options, only=only_items(ws.ledger, options.only))
         archive = ws.archive(settings) if fetch_options.archive else None
@@ -132,6 +132,7 @@ async def run(
             summary_extra=lambda: {"hosts": client.requests_by_host()},
             invocation=invocation or Invocation.current("run"),
             heartbeat=True,
+            notes=notes,
         )
 
 
@@ -148,16 +149,18 @@ async def run_on(
     summary_extra: Callable[[], Mapping[str, Any]] | None = None,
     invocation: Invocation | None = None,
     heartbeat: bool = False,
+    notes: Sequence[str] = (),
 ) -> Outcome:
     """Begin a run on the prepared workspace ``ws`` and run it to its end with
-    ``client``, which is closed on every exit path (``announce`` is logged first).
-    ``summary_extra`` adds to the summary stored with the run (a run over the network
-    adds what it sent to each host, ``{"hosts": {"127.0.0.1:8000": {"requests": …}}}``).
-    The run's record keeps ``invocation``; once it has ended, its counts per stage are
-    noted with it, and with ``heartbeat`` a run that ended done writes the heartbeat.
+        ``client``, which is closed on every exit path (``announce`` is logged first, then
+    each of ``notes``: what preparing the tables changed).
+        ``summary_extra`` adds to the summary stored with the run (a run over the network
+        adds what it sent to each host, ``{"hosts": {"127.0.0.1:8000": {"requests": …}}}``).
+        The run's record keeps ``invocation``; once it has ended, its counts per stage are
+        noted with it, and with ``heartbeat`` a run that ended done writes the heartbeat.
 
-    Signals are the run's from before it begins until the client is closed. On a
-    full disk the run is recorded as halted, if the ledger can still take that row."""
+        Signals are the run's from before it begins until the client is closed. On a
+        full disk the run is recorded as halted, if the ledger can still take that row."""
     queue = ws.queue()
     begun: BegunRun | None = None
     shutdown.install()
@@ -165,6 +168,8 @@ async def run_on(
         begun = await ws.begin_run(queue, pipeline, options, secrets=secrets, invocation=invocation)
         if announce:
             bus.emit(Log(level=logging.INFO, message=announce))
+        for note in notes:
+            bus.emit(Log(level=logging.WARNING, message=note))
         runner = Runner(
             pipeline,
             queue,
