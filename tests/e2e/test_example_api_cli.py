@@ -3,7 +3,7 @@ real openfootball data served by the rehearsal site's API mode: ``run``, ``valid
 ``publish`` and ``freshness``, with what is published checked against the source files
 (every finished match once, with its score; the league tables computed directly);
 and a record that breaks the example's schema or a check fails its item as
-``validation``."""
+``validation`` and waits in the quarantine."""
 
 from __future__ import annotations
 
@@ -213,6 +213,12 @@ def test_a_record_breaking_the_schema_or_a_check_fails_its_item_as_validation(
 
     status = json.loads(scrapeline("status", PIPE, "--data-dir", str(data), "--json").stdout)
     assert status["stages"]["detail"]["failed"] == 2
+    quarantined = scrapeline("quarantine", PIPE, "--data-dir", str(data), "--json")
+    held = {int(e["item"]): e for e in json.loads(quarantined.stdout)["records"]}
+    assert set(held) == set(broken)
+    assert held[negative.id]["rules"] == ["greater_than_equal"]
+    assert held[itself.id]["rules"] == ["two_teams"]
+    assert held[itself.id]["record"]["home"] == held[itself.id]["record"]["away"]
     # the rest is stored, and the broken ones are not
     validated = scrapeline("validate", PIPE, "--data-dir", str(data), "--json")
     assert json.loads(validated.stdout)["tables"]["events"] == len(season) - 2
