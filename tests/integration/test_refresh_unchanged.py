@@ -243,10 +243,11 @@ async def test_the_api_examples_detail_is_parsed_again_only_when_the_api_changed
     kept, corrected = [m for m in site.expected() if m.ft is not None][:2]
     assert corrected.ft is not None
     detail = api.stages["detail"]
+    names = {"league": "Deutsche Bundesliga", "season": "2025/26"}  # what its listing gives
     with serve_in_thread(site) as url, Archive(tmp_path / "archive") as archive:
         async with client(url, archive) as fetch:
             for m in (kept, corrected):
-                item = Item(key=m.id, kind="event")
+                item = Item(key=m.id, kind="event", data=names)
                 assert (await execute(api, detail, item, fetch=fetch, timeout=None)).ok
             archive.flush()
             site.correct(corrected.id, home=corrected.ft[0] + 3, away=corrected.ft[1])
@@ -254,7 +255,7 @@ async def test_the_api_examples_detail_is_parsed_again_only_when_the_api_changed
                 m.id: await execute(
                     api,
                     detail,
-                    Item(key=m.id, kind="event"),
+                    Item(key=m.id, kind="event", data=names),
                     fetch=fetch,
                     timeout=None,
                     refresh=True,
