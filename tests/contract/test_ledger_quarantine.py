@@ -18,6 +18,7 @@ import pytest
 
 from scrapeline.errors import PipelineError
 from scrapeline.ledger.base import (
+    SQL_TYPES,
     Completion,
     Failure,
     Ledger,
@@ -224,12 +225,19 @@ def view(path: Path, sql: str) -> list[tuple[Any, ...]]:
         return db.execute(sql).fetchall()
 
 
-def test_a_typed_view_has_the_schemas_columns_cast_even_before_any_row(tmp_path: Path) -> None:
+WRITER = ["row:pk", "row:item_id", "row:stage", "row:version", "row:run_id"]
+"""After a typed table's declared columns: what wrote each row."""
+
+
+def test_a_typed_table_has_the_schemas_columns_typed_even_before_any_row(tmp_path: Path) -> None:
     ledger = SqliteLedger(tmp_path / "ledger.db")
     ledger.prepare(football_graph())
     ledger.adopt_tables({"matches": ("match_id",)}, {"matches": TYPED})
-    names = [r[1] for r in view(ledger.path, "PRAGMA table_info(matches)")]
-    assert names == [c["name"] for c in TYPED]
+    found = view(ledger.path, "SELECT type FROM sqlite_master WHERE name='matches'")
+    assert found == [("table",)]
+    info = view(ledger.path, "PRAGMA table_info(matches)")
+    assert [r[1] for r in info] == [c["name"] for c in TYPED] + WRITER
+    assert [r[2] for r in info][: len(TYPED)] == [SQL_TYPES[c["type"]] for c in TYPED]
     store(
         ledger,
         {"match_id": 1, "rate": 2, "played": True, "home": "Arsenal", "day": "2024-05-01",
@@ -245,17 +253,51 @@ def test_a_typed_view_has_the_schemas_columns_cast_even_before_any_row(tmp_path:
     ledger.close()
 
 
-def test_a_typed_view_is_made_anew_when_the_schema_changes(tmp_path: Path) -> None:
+def test_a_typed_table_is_made_anew_when_the_schema_changes(tmp_path: Path) -> None:
     ledger = SqliteLedger(tmp_path / "ledger.db")
     ledger.prepare(football_graph())
     ledger.adopt_tables({"matches": ("match_id",)}, {"matches": BASE})
     store(ledger, {"match_id": 1, "home_goals": 2})
     wider = [*BASE, *cols(("referee", "str", True))]
     ledger.adopt_tables({"matches": ("match_id",)}, {"matches": wider})
-    assert view(ledger.path, "SELECT * FROM matches") == [(1, 2, None)]
+    assert view(ledger.path, "SELECT match_id, home_goals, referee FROM matches") == [(1, 2, None)]
     ledger.adopt_tables({"matches": ("match_id",)})  # no schema now: as an untyped table
     assert [r[1] for r in view(ledger.path, "PRAGMA table_info(matches)")] == [
         "match_id",
         "home_goals",
     ]
+    ledger.close()
+
+
+def test_a_typed_table_follows_every_write_of_its_records(tmp_path: Path) -> None:
+    """Stored, stored again (upsert), redone (the old records go), forgotten: the typed
+    table holds exactly the table's records, with what wrote each row."""
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger.prepare(football_graph())
+    ledger.adopt_tables({"matches": ("match_id",)}, {"matches": BASE})
+    store(ledger, {"match_id": 1, "home_goals": 2}, {"match_id": 2, "home_goals": 0})
+    rows = view(
+        ledger.path,
+        'SELECT match_id, home_goals, "row:stage", "row:version", "row:run_id" FROM matches '
+        "ORDER BY match_id",
+    )
+    assert rows == [(1, 2, "overview", 1, 1), (2, 0, "overview", 1, 1)]
+    stored = view(ledger.path, "SELECT count(*) FROM records WHERE tbl='matches'")
+    assert view(ledger.path, "SELECT count(*) FROM matches") == stored == [(2,)]
+    with sqlite3.connect(ledger.path) as db:  # what a redo and retention do to records
+        db.execute("UPDATE records SET data=json_set(data, '$.home_goals', 5) WHERE pk LIKE '%1%'")
+        db.execute("DELETE FROM records WHERE pk LIKE '%2%'")
+    assert view(ledger.path, "SELECT match_id, home_goals FROM matches") == [(1, 5)]
+    ledger.close()
+
+
+def test_a_typed_table_is_made_from_the_records_stored_before_the_schema(
+    tmp_path: Path,
+) -> None:
+    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger.prepare(football_graph())
+    ledger.adopt_tables({"matches": ("match_id",)})
+    store(ledger, {"match_id": 1, "home_goals": "2"})
+    ledger.adopt_tables({"matches": ("match_id",)}, {"matches": BASE})
+    assert view(ledger.path, "SELECT match_id, typeof(home_goals) FROM matches") == [(1, "integer")]
     ledger.close()

@@ -32,14 +32,15 @@ def test_reparse_runs_from_the_archive_with_the_site_gone_then_prune(tmp_path: P
         )
         assert done.returncode == 0, done.stderr
     hits = sum(site.hits.values())
-    matches = table(data / "ledger.db", "SELECT * FROM matches ORDER BY match_id")
+    kept = "SELECT * FROM matches ORDER BY match_id"  # the typed table, its writer columns last
+    matches = [row[:-5] for row in table(data / "ledger.db", kept)]
     assert len(matches) == 100
 
     again = scrapeline("reparse", PIPE, "--stage", "overview", "--data-dir", str(data))
     assert again.returncode == 0, again.stderr
     assert "re-parsing 100 done tasks of stage 'overview' from the archive" in again.stdout
     assert "✓ overview" in again.stdout and "✓ half_stats" not in again.stdout
-    assert table(data / "ledger.db", "SELECT * FROM matches ORDER BY match_id") == matches
+    assert [row[:-5] for row in table(data / "ledger.db", kept)] == matches  # parsed alike
     assert sum(site.hits.values()) == hits
 
     outdated = scrapeline(

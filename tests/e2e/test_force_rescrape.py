@@ -25,11 +25,14 @@ def site() -> Iterator[tuple[RehearsalSite, str]]:
 
 
 def rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The tables' rows, without the five columns that say which run wrote them."""
     conn = sqlite3.connect(db)
     try:
         return {
-            "matches": conn.execute("SELECT match_id, * FROM matches ORDER BY 1").fetchall(),
-            "halves": conn.execute("SELECT match_id, * FROM halves ORDER BY 1, half").fetchall(),
+            "matches": [r[:-5] for r in conn.execute("SELECT match_id, * FROM matches ORDER BY 1")],
+            "halves": [
+                r[:-5] for r in conn.execute("SELECT match_id, * FROM halves ORDER BY 1, half")
+            ],
         }
     finally:
         conn.close()

@@ -301,16 +301,23 @@ class SqliteLedger:
 
     @staticmethod
     def _declare_typed_view(db: sqlite3.Connection, table: str, columns: Columns) -> None:
-        """The view of a table with a schema: exactly its columns, in order, each cast
-        to its SQL type (a ``json`` column as JSON text), made anew every time (its
-        schema may have changed). A name taken by anything but a view is left alone."""
+        """The typed table of a table with a schema (:func:`_typed_table`), made anew
+        from the stored records when its columns are not the schema's (first
+        declared, a column added). A name taken by anything else but this table or
+        the view an older ledger made for it is left alone."""
         if not table.isidentifier():
             return
         found = db.execute("SELECT type FROM sqlite_master WHERE name=?", (table,)).fetchone()
-        if found is not None and found[0] != "view":
+        wanted = _typed_columns(columns)
+        if found is not None and found[0] == "table":
+            have = [(r[1], r[2]) for r in db.execute(f'PRAGMA table_info("{table}")')]
+            if have == wanted and _has_triggers(db, table):
+                return
+            if ROW_PK not in (name for name, _ in have):
+                return  # not ours
+        elif found is not None and found[0] != "view":
             return
-        db.execute(f'DROP VIEW IF EXISTS "{table}"')
-        _create_typed_view(db, table, columns)
+        _typed_table(db, table, columns)
 
     def _declare_view(
         self, db: sqlite3.Connection, table: str, key: Sequence[str], *, again: bool = False
@@ -326,6 +333,11 @@ class SqliteLedger:
         if first is None:
             self._unseen[table] = tuple(key)
         found = db.execute("SELECT type FROM sqlite_master WHERE name=?", (table,)).fetchone()
+        if found is not None and again and found[0] == "table":
+            names = [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
+            if ROW_PK in names:  # its typed table
+                _drop_typed(db, table)
+                found = None
         if found is not None:
             if not again or found[0] != "view":
                 return
@@ -1576,24 +1588,98 @@ def _plain(columns: Columns | None) -> list[dict[str, Any]] | None:
     ]
 
 
-def _create_typed_view(db: sqlite3.Connection, table: str, columns: Columns) -> None:
-    """``CREATE VIEW`` of a schema'd table: each column cast to its SQL type."""
-    parts = []
-    for column in columns:
-        name = column["name"]
-        if not isinstance(name, str) or not name.isidentifier():
-            continue
-        path = f"'$.\"{name}\"'"
-        if column["type"] == "json":  # as JSON text: a list stays a list, a str is quoted
-            value = f"nullif(data->{path}, 'null')"
-        else:
-            value = f"CAST(json_extract(data, {path}) AS {SQL_TYPES[column['type']]})"
-        parts.append(f'{value} AS "{name}"')
-    if not parts:
-        return
+ROW_PK = "row:pk"
+"""A typed table's key: the record's key as the ledger encodes it (after the
+declared columns, so ``SELECT *`` starts with those)."""
+ROW_COLUMNS = (
+    ("row:item_id", "INTEGER"),
+    ("row:stage", "TEXT"),
+    ("row:version", "INTEGER"),
+    ("row:run_id", "INTEGER"),
+)
+"""After the declared columns, what wrote each row: its item, stage, the stage's
+parser version and the run. A declared column is a Python identifier, so these
+names never collide with one."""
+
+
+def _typed_columns(columns: Columns) -> list[tuple[str, str]]:
+    """The (name, SQL type) of a typed table's columns, in order."""
+    declared = [
+        (str(c["name"]), SQL_TYPES[c["type"]])
+        for c in columns
+        if isinstance(c["name"], str) and c["name"].isidentifier()
+    ]
+    return [*declared, (ROW_PK, "TEXT"), *ROW_COLUMNS]
+
+
+def _typed_value(column: Mapping[str, Any], row: str) -> str:
+    """The SQL of a declared column's value, typed, from the JSON ``row.data``."""
+    path = "'$.\"" + str(column["name"]) + "\"'"
+    if column["type"] == "json":  # as JSON text: a list stays a list, a str is quoted
+        return f"nullif({row}.data->{path}, 'null')"
+    return f"CAST(json_extract({row}.data, {path}) AS {SQL_TYPES[column['type']]})"
+
+
+def _triggers(table: str) -> list[str]:
+    return [f"{table}:{event}" for event in ("insert", "update", "delete")]
+
+
+def _has_triggers(db: sqlite3.Connection, table: str) -> bool:
+    names = _triggers(table)
+    found = db.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND name IN (?, ?, ?)", names
+    ).fetchone()[0]
+    return bool(found == len(names))
+
+
+def _drop_typed(db: sqlite3.Connection, table: str) -> None:
+    """Remove a typed table and its triggers (the records stay)."""
+    for trigger in _triggers(table):
+        db.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
+    found = db.execute("SELECT type FROM sqlite_master WHERE name=?", (table,)).fetchone()
+    if found is not None:
+        db.execute(f'DROP {"VIEW" if found[0] == "view" else "TABLE"} "{table}"')
+
+
+def _typed_table(db: sqlite3.Connection, table: str, columns: Columns) -> None:
+    """A real table per table with a schema, named after it: its declared columns
+    with their SQL types (``SQL_TYPES``), then what wrote each row (``ROW_COLUMNS``),
+    keyed by the record's key. Triggers on ``records`` keep it equal to the table's
+    records in the same transaction as every write (a task's completion, a redo,
+    a re-keying, retention), so it is never ahead of or behind its task's ``done``.
+    Made from the records already stored; the caller's transaction holds it all."""
+    _drop_typed(db, table)
+    declared = [c for c in columns if isinstance(c["name"], str) and c["name"].isidentifier()]
+    names = [*(str(c["name"]) for c in declared), ROW_PK, *(n for n, _ in ROW_COLUMNS)]
+    spec = ", ".join(f'"{n}" {t}' for n, t in _typed_columns(columns))
+    db.execute(f'CREATE TABLE "{table}" ({spec}, PRIMARY KEY ("{ROW_PK}")) WITHOUT ROWID')
+    target = ", ".join(f'"{n}"' for n in names)
+
+    def values(row: str) -> str:
+        typed = [_typed_value(c, row) for c in declared]
+        meta = [f"{row}.item_id", f"{row}.stage", f"{row}.version", f"{row}.run_id"]
+        return ", ".join([*typed, f"{row}.pk", *meta])
+
     literal = table.replace("'", "''")
     db.execute(
-        f"CREATE VIEW \"{table}\" AS SELECT {', '.join(parts)} FROM records WHERE tbl='{literal}'"
+        f'INSERT INTO "{table}"({target}) SELECT {values("r")} FROM records r '
+        f"WHERE r.tbl='{literal}'"
+    )
+    insert, update, delete = _triggers(table)
+    db.execute(
+        f"CREATE TRIGGER \"{insert}\" AFTER INSERT ON records WHEN NEW.tbl='{literal}' "
+        f'BEGIN INSERT OR REPLACE INTO "{table}"({target}) VALUES ({values("NEW")}); END'
+    )
+    db.execute(
+        f'CREATE TRIGGER "{update}" AFTER UPDATE ON records '
+        f"WHEN OLD.tbl='{literal}' OR NEW.tbl='{literal}' BEGIN "
+        f'DELETE FROM "{table}" WHERE OLD.tbl=\'{literal}\' AND "{ROW_PK}"=OLD.pk; '
+        f'INSERT OR REPLACE INTO "{table}"({target}) SELECT {values("NEW")} '
+        f"WHERE NEW.tbl='{literal}'; END"
+    )
+    db.execute(
+        f"CREATE TRIGGER \"{delete}\" AFTER DELETE ON records WHEN OLD.tbl='{literal}' "
+        f'BEGIN DELETE FROM "{table}" WHERE "{ROW_PK}"=OLD.pk; END'
     )
 
 
