@@ -132,9 +132,10 @@ def test_a_publish_writes_the_entities_conflicts_and_unresolved_tables(
         for c in conflicts
     ] == [(c["entity"], c["field"], c["values"], c["winner"], c["rule"]) for c in result.conflicts]
     unresolved = published(data, "prospects_unresolved")
-    assert [(u["source"], u["key"], u["reason"], orjson.loads(u["candidates"])) for u in unresolved] == [
+    got = [(u["source"], u["key"], u["reason"], orjson.loads(u["candidates"])) for u in unresolved]
+    assert got == [
         (u["source"], str(u["key"]), u["reason"], u["candidates"]) for u in result.unresolved
-    ]  # fmt: skip
+    ]
 
     con = duckdb.connect()
     path = data / "published" / "latest"
@@ -240,6 +241,6 @@ def test_a_failing_rule_on_the_entities_stops_the_publish(
     data = tmp_path / "data"
     store(data, pipe, records_of(site), run=1)
     pipe.rule("prospects_unresolved", row_count(max=0))
-    with pytest.raises(RulesFailed, match="prospects_unresolved.row_count"):
+    with pytest.raises(RulesFailed, match=r"prospects_unresolved\.row_count"):
         publish(pipe, data)
     assert not (data / "published" / "latest").exists()
