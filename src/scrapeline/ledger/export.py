@@ -155,6 +155,11 @@ class RecordsRead:
             for pk, run in self._all("SELECT pk, run_id FROM records WHERE tbl=?", (table,))
         ]
 
+    def unfinished_runs(self) -> set[int]:
+        """The ids of the runs that had not ended when the read began: records of
+        theirs may still be rewritten by them."""
+        return {int(r) for (r,) in self._all("SELECT id FROM runs WHERE ended_at IS NULL")}
+
     def texts(
         self, table: str, pks: Sequence[str] | None = None, size: int = BATCH
     ) -> Iterator[list[tuple[str, int, str]]]:

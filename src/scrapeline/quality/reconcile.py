@@ -361,8 +361,9 @@ class Reconciler:
 
     def __init__(self, decl: Reconciliation) -> None:
         self.decl = decl
-        self._given: dict[tuple[str, str], Mapping[str, Any]] = {}
-        """Every source record by (source, key text), as it was given."""
+        self._given: dict[tuple[str, str], Mapping[str, Any] | str] = {}
+        """Every source record by (source, key text), as it was given (or, restored
+        from a state, its JSON text: decoded only when its block is recomputed)."""
         self._block_of: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._prepared: dict[tuple[str, str], SourceRecord] = {}
         """The records prepared for matching so far (a restored state prepares only
@@ -437,8 +438,8 @@ class Reconciler:
             "format": STATE_FORMAT,
             "declaration": declaration_hash(self.decl),
             "records": [
-                [source, key, self._given[(source, key)], list(self._block_of[(source, key)])]
-                for source, key in self._given
+                [source, key, _text(given), list(self._block_of[(source, key)])]
+                for (source, key), given in self._given.items()
             ],
             "blocks": [
                 [
@@ -470,7 +471,7 @@ class Reconciler:
         try:
             for source, key, given, block in state["records"]:
                 ident = (str(source), str(key))
-                if source not in decl.sources or not isinstance(given, dict):
+                if source not in decl.sources or not isinstance(given, str):
                     raise ValueError(f"a record of source {source!r}")
                 out._given[ident] = given
                 out._block_of[ident] = tuple(block)
@@ -495,7 +496,13 @@ class Reconciler:
     def _record(self, ident: tuple[str, str]) -> SourceRecord:
         row = self._prepared.get(ident)
         if row is None:
-            row = self._prepared[ident] = self.decl.prepare(ident[0], self._given[ident])
+            given = self._given[ident]
+            if isinstance(given, str):
+                try:
+                    given = orjson.loads(given)
+                except orjson.JSONDecodeError as exc:
+                    raise ReconcileError(f"{self.decl.name}: a saved record is damaged") from exc
+            row = self._prepared[ident] = self.decl.prepare(ident[0], given)
         return row
 
     def __len__(self) -> int:
@@ -623,6 +630,10 @@ class Reconciler:
     ) -> list[dict[str, Any]]:
         order = self.decl.source_order
         return [rows[k] for k in sorted(rows, key=lambda st: (order[st[0]], st[1]))]
+
+
+def _text(given: Mapping[str, Any] | str) -> str:
+    return given if isinstance(given, str) else orjson.dumps(given, default=str).decode()
 
 
 def _disagree(identity: bool, normals: Sequence[Any]) -> bool:
