@@ -503,6 +503,12 @@ class Pipeline:
             raise PipelineError(f"reconcile: a name without quotes or control characters: {name!r}")
         if name in self.reconciliations or name in self.tables:
             raise PipelineError(f"reconcile {name!r}: the name is already a table's")
+        for published in (name, f"{name}_conflicts", f"{name}_unresolved"):
+            if published in self.tables or published in self.derived:
+                raise PipelineError(
+                    f"reconcile {name!r}: it publishes a table {published!r}, and a table "
+                    "or derived table has that name"
+                )
         if name.lower() in RESERVED_TABLES or name.lower().startswith("sqlite_"):
             raise PipelineError(f"reconcile {name!r}: the ledger keeps the name for its own use")
         if not isinstance(sources, Mapping):
@@ -568,7 +574,9 @@ class Pipeline:
         taken: dict[str, Mapping[str, object]] = {
             "a table": self.tables,
             "another derived table": self.derived,
-            "a reconciled table": self.reconciliations,
+            "a reconciled table": {
+                t: n for n in self.reconciliations for t in (n, f"{n}_conflicts", f"{n}_unresolved")
+            },
         }
         for what, names in taken.items():
             if name in names:

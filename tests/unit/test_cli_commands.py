@@ -64,6 +64,8 @@ def test_an_unknown_command_is_refused_with_a_suggestion() -> None:
         ["freshness", "--help"],
         ["quarantine", "--help"],
         ["validate", "--help"],
+        ["conflicts", "--help"],
+        ["unresolved", "--help"],
     ],
 )
 def test_a_read_only_command_does_not_load_the_run_machinery(argv: list[str]) -> None:

@@ -182,7 +182,7 @@ def test_spellings_of_one_prospect_across_sources_make_one_entity() -> None:
         "injuries": ["LAR", 9],
     }
     assert entity["name"] == "José Núñez Jr."  # the first source's spelling (prefer)
-    assert entity["college"] == "USC"
+    assert entity["college"] == "Southern California"  # an alias shows its canonical spelling
     assert entity["weight"] == 225  # latest(measured_on)
     assert entity["height"] == 74  # prefer(combine, stats)
     assert entity["status"] == "questionable"  # custom, with one candidate too

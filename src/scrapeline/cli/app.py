@@ -48,6 +48,8 @@ COMMANDS: Mapping[str, str] = {
     "publish": "publish",
     "snapshots": "publish",
     "rollback": "publish",
+    "conflicts": "reconciled",
+    "unresolved": "reconciled",
     "config": "config",
     "schedule": "schedule",
 }

@@ -15,9 +15,17 @@ Each table is keyed by its source's own id and typed by a pydantic model. The
 record checks are the site's quality rules (``QUALITY_RULES``): a record with an
 empty name, a weight not above 0 or a 40-yard time not above 0 breaks an
 ``error`` rule: it is quarantined (``scrapeline quarantine``) and its item fails
-(category ``validation``). Reconciling the three tables into one table of
-prospects (names folded, college aliases resolved with ``COLLEGE_ALIASES``) is
-the next step of this pipeline.
+(category ``validation``).
+
+The three tables are reconciled into one table of prospects (``pipe.reconcile``):
+names matched once folded (accents, case, punctuation, suffixes, "Last, First"),
+told apart by college and position, college aliases resolved with
+``COLLEGE_ALIASES``; height and position from the combine, the weight of the
+later date (the combine's ``measured_on``, the API's ``weight_as_of``), the name
+from the combine else the API; an injury line must match a prospect (it never
+makes one). ``validate`` and ``publish`` compute it and publish ``prospects``,
+``prospects_conflicts`` and ``prospects_unresolved``; ``scrapeline conflicts`` and
+``scrapeline unresolved`` show the last two.
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from scrapeline import Context, Expect, Item, ParseError, Pipeline, Record, cursors
+from scrapeline.quality.authority import latest, prefer
+from scrapeline.quality.reconcile import source
+from scrapeline.quality.rules import not_null, unique
+from scrapeline.testing.draft_truth import COLLEGE_ALIASES
 
 pipe = Pipeline("prospects", base_url="http://127.0.0.1:8000", workers=8)
 
@@ -215,3 +227,29 @@ async def injuries(ctx: Context, cursor: str | None) -> AsyncIterator[Item]:
 @pipe.stage("injury", on="injury_line")
 async def injury(ctx: Context, item: Item) -> Record:
     return Record("injury_report", {"report_id": item.key, **item.data})
+
+
+# -- one table of prospects from the three ------------------------------------------------
+
+pipe.reconcile(
+    "prospects",
+    sources={
+        "combine": "combine_players",
+        "college_stats": "college_stats",
+        "injury_report": source(
+            "injury_report", rename={"status": "injury_status", "updated": "injury_updated"}
+        ),
+    },
+    identity="name",
+    tie_breakers=("college", "position"),
+    fields={
+        "name": prefer("combine", "college_stats"),
+        "height_in": prefer("combine"),
+        "position": prefer("combine"),
+        "weight_lb": latest("measured_on", college_stats="weight_as_of"),
+    },
+    aliases={"college": dict(COLLEGE_ALIASES)},
+    required={"injury_report"},
+    key="prospect_id",
+)
+pipe.rule("prospects", unique("prospect_id"), not_null("name", "college"))

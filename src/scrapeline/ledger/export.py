@@ -145,6 +145,51 @@ class RecordsRead:
         except sqlite3.Error as exc:
             raise LedgerError(f"ledger {self.path}: {exc}") from exc
 
+    # -- what a reconciliation reads: records by key, and which run wrote each --------
+
+    def written_by(self, table: str) -> list[tuple[str, int]]:
+        """Every record of ``table`` as (primary key, id of the run that wrote it last):
+        what tells an incremental reconciliation which records to read again."""
+        return [
+            (str(pk), int(run))
+            for pk, run in self._all("SELECT pk, run_id FROM records WHERE tbl=?", (table,))
+        ]
+
+    def unfinished_runs(self) -> set[int]:
+        """The ids of the runs that had not ended when the read began: records of
+        theirs may still be rewritten by them."""
+        return {int(r) for (r,) in self._all("SELECT id FROM runs WHERE ended_at IS NULL")}
+
+    def texts(
+        self, table: str, pks: Sequence[str] | None = None, size: int = BATCH
+    ) -> Iterator[list[tuple[str, int, str]]]:
+        """``table``'s records as (primary key, run id, stored JSON text), ``size`` at a
+        time: all of them (``pks`` None), or those of the keys ``pks`` (unknown ones
+        are skipped), fetched :data:`KEYS_PER_QUERY` keys a query."""
+        if pks is None:
+            try:
+                cursor = self._db.execute(
+                    "SELECT pk, run_id, data FROM records WHERE tbl=?", (table,)
+                )
+                while batch := cursor.fetchmany(size):
+                    yield batch
+            except sqlite3.Error as exc:
+                raise LedgerError(f"ledger {self.path}: {exc}") from exc
+            return
+        for at in range(0, len(pks), KEYS_PER_QUERY):
+            chunk = list(pks[at : at + KEYS_PER_QUERY])
+            marks = ",".join("?" * len(chunk))
+            found = self._all(
+                f"SELECT pk, run_id, data FROM records WHERE tbl=? AND pk IN ({marks})",
+                (table, *chunk),
+            )
+            if found:
+                yield found
+
+
+KEYS_PER_QUERY = 500
+"""Keys bound in one ``pk IN (...)`` query (SQLite allows 999 parameters at least)."""
+
 
 def _label(column: str) -> str:
     """The JSON path of a top-level key, quoted (any text is a key)."""

@@ -151,7 +151,17 @@ def arrow_batch(
     Raises PublishError, naming the table and column, for a value that is not of its
     column's type or a null in a column that is not nullable (records stored before
     the table's schema said otherwise)."""
-    records = [orjson.loads(text) for text in texts]
+    return rows_batch(table, columns, schema, [orjson.loads(text) for text in texts])
+
+
+def rows_batch(
+    table: str,
+    columns: Sequence[OutColumn],
+    schema: pa.Schema,
+    records: Sequence[Mapping[str, Any]],
+) -> pa.RecordBatch:
+    """Rows as plain values (what stored JSON decodes to) as one typed batch of
+    ``columns``; raises PublishError as :func:`arrow_batch`."""
     arrays = []
     for column in columns:
         name = column.name

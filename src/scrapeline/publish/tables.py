@@ -41,9 +41,12 @@ class TableFile:
     derived: bool = False
     runs: tuple[int, ...] = ()
     parser_versions: dict[str, list[int]] = field(default_factory=dict)
+    reconciled: tuple[str, str] | None = None
+    """(reconciliation, part) of a table a reconciliation made: part is
+    ``entities``, ``conflicts`` or ``unresolved``."""
 
     def manifest(self) -> dict[str, Any]:
-        return {
+        entry = {
             "file": self.file,
             "rows": self.rows,
             "key": list(self.key),
@@ -53,6 +56,9 @@ class TableFile:
             "runs": list(self.runs),
             "parser_versions": {s: list(v) for s, v in self.parser_versions.items()},
         }
+        if self.reconciled is not None:
+            entry["reconciled"] = {"reconciliation": self.reconciled[0], "part": self.reconciled[1]}
+        return entry
 
 
 def columns_of(read: RecordsRead, table: Table, schema: TableSchema | None) -> list[OutColumn]:

@@ -70,20 +70,28 @@ class Prefer:
 @dataclass(frozen=True, slots=True)
 class Latest:
     date_field: str
+    by_source: tuple[tuple[str, str], ...] = ()
+    """(source, its date field) where a source dates its records in another field."""
 
     def choose(self, field: str, candidates: Sequence[Candidate]) -> Any:
+        fields = dict(self.by_source)
+        default = self.date_field
         # max keeps the first of equals: the earliest source among the newest dates
         best = max(
             range(len(candidates)),
-            key=lambda i: (_date_key(candidates[i].record.get(self.date_field)), -i),
+            key=lambda i: (
+                _date_key(candidates[i].record.get(fields.get(candidates[i].source, default))),
+                -i,
+            ),
         )
         return candidates[best].value
 
     def describe(self) -> str:
-        return f"latest({self.date_field})"
+        others = "".join(f", {s}={f}" for s, f in self.by_source)
+        return f"latest({self.date_field}{others})"
 
     def sources_named(self) -> tuple[str, ...]:
-        return ()
+        return tuple(s for s, _ in self.by_source)
 
 
 def _date_key(value: Any) -> tuple[int, float, str]:
@@ -142,13 +150,19 @@ def prefer(*sources: str) -> Prefer:
     return Prefer(tuple(sources))
 
 
-def latest(date_field: str) -> Latest:
+def latest(date_field: str, /, **by_source: str) -> Latest:
     """The value of the source record with the newest ``date_field`` (ISO dates or
     datetimes as text, or numbers); a record without one is the oldest; equal dates go
-    to the source declared first."""
+    to the source declared first. A source that dates its records in another field
+    names it: ``latest("measured_on", stats="weight_as_of")``."""
     if not isinstance(date_field, str) or not date_field:
         raise PipelineError("latest() names the date field: latest('measured_on')")
-    return Latest(date_field)
+    for source, name in by_source.items():
+        if not isinstance(name, str) or not name:
+            raise PipelineError(
+                f"latest({date_field!r}, {source}=...) names that source's date field, not {name!r}"
+            )
+    return Latest(date_field, tuple(by_source.items()))
 
 
 def most_frequent() -> MostFrequent:

@@ -69,6 +69,8 @@ class SourceRecord:
     ties: tuple[Any, ...]
     """The tie-breakers, normalised and aliased (None: missing)."""
     block: tuple[Any, ...]
+    given: Mapping[str, Any]
+    """The record as its source table holds it (what a saved state keeps)."""
 
     @property
     def sort_key(self) -> tuple[int, str]:

@@ -146,6 +146,9 @@ class Aliases:
     value of a field to its canonical spelling (others pass through)."""
 
     by_field: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    spelled: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per field, each normalised canonical spelling → the canonical as declared
+    (``"southern california"`` → ``"Southern California"``): what an entity shows."""
 
     @classmethod
     def of(cls, aliases: Mapping[str, Mapping[str, str]] | None) -> Aliases:
@@ -157,6 +160,7 @@ class Aliases:
         if not isinstance(aliases, Mapping):
             raise PipelineError(f"aliases= maps field names to alias maps, not {aliases!r}")
         out: dict[str, dict[str, str]] = {}
+        spelled: dict[str, dict[str, str]] = {}
         for name, spellings in aliases.items():
             if not isinstance(name, str) or not isinstance(spellings, Mapping):
                 raise PipelineError(f"aliases[{name!r}] must map spellings to spellings")
@@ -173,6 +177,7 @@ class Aliases:
                     )
                 if a != c:
                     mapped[a] = c
+                spelled.setdefault(name, {}).setdefault(c, canonical)
             for a, c in mapped.items():
                 if c in mapped:
                     raise PipelineError(
@@ -180,7 +185,16 @@ class Aliases:
                         f"map {a!r} to {mapped[c]!r} directly"
                     )
             out[name] = mapped
-        return cls(out)
+        return cls(out, spelled)
+
+    def canonical(self, name: str, normal: Any, value: Any) -> Any:
+        """What an entity shows for ``value`` of field ``name`` (``normal`` its
+        normalised, aliased form): the canonical spelling as declared when the value
+        is an alias or a spelling of a canonical one, else ``value`` as given."""
+        spelled = self.spelled.get(name)
+        if spelled is None or not isinstance(normal, str):
+            return value
+        return spelled.get(normal, value)
 
     def apply(self, name: str, value: Any) -> Any:
         """The canonical spelling of a normalised ``value`` of field ``name``."""

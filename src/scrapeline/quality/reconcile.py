@@ -34,6 +34,7 @@ authority rules: :mod:`scrapeline.quality.authority`; spellings:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from scrapeline.quality.matching import Entity, SourceRecord, settle_block
 from scrapeline.quality.normalise import (
     Aliases,
     initial_form,
+    is_initial_form,
     normalise_name,
     normalise_text,
 )
@@ -187,6 +189,7 @@ class Reconciliation:
             identity=identity,
             ties=ties,
             block=self.block_of(name, values, identity),
+            given=record,
         )
 
     def block_of(
@@ -202,6 +205,13 @@ class Reconciliation:
             return (initial_form(identity[0]), *identity[1:])
         words = identity[0].split()
         return (words[0][0], words[-1][:2], *identity[1:])
+
+    def field_of(self, source: str, column: str) -> str | None:
+        """The entity field a column of ``source``'s table gives (renamed), or None
+        for a key column that is no field of the entity."""
+        if column in self._key_columns[source]:
+            return None
+        return self.sources[source].rename.get(column, column)
 
     @cached_property
     def _key_columns(self) -> Mapping[str, frozenset[str]]:
@@ -351,7 +361,13 @@ class Reconciler:
 
     def __init__(self, decl: Reconciliation) -> None:
         self.decl = decl
-        self._records: dict[tuple[str, str], SourceRecord] = {}
+        self._given: dict[tuple[str, str], Mapping[str, Any] | str] = {}
+        """Every source record by (source, key text), as it was given (or, restored
+        from a state, its JSON text: decoded only when its block is recomputed)."""
+        self._block_of: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._prepared: dict[tuple[str, str], SourceRecord] = {}
+        """The records prepared for matching so far (a restored state prepares only
+        the records of the blocks an update touches)."""
         self._blocks: dict[tuple[Any, ...], set[tuple[str, str]]] = {}
         self._block_entities: dict[tuple[Any, ...], list[str]] = {}
         self._block_unresolved: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
@@ -392,19 +408,106 @@ class Reconciler:
 
         touched: set[tuple[Any, ...]] = set()
         for ident in gone:
-            old = self._records.pop(ident, None)
-            if old is not None:
-                self._blocks[old.block].discard(ident)
-                touched.add(old.block)
+            self._given.pop(ident, None)
+            self._prepared.pop(ident, None)
+            block = self._block_of.pop(ident, None)
+            if block is not None:
+                self._blocks[block].discard(ident)
+                touched.add(block)
         for ident, row in prepared.items():
-            old = self._records.get(ident)
-            if old is not None:
-                self._blocks[old.block].discard(ident)
-                touched.add(old.block)
-            self._records[ident] = row
+            block = self._block_of.get(ident)
+            if block is not None:
+                self._blocks[block].discard(ident)
+                touched.add(block)
+            self._given[ident] = row.given
+            self._prepared[ident] = row
+            self._block_of[ident] = row.block
             self._blocks.setdefault(row.block, set()).add(ident)
             touched.add(row.block)
         return self._recompute(touched)
+
+    def state(self) -> dict[str, Any]:
+        """Everything this reconciler holds, as plain JSON values: what
+        :meth:`restore` takes back. It names the declaration it was computed for
+        (:func:`declaration_hash`), and keeps the source records as they were given,
+        the blocks, and each block's entities, conflicts and unresolved rows, so a
+        restored reconciler answers the next :meth:`update` without recomputing the
+        blocks it does not touch."""
+        blocks = set(self._block_entities) | set(self._block_unresolved)
+        return {
+            "format": STATE_FORMAT,
+            "declaration": declaration_hash(self.decl),
+            "records": [
+                [source, key, _text(given), list(self._block_of[(source, key)])]
+                for (source, key), given in self._given.items()
+            ],
+            "blocks": [
+                [
+                    list(block),
+                    self._block_entities.get(block, []),
+                    [list(i) for i in self._block_unresolved.get(block, [])],
+                ]
+                for block in blocks
+            ],
+            "entities": [
+                [eid, settled.row, settled.sources, settled.conflicts]
+                for eid, settled in self._entities.items()
+            ],
+            "unresolved": [[s, k, row] for (s, k), row in self._unresolved.items()],
+        }
+
+    @classmethod
+    def restore(cls, decl: Reconciliation, state: Mapping[str, Any]) -> Reconciler:
+        """A reconciler holding ``state`` (from :meth:`state`), for ``decl``.
+
+        Raises ReconcileError when the state is of another format, was computed for
+        another declaration (a changed identity, rule, alias, source...), or is not
+        one (a damaged file): the caller starts again from a full reconcile."""
+        if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
+            raise ReconcileError(f"{decl.name}: the saved state is not of format {STATE_FORMAT}")
+        if state.get("declaration") != declaration_hash(decl):
+            raise ReconcileError(f"{decl.name}: the saved state is of another declaration")
+        out = cls(decl)
+        try:
+            for source, key, given, block in state["records"]:
+                ident = (str(source), str(key))
+                if source not in decl.sources or not isinstance(given, str):
+                    raise ValueError(f"a record of source {source!r}")
+                out._given[ident] = given
+                out._block_of[ident] = tuple(block)
+                out._blocks.setdefault(tuple(block), set()).add(ident)
+            for block, ids, unresolved in state["blocks"]:
+                if ids:
+                    out._block_entities[tuple(block)] = [str(i) for i in ids]
+                if unresolved:
+                    out._block_unresolved[tuple(block)] = [(str(s), str(k)) for s, k in unresolved]
+            for eid, row, sources, conflicts in state["entities"]:
+                out._entities[str(eid)] = _Settled(dict(row), dict(sources), list(conflicts))
+            for source, key, row in state["unresolved"]:
+                out._unresolved[(str(source), str(key))] = dict(row)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReconcileError(f"{decl.name}: the saved state is damaged: {exc}") from None
+        listed = {e for ids in out._block_entities.values() for e in ids}
+        idents = {i for rows in out._block_unresolved.values() for i in rows}
+        if listed != set(out._entities) or idents != set(out._unresolved):
+            raise ReconcileError(f"{decl.name}: the saved state is damaged: its blocks disagree")
+        return out
+
+    def _record(self, ident: tuple[str, str]) -> SourceRecord:
+        row = self._prepared.get(ident)
+        if row is None:
+            given = self._given[ident]
+            if isinstance(given, str):
+                try:
+                    given = orjson.loads(given)
+                except orjson.JSONDecodeError as exc:
+                    raise ReconcileError(f"{self.decl.name}: a saved record is damaged") from exc
+            row = self._prepared[ident] = self.decl.prepare(ident[0], given)
+        return row
+
+    def __len__(self) -> int:
+        """How many source records the state holds."""
+        return len(self._given)
 
     def result(self) -> Result:
         """Everything as it now is: every entity, conflict and unresolved record."""
@@ -433,7 +536,7 @@ class Reconciler:
                 self._blocks.pop(block, None)
                 continue
             entities, unresolved = settle_block(
-                (self._records[i] for i in members),
+                (self._record(i) for i in members),
                 required=self.decl.required,
                 threshold=threshold,
             )
@@ -492,12 +595,16 @@ class Reconciler:
                 continue
             rule = decl.rule_for(name)
             if len(candidates) == 1 and not isinstance(rule, Custom):
-                row[name] = candidates[0].value
+                only = candidates[0]
+                row[name] = decl.aliases.canonical(name, only.normal, only.value)
                 continue
             winner = rule.choose(name, candidates)
+            for c in candidates:  # an aliased winner shows its canonical spelling
+                if c.value is winner or c.value == winner:
+                    winner = decl.aliases.canonical(name, c.normal, winner)
+                    break
             row[name] = winner
-            first = candidates[0].normal
-            if any(c.normal != first for c in candidates[1:]):
+            if _disagree(name in decl.identity, [c.normal for c in candidates]):
                 conflicts.append(
                     {
                         "entity": entity.id,
@@ -525,6 +632,70 @@ class Reconciler:
         return [rows[k] for k in sorted(rows, key=lambda st: (order[st[0]], st[1]))]
 
 
+def _text(given: Mapping[str, Any] | str) -> str:
+    return given if isinstance(given, str) else orjson.dumps(given, default=str).decode()
+
+
+def _disagree(identity: bool, normals: Sequence[Any]) -> bool:
+    """Whether sources disagree on a field: two normalised values differ. For an
+    identity field, a name in initial form (``j nunez``) agrees with the full names
+    it abbreviates (``jose nunez``): matching took it for them, so it is no conflict."""
+    first = normals[0]
+    if all(n == first for n in normals[1:]):
+        return False
+    if not identity:
+        return True
+    full = {n for n in normals if not (isinstance(n, str) and is_initial_form(n))}
+    if len(full) > 1:
+        return True
+    if not full:
+        return True  # only initials, and they differ
+    (name,) = full
+    short = initial_form(name) if isinstance(name, str) else name
+    return any(n != name and n != short for n in normals)
+
+
+STATE_FORMAT = 1
+"""The version of :meth:`Reconciler.state`'s layout."""
+
+ENGINE = 2
+"""The version of the matching and authority code: a saved state computed by an
+older engine is of another declaration (:func:`declaration_hash`)."""
+
+
+def declaration_hash(decl: Reconciliation) -> str:
+    """16 hex digits that change with anything that changes what ``decl`` computes:
+    its sources (tables, renames, keys, order), identity, tie-breakers, rules, aliases,
+    fuzzy threshold, required sources, key column, and :data:`ENGINE`. A ``custom``
+    rule counts by its function's qualified name and compiled code."""
+    fields: dict[str, Any] = {}
+    for name, rule in decl.fields.items():
+        described: Any = rule.describe()
+        if isinstance(rule, Custom):
+            code = getattr(rule.fn, "__code__", None)
+            described = [
+                described,
+                getattr(rule.fn, "__qualname__", ""),
+                None if code is None else hashlib.blake2b(code.co_code).hexdigest(),
+                None if code is None else repr(code.co_consts),
+            ]
+        fields[name] = described
+    parts = {
+        "engine": ENGINE,
+        "name": decl.name,
+        "sources": [[n, s.table, dict(s.rename), list(s.key)] for n, s in decl.sources.items()],
+        "identity": list(decl.identity),
+        "tie_breakers": list(decl.tie_breakers),
+        "fields": fields,
+        "aliases": {f: dict(m) for f, m in decl.aliases.by_field.items()},
+        "fuzzy": None if decl.fuzzy is None else decl.fuzzy.threshold,
+        "required": sorted(decl.required),
+        "key": decl.key,
+    }
+    text = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(text, digest_size=8).hexdigest()
+
+
 def reconcile(decl: Reconciliation, records: Mapping[str, Iterable[Mapping[str, Any]]]) -> Result:
     """Reconcile the sources' records (``{source name: [record, ...]}``, the stored
     records of each source table) into entities, conflicts and unresolved rows: the same
@@ -538,6 +709,7 @@ __all__ = [
     "Reconciliation",
     "Result",
     "Source",
+    "declaration_hash",
     "fuzzy",
     "reconcile",
     "reconciliation",

@@ -649,7 +649,11 @@ def declare(pipe: Pipeline, table: str, rules: Sequence[TableRule]) -> None:
 
 
 def _check_reference(pipe: Pipeline, rule: References, where: str, *, final: bool) -> None:
-    known = rule.table in pipe.tables or rule.table in pipe.derived
+    known = (
+        rule.table in pipe.tables
+        or rule.table in pipe.derived
+        or rule.table in reconciled_tables(pipe)
+    )
     if not known:
         if final:
             raise PipelineError(
@@ -665,10 +669,22 @@ def _check_reference(pipe: Pipeline, rule: References, where: str, *, final: boo
 
 
 def keys_of(pipe: Pipeline) -> dict[str, tuple[str, ...]]:
-    """The key columns of each table and of each derived table that has one."""
+    """The key columns of each table, of each derived table that has one, and of each
+    reconciled entities table (its id column)."""
     keys = {name: table.key for name, table in pipe.tables.items()}
     keys.update({name: d.key for name, d in pipe.derived.items() if d.key})
+    keys.update({name: (decl.key,) for name, decl in pipe.reconciliations.items()})
     return keys
+
+
+def reconciled_tables(pipe: Pipeline) -> dict[str, str]:
+    """The tables the reconciliations publish (``prospects``,
+    ``prospects_conflicts``, ``prospects_unresolved``), each → its reconciliation."""
+    return {
+        table: name
+        for name in pipe.reconciliations
+        for table in (name, f"{name}_conflicts", f"{name}_unresolved")
+    }
 
 
 def check_declarations(pipe: Pipeline) -> None:
@@ -680,12 +696,18 @@ def check_declarations(pipe: Pipeline) -> None:
             raise PipelineError(
                 f"derived table {name!r} has the name of a declared table: choose another"
             )
+    reconciled = reconciled_tables(pipe)
+    for name in pipe.derived:
+        if name in reconciled:
+            raise PipelineError(
+                f"derived table {name!r} has the name of a reconciled table: choose another"
+            )
     for table, rules in pipe.rules.items():
         where = f"pipe.rule({table!r})"
-        if table not in pipe.tables and table not in pipe.derived:
+        if table not in pipe.tables and table not in pipe.derived and table not in reconciled:
             raise PipelineError(
-                f"{where}: no such table or derived table; declare it with pipe.table() "
-                "or pipe.derive()"
+                f"{where}: no such table, derived table or reconciled table; declare it with "
+                "pipe.table(), pipe.derive() or pipe.reconcile()"
             )
         for rule in rules:
             if isinstance(rule, References):

@@ -9,9 +9,14 @@ A publish, in order (layout: :mod:`scrapeline.publish.snapshots`):
 
 1. reads the ledger read-only, without the data dir's lock (a run may hold it and
    write meanwhile), in ONE read transaction: every declared table's records
-   streamed to ``published/.staging-<id>/<table>.parquet`` a batch at a time, and
-   the done tasks per stage, all from the same committed state;
-2. opens DuckDB in memory with a view per table over its Parquet file, makes the
+   streamed to ``published/.staging-<id>/<table>.parquet`` a batch at a time, each
+   declared reconciliation computed from its source tables' records
+   (incrementally, from the state it keeps in ``DATA_DIR/reconcile/<name>/``) into
+   its entities, conflicts and unresolved tables
+   (:mod:`scrapeline.publish.reconciled`), and the done tasks per stage, all from
+   the same committed state;
+2. opens DuckDB in memory with a view per table over its Parquet file (the
+   reconciled tables among them), makes the
    derived tables (:func:`derive_tables`) and writes them to Parquet too, then
    runs the table rules (:func:`run_checks`);
 3. if an ``error`` rule failed, removes the staging directory and raises
@@ -47,6 +52,8 @@ from scrapeline.pipeline import Pipeline
 from scrapeline.publish import duck
 from scrapeline.publish import manifest as manifests
 from scrapeline.publish.manifest import SnapshotInfo
+from scrapeline.publish.reconcile_state import state_path
+from scrapeline.publish.reconciled import reconcile_tables
 from scrapeline.publish.snapshots import KEEP, Published, now_utc, snapshot_id
 from scrapeline.publish.tables import TableFile, export_table, write_batches
 from scrapeline.workspace.invocation import Invocation
@@ -288,12 +295,18 @@ def validate(
 
 
 def _export(pipe: Pipeline, dd: DataDir, staging: Path) -> tuple[list[TableFile], dict[str, int]]:
-    """Every declared table to Parquet, and the done tasks, in one read transaction."""
+    """Every declared table to Parquet, then every declared reconciliation's three
+    tables (:func:`~scrapeline.publish.reconciled.reconcile_tables`, from the same
+    records), and the done tasks, in one read transaction."""
     tables = []
     with RecordsRead(dd.ledger) as read:
         for name, table in pipe.tables.items():
             path = staging / _file_name(name, ".parquet")
             tables.append(export_table(read, table, pipe.schemas.get(name), path))
+        schemas = {name: pipe.schemas.get(name) for name in pipe.tables}
+        for name, decl in pipe.reconciliations.items():
+            done = reconcile_tables(read, decl, schemas, staging, state_path(dd.path, name))
+            tables.extend(done.tables)
         tasks_done = read.tasks_done()
     return tables, tasks_done
 
