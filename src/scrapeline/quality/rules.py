@@ -39,6 +39,7 @@ an unaccepted value (``accepted``) and not a dangling reference (``references``)
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -181,7 +182,7 @@ class Scope:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TableRule:
+class TableRule(abc.ABC):
     """A rule over a whole table. Make one with :func:`unique`, :func:`not_null`,
     :func:`accepted`, :func:`between`, :func:`references`, :func:`row_count`,
     :func:`fresh` or :func:`sql`."""
@@ -207,13 +208,13 @@ class TableRule:
         """The columns of its own table the rule reads (checked against the table)."""
         return ()
 
+    @abc.abstractmethod
     def describe(self) -> str:
         """What the rule says, as code would: ``between(home_goals, min=0)``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def run(self, scope: Scope) -> RuleResult:
         """Evaluate the rule in ``scope``; DuckDB errors propagate (see :func:`evaluate`)."""
-        raise NotImplementedError
 
     def _result(
         self,
